@@ -1,0 +1,30 @@
+import { defineConfig } from "vitest/config"
+
+const tier = (name: string, options: { timeout: number; globalSetup?: Array<string> }) => ({
+  test: {
+    name,
+    include: [`packages/*/test/**/*.${name}.test.ts`, `e2e/**/*.${name}.test.ts`],
+    testTimeout: options.timeout,
+    hookTimeout: options.timeout,
+    globalSetup: options.globalSetup ?? [],
+  },
+})
+
+// One control plane and one tools lookup serve every file of a run (global setups).
+export default defineConfig({
+  test: {
+    reporters: ["default"],
+    projects: [
+      tier("unit", { timeout: 10_000 }),
+      tier("contract", { timeout: 120_000, globalSetup: ["packages/testkit/src/vitest/toolsSetup.ts"] }),
+      tier("integration", {
+        timeout: 300_000,
+        globalSetup: ["packages/testkit/src/vitest/toolsSetup.ts", "packages/testkit/src/vitest/controlPlaneSetup.ts"],
+      }),
+      tier("e2e", {
+        timeout: 600_000,
+        globalSetup: ["packages/testkit/src/vitest/toolsSetup.ts", "packages/testkit/src/vitest/controlPlaneSetup.ts"],
+      }),
+    ],
+  },
+})

@@ -13,7 +13,7 @@ const tier = (name: string, options: { timeout: number; globalSetup?: Array<stri
 // One control plane and one tools lookup serve every file of a run (global setups).
 export default defineConfig({
   test: {
-    reporters: ["default"],
+    reporters: ["default", ["json", { outputFile: ".test-results.json" }]],
     projects: [
       tier("unit", { timeout: 10_000 }),
       tier("contract", { timeout: 120_000, globalSetup: ["packages/testkit/src/vitest/toolsSetup.ts"] }),

@@ -1,0 +1,53 @@
+import { Schema } from "effect"
+
+/** Condition types on a FlyTunnel. `Ready` is true when all the others are. */
+export const ConditionTypes = ["Ready", "AppReady", "MachinesReady", "AddressReady", "ClientReady"] as const
+export type ConditionType = (typeof ConditionTypes)[number]
+
+/**
+ * The stable reasons conditions and Events carry. Users and alerts match on these, so they are
+ * public API: add new ones, never rename.
+ */
+export const Reasons = {
+  /** Work has started; nothing is known to be wrong. */
+  Provisioning: "Provisioning",
+  /** The Fly App exists and carries our ownership mark. */
+  AppCreated: "AppCreated",
+  /** The derived App name belongs to an App without our mark; we never adopt it. */
+  AppNameTaken: "AppNameTaken",
+  /** A Machine is being created or updated and is not started yet. */
+  MachineCreating: "MachineCreating",
+  /** Every Machine runs the desired config. */
+  MachineStarted: "MachineStarted",
+  /** The dedicated IPv4 is allocated. */
+  AddressAllocated: "AddressAllocated",
+  /** The frpc Deployment is being rolled out or has not reported its proxies yet. */
+  ClientDeploying: "ClientDeploying",
+  /** frpc is connected and every proxy is running. */
+  ClientReady: "ClientReady",
+  /** Everything is provisioned and the tunnel carries traffic. */
+  Ready: "Ready",
+  /** Fly refused the API token (401/403). */
+  FlyUnauthorized: "FlyUnauthorized",
+  /** Fly rate-limited us (429); retried with backoff. */
+  FlyRateLimited: "FlyRateLimited",
+  /** Fly had no capacity in the region (or the region refused the Machine). */
+  FlyCapacity: "FlyCapacity",
+  /** Any other Fly API failure; the message has the details. */
+  FlyError: "FlyError",
+  /** The spec (or a Service annotation) is invalid; the message names the field. */
+  InvalidSpec: "InvalidSpec",
+  /** The target Service does not exist or has no ClusterIP. */
+  TargetNotFound: "TargetNotFound",
+  /** Teardown is in progress. */
+  Deleting: "Deleting",
+  /** A Fly delete failed; the finalizer stays until it succeeds (or `force-delete` is set). */
+  DeleteFailed: "DeleteFailed",
+} as const
+export type Reason = (typeof Reasons)[keyof typeof Reasons]
+
+/** Phases, coarsest summary of the conditions (for the printer column and humans). */
+export const Phases = ["Pending", "Provisioning", "Ready", "Failed", "Deleting"] as const
+export type Phase = (typeof Phases)[number]
+
+export const Phase = Schema.Literals(Phases)

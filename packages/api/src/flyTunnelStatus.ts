@@ -1,0 +1,87 @@
+import { Schema } from "effect"
+import { ConditionTypes, Phase, Phases } from "./conditions.ts"
+
+const Time = Schema.String.annotate({ format: "date-time" })
+
+/** The shape of metav1.Condition. */
+export const Condition = Schema.Struct({
+  type: Schema.String.check(Schema.isMaxLength(316)).annotate({
+    description: `Condition type: ${ConditionTypes.join(", ")}.`,
+  }),
+  status: Schema.Literals(["True", "False", "Unknown"]).annotate({ description: "True, False or Unknown." }),
+  observedGeneration: Schema.optionalKey(
+    Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).annotate({
+      description: "The metadata.generation this condition was computed from.",
+    }),
+  ),
+  lastTransitionTime: Time.annotate({ description: "When status last changed." }),
+  reason: Schema.String.check(
+    Schema.isMaxLength(1024),
+    Schema.isPattern(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/u),
+  ).annotate({ description: "A stable CamelCase reason for the status (see the operator's documented reasons)." }),
+  message: Schema.String.check(Schema.isMaxLength(32768)).annotate({
+    description: "Human-readable detail, naming the field or Fly call at fault.",
+  }),
+}).annotate({ description: "One aspect of the tunnel's state." })
+export type Condition = typeof Condition.Type
+
+export const AppStatus = Schema.Struct({
+  name: Schema.String.annotate({ description: "Name of the Fly App (derived from the FlyTunnel's UID)." }),
+  network: Schema.optionalKey(Schema.String.annotate({ description: "The App's isolated Fly private network." })),
+}).annotate({ description: "The Fly App that holds the tunnel's Machines and address." })
+
+export const MachineStatus = Schema.Struct({
+  id: Schema.String.annotate({ description: "Fly Machine ID." }),
+  region: Schema.String.annotate({ description: "Fly region the Machine runs in." }),
+  state: Schema.optionalKey(Schema.String.annotate({ description: "Last observed Fly Machine state, e.g. started." })),
+  instanceId: Schema.optionalKey(
+    Schema.String.annotate({ description: "Fly instance ID of the Machine's current version." }),
+  ),
+  controlPort: Schema.optionalKey(
+    Schema.Int.annotate({ description: "Port of this Machine's frps control listener, which its frpc dials." }),
+  ),
+}).annotate({ description: "One frps Machine." })
+export type MachineStatus = typeof MachineStatus.Type
+
+export const AddressStatus = Schema.Struct({
+  ip: Schema.String.annotate({ description: "The public IP address." }),
+  type: Schema.Literals(["v4", "v6"]).annotate({ description: "v4 or v6." }),
+}).annotate({ description: "A public address of the tunnel." })
+export type AddressStatus = typeof AddressStatus.Type
+
+export const FlyTunnelStatus = Schema.Struct({
+  observedGeneration: Schema.optionalKey(
+    Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).annotate({
+      description: "The metadata.generation the status was last computed from.",
+    }),
+  ),
+  phase: Schema.optionalKey(Phase.annotate({ description: `Summary of the conditions: ${Phases.join(", ")}.` })),
+  conditions: Schema.optionalKey(
+    Schema.Array(Condition).annotate({
+      description: "Ready, AppReady, MachinesReady, AddressReady and ClientReady, with reasons and messages.",
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["type"],
+    }),
+  ),
+  app: Schema.optionalKey(AppStatus),
+  machines: Schema.optionalKey(
+    Schema.Array(MachineStatus).annotate({
+      description: "The frps Machines, one per region.",
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["id"],
+    }),
+  ),
+  addresses: Schema.optionalKey(
+    Schema.Array(AddressStatus).annotate({
+      description: "Public addresses of the tunnel.",
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["ip"],
+    }),
+  ),
+  configHash: Schema.optionalKey(
+    Schema.String.annotate({
+      description: "Hash of the Machine config last applied; the operator updates Machines only when it changes.",
+    }),
+  ),
+}).annotate({ description: "Observed state of the tunnel, written by the operator." })
+export type FlyTunnelStatus = typeof FlyTunnelStatus.Type

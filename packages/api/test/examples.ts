@@ -1,0 +1,88 @@
+/** Specs shared by the unit and admission tests: each invalid one names the field it breaks. */
+export const validSpecs = {
+  serviceTarget: {
+    target: { service: { name: "web" } },
+    ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: 8443, proxyProtocol: "v2" }],
+    regions: ["ord"],
+    machineSize: "shared-cpu-1x",
+    frpc: { replicas: 1, resources: { requests: { cpu: "10m", memory: "32Mi" } }, nodeSelector: {}, tolerations: [] },
+  },
+  addressTarget: {
+    target: { address: { host: "192.0.2.10" } },
+    ports: [
+      { name: "dns-udp", port: 53, protocol: "UDP" },
+      { name: "dns-tcp", port: 53 },
+    ],
+    regions: ["ord", "ams"],
+  },
+  hostnameTarget: {
+    target: { address: { host: "db.internal.example.com" } },
+    ports: [{ name: "pg", port: 5432 }],
+    regions: ["fra"],
+    frpc: { replicas: 3, resources: { limits: { cpu: 1, memory: "128Mi" } }, tolerations: [{ operator: "Exists" }] },
+  },
+  ipv6Target: {
+    target: { address: { host: "2001:db8::10" } },
+    ports: [{ name: "ssh", port: 22 }],
+    regions: ["sin"],
+  },
+} as const
+
+const base = validSpecs.serviceTarget
+
+/**
+ * [description, spec, the field the decoder names, the field the API server names when it differs
+ * (its CEL rules on a list name the list; the decoder names the offending item)]
+ */
+export const invalidSpecs: ReadonlyArray<readonly [string, unknown, string, string?]> = [
+  ["no target", { ...base, target: {} }, "spec.target"],
+  ["two targets", { ...base, target: { service: { name: "web" }, address: { host: "192.0.2.1" } } }, "spec.target"],
+  ["bad host", { ...base, target: { address: { host: "not a host!" } } }, "spec.target.address.host"],
+  ["bad service name", { ...base, target: { service: { name: "Web_1" } } }, "spec.target.service.name"],
+  ["no ports", { ...base, ports: [] }, "spec.ports"],
+  ["port 0", { ...base, ports: [{ name: "a", port: 0 }] }, "spec.ports[0].port"],
+  ["port 65536", { ...base, ports: [{ name: "a", port: 65536 }] }, "spec.ports[0].port"],
+  ["targetPort 70000", { ...base, ports: [{ name: "a", port: 80, targetPort: 70000 }] }, "spec.ports[0].targetPort"],
+  ["protocol SCTP", { ...base, ports: [{ name: "a", port: 80, protocol: "SCTP" }] }, "spec.ports[0].protocol"],
+  [
+    "duplicate port names",
+    {
+      ...base,
+      ports: [
+        { name: "a", port: 80 },
+        { name: "a", port: 81 },
+      ],
+    },
+    "spec.ports[1].name",
+    "spec.ports",
+  ],
+  [
+    "duplicate port number for one protocol",
+    {
+      ...base,
+      ports: [
+        { name: "a", port: 80 },
+        { name: "b", port: 80, protocol: "TCP" },
+      ],
+    },
+    "spec.ports[1].port",
+    "spec.ports",
+  ],
+  [
+    "proxyProtocol on UDP",
+    { ...base, ports: [{ name: "a", port: 53, protocol: "UDP", proxyProtocol: "v1" }] },
+    "spec.ports[0].proxyProtocol",
+  ],
+  [
+    "too many ports",
+    { ...base, ports: Array.from({ length: 51 }, (_, index) => ({ name: `p${index}`, port: 1000 + index })) },
+    "spec.ports",
+  ],
+  ["no regions", { ...base, regions: [] }, "spec.regions"],
+  ["bad region code", { ...base, regions: ["ORD1"] }, "spec.regions[0]"],
+  ["duplicate regions", { ...base, regions: ["ord", "ord"] }, "spec.regions[1]"],
+  ["unknown preset", { ...base, machineSize: "shared-cpu-3x" }, "spec.machineSize"],
+  ["zero replicas", { ...base, frpc: { replicas: 0 } }, "spec.frpc.replicas"],
+  ["eleven replicas", { ...base, frpc: { replicas: 11 } }, "spec.frpc.replicas"],
+  ["bad quantity", { ...base, frpc: { resources: { requests: { cpu: "lots" } } } }, "spec.frpc.resources.requests.cpu"],
+]

@@ -1,0 +1,317 @@
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { setTimeout as sleep } from "node:timers/promises"
+import { Result, Schema } from "effect"
+import type { ApiContext } from "./ApiContext.ts"
+import type { Action } from "./actions.ts"
+import { actions } from "./actions.ts"
+import { appJson } from "./appsApi.ts"
+import { isAuthorized } from "./authorization.ts"
+import { type Call, CallLog } from "./CallLog.ts"
+import { Fault, Faults } from "./Faults.ts"
+import { requestId } from "./identifiers.ts"
+import { type Latency, LatencyModel, type LatencySettings } from "./LatencyModel.ts"
+import type { MachineHost } from "./MachineHost.ts"
+import { defaultTimings, type LifecycleTimings, MachineLifecycle } from "./MachineLifecycle.ts"
+import { machineJson } from "./machinesApi.ts"
+import { proxyRoutes } from "./proxyRoutes.ts"
+import { RateLimiter, type RateLimitRule } from "./RateLimiter.ts"
+import { failure, isSuccess, type Reply } from "./Reply.ts"
+import { defaultRegionCodes, nearestRegion } from "./regions.ts"
+import { matchRoute } from "./routes.ts"
+import { Store } from "./Store.ts"
+import { secretJson } from "./secretsApi.ts"
+
+export interface EmulatorSettings {
+  readonly token: string
+  readonly regions?: ReadonlyArray<string>
+  readonly latency?: LatencySettings
+  /** Fly's rate limits enforced as 429 (default true). */
+  readonly rateLimits?: boolean
+  readonly timings?: Partial<LifecycleTimings>
+  /** Right after create, wait answers 404 this long (reference §3.6); default 0. */
+  readonly waitNotFoundAfterCreateMs?: number
+}
+
+/** What GET /_emulator/state answers. */
+export interface EmulatorState {
+  readonly apps: ReadonlyArray<ReturnType<typeof appJson> & { readonly org_slug: string }>
+  readonly machines: ReadonlyArray<ReturnType<typeof machineJson> & { readonly app: string }>
+  readonly ips: ReadonlyArray<{
+    readonly app: string
+    readonly ip: string
+    readonly type: string
+    readonly shared: boolean
+    readonly region: string
+    readonly network: { readonly name: string; readonly org_slug: string } | null
+  }>
+  readonly secrets: ReadonlyArray<{
+    readonly app: string
+    readonly name: string
+    readonly digest: string
+    readonly value?: string
+  }>
+  readonly faults: ReadonlyArray<Fault>
+  readonly latency: LatencySettings
+  readonly calls: ReadonlyArray<Call>
+}
+
+const LatencyUpdate = Schema.Record(
+  Schema.Literals(actions),
+  Schema.NullOr(Schema.Struct({ ms: Schema.Number, jitterMs: Schema.optionalKey(Schema.Number) })),
+)
+const RateLimitUpdate = Schema.Struct({
+  enabled: Schema.optionalKey(Schema.Boolean),
+  rules: Schema.optionalKey(
+    Schema.Record(Schema.Literals(actions), Schema.Struct({ perSecond: Schema.Number, burst: Schema.Number })),
+  ),
+})
+
+const jsonHeaders = { "content-type": "application/json; charset=utf-8" }
+
+/**
+ * The emulated Machines API: routing, authentication, rate limits, latency, faults and the call
+ * log around the handlers, plus the /_emulator inspection and control endpoints.
+ */
+export class Emulator {
+  readonly store = new Store()
+  readonly faults = new Faults()
+  readonly calls = new CallLog()
+  readonly latency: LatencyModel
+  readonly rateLimiter: RateLimiter
+  readonly lifecycle: MachineLifecycle
+  private readonly settings: EmulatorSettings
+  private readonly host: MachineHost
+  private readonly context: ApiContext
+  private readonly region: string
+  private lastRoutes = "[]"
+  private proxySync: Promise<void> = Promise.resolve()
+
+  constructor(settings: EmulatorSettings, host: MachineHost) {
+    this.settings = settings
+    this.host = host
+    this.latency = new LatencyModel(settings.latency)
+    this.rateLimiter = new RateLimiter(settings.rateLimits ?? true)
+    this.lifecycle = new MachineLifecycle(this.store, host, { ...defaultTimings, ...settings.timings })
+    const regions = settings.regions ?? defaultRegionCodes
+    this.region = nearestRegion(regions)
+    this.context = {
+      store: this.store,
+      lifecycle: this.lifecycle,
+      host,
+      regions,
+      waitNotFoundAfterCreateMs: settings.waitNotFoundAfterCreateMs ?? 0,
+    }
+    this.store.subscribe(() => this.syncProxy())
+  }
+
+  setLatency(settings: Partial<Record<Action, Latency | null>>): void {
+    this.latency.set(settings)
+  }
+
+  setRateLimits(update: { enabled?: boolean; rules?: Partial<Record<Action, RateLimitRule>> }): void {
+    if (update.enabled !== undefined) this.rateLimiter.enabled = update.enabled
+    if (update.rules) this.rateLimiter.setRules(update.rules)
+  }
+
+  state(options: { showSecrets?: boolean } = {}): EmulatorState {
+    const store = this.store
+    return {
+      apps: [...store.apps.values()].map((app) => ({ ...appJson(this.context, app), org_slug: app.orgSlug })),
+      machines: [...store.machines.values()].map((machine) => ({ app: machine.app, ...machineJson(machine) })),
+      ips: store.ips.map((ip) => ({
+        app: ip.app,
+        ip: ip.ip,
+        type: ip.type,
+        shared: ip.shared,
+        region: ip.region,
+        network: ip.network,
+      })),
+      secrets: [...store.secrets.entries()].flatMap(([app, secrets]) =>
+        [...secrets.values()].map((secret) => {
+          const { name, digest, value } = secretJson(secret, options.showSecrets === true)
+          return { app, name, digest, ...(value !== undefined ? { value } : {}) }
+        }),
+      ),
+      faults: this.faults.list(),
+      latency: this.latency.current(),
+      calls: this.calls.all(),
+    }
+  }
+
+  /** Forgets everything: apps (their processes stopped), faults, latency, limits and calls. */
+  async reset(): Promise<void> {
+    const publicIps = this.store.ips.filter((ip) => ip.type !== "private_v6").map((ip) => ip.ip)
+    for (const app of [...this.store.apps.keys()]) this.lifecycle.removeAll(app)
+    this.store.clear()
+    await this.lifecycle.settle()
+    await Promise.all(publicIps.map((ip) => this.host.releasePublicIp(ip)))
+    this.faults.clear()
+    this.latency.replace(this.settings.latency ?? {})
+    this.rateLimiter.reset(this.settings.rateLimits ?? true)
+    this.calls.clear()
+  }
+
+  /** Stops every machine process and waits for the proxy's last sync. */
+  async shutdown(): Promise<void> {
+    for (const app of [...this.store.apps.keys()]) this.lifecycle.removeAll(app)
+    await this.lifecycle.settle()
+    await this.proxySync
+  }
+
+  handle = (request: IncomingMessage, response: ServerResponse): void => {
+    this.dispatch(request, response).catch((error: unknown) => {
+      console.error(`fly-emulator: ${String(error)}`)
+      if (!response.headersSent) this.send(response, failure(500, "internal error"))
+      else response.destroy()
+    })
+  }
+
+  private async dispatch(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    response.setHeader("fly-request-id", requestId(this.region))
+    const url = new URL(request.url ?? "/", "http://emulator")
+    if (url.pathname.startsWith("/_emulator/")) return this.control(request, response, url)
+    if (!url.pathname.startsWith("/v1/")) return this.send(response, failure(404, "not found"))
+    let segments: Array<string>
+    try {
+      segments = url.pathname.slice("/v1/".length).split("/").filter(Boolean).map(decodeURIComponent)
+    } catch {
+      return this.send(response, failure(400, "malformed path"))
+    }
+    const matched = matchRoute(request.method ?? "GET", segments)
+    if (!matched) return this.send(response, failure(404, "not found"))
+    if ("methodMismatch" in matched) return this.send(response, failure(405, "method not allowed"))
+
+    const { route, params } = matched
+    const at = new Date().toISOString()
+    const log = (status: number, applied: boolean, fault?: Call["fault"]) =>
+      this.calls.record({
+        at,
+        action: route.action,
+        method: request.method ?? "GET",
+        path: url.pathname + url.search,
+        status,
+        applied,
+        ...(params.app !== undefined ? { app: params.app } : {}),
+        ...(params.id !== undefined ? { machineId: params.id } : {}),
+        ...(fault ? { fault } : {}),
+      })
+    const answer = (reply: Reply, applied: boolean, fault?: Call["fault"]) => {
+      log(reply.status, applied, fault)
+      this.send(response, reply)
+    }
+
+    const text = await readBody(request)
+    if (!isAuthorized(request.headers.authorization, this.settings.token))
+      return answer(failure(401, "Authenticate: token validation error"), false)
+    let body: unknown
+    try {
+      body = text === "" ? undefined : JSON.parse(text)
+    } catch {
+      return answer(failure(400, "invalid JSON body"), false)
+    }
+
+    const key = params.id ?? params.app ?? `org:${url.searchParams.get("org_slug") ?? "personal"}`
+    if (!this.rateLimiter.take(route.action, key))
+      return answer({ ...failure(429, "rate limit exceeded"), headers: { "retry-after": "1" } }, false, "rateLimit")
+
+    const delay = this.latency.delayFor(route.action)
+    if (delay > 0) await sleep(delay)
+
+    const aborted = new AbortController()
+    response.on("close", () => {
+      if (!response.writableFinished) aborted.abort()
+    })
+    const run = async (): Promise<Reply> =>
+      route.handler(this.context, { params, query: url.searchParams, body, signal: aborted.signal })
+
+    const fault = this.faults.take(route.action)
+    if (fault?.kind === "status") {
+      const reply = { status: fault.status, body: fault.body ?? { error: `injected fault: status ${fault.status}` } }
+      return answer(reply, false, "status")
+    }
+    if (fault?.kind === "timeout") {
+      const applied = fault.applied === true ? isSuccess(await run()) : false
+      if (fault.hang === true) {
+        // Never answer; the client gives up and closes the connection.
+        log(0, applied, "timeout")
+        return
+      }
+      await sleep(fault.holdMs ?? 1000)
+      return answer(failure(408, "request timed out"), applied, "timeout")
+    }
+    const reply = await run()
+    if (fault?.kind === "lostResponse") {
+      log(reply.status, isSuccess(reply), "lostResponse")
+      response.socket?.destroy()
+      return
+    }
+    answer(reply, isSuccess(reply))
+  }
+
+  private async control(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+    const what = `${request.method} ${url.pathname}`
+    const text = await readBody(request)
+    let body: unknown
+    try {
+      body = text === "" ? {} : JSON.parse(text)
+    } catch {
+      return this.send(response, failure(400, "invalid JSON body"))
+    }
+    switch (what) {
+      case "GET /_emulator/state":
+        return this.send(response, {
+          status: 200,
+          body: this.state({ showSecrets: url.searchParams.get("show_secrets") === "true" }),
+        })
+      case "POST /_emulator/faults": {
+        const decoded = Schema.decodeUnknownResult(Schema.Union([Fault, Schema.Array(Fault)]))(body)
+        if (Result.isFailure(decoded)) return this.send(response, failure(400, decoded.failure.message))
+        for (const fault of Array.isArray(decoded.success) ? decoded.success : [decoded.success]) this.faults.add(fault)
+        return this.send(response, { status: 204 })
+      }
+      case "DELETE /_emulator/faults":
+        this.faults.clear()
+        return this.send(response, { status: 204 })
+      case "POST /_emulator/latency": {
+        const decoded = Schema.decodeUnknownResult(LatencyUpdate)(body)
+        if (Result.isFailure(decoded)) return this.send(response, failure(400, decoded.failure.message))
+        this.setLatency(decoded.success)
+        return this.send(response, { status: 204 })
+      }
+      case "POST /_emulator/rate-limits": {
+        const decoded = Schema.decodeUnknownResult(RateLimitUpdate)(body)
+        if (Result.isFailure(decoded)) return this.send(response, failure(400, decoded.failure.message))
+        this.setRateLimits(decoded.success)
+        return this.send(response, { status: 204 })
+      }
+      case "POST /_emulator/reset":
+        await this.reset()
+        return this.send(response, { status: 204 })
+      default:
+        return this.send(response, failure(404, "not found"))
+    }
+  }
+
+  private send(response: ServerResponse, reply: Reply): void {
+    if (response.headersSent || response.destroyed) return
+    response.writeHead(reply.status, { ...jsonHeaders, ...reply.headers })
+    response.end(reply.body === undefined ? undefined : JSON.stringify(reply.body))
+  }
+
+  /** Keeps the proxy's table equal to what apps' addresses and started machines' services say. */
+  private syncProxy(): void {
+    const routes = proxyRoutes(this.store)
+    const serialized = JSON.stringify(routes)
+    if (serialized === this.lastRoutes) return
+    this.lastRoutes = serialized
+    this.proxySync = this.proxySync
+      .then(() => this.host.syncProxy(routes))
+      .catch((error: unknown) => console.error(`fly-emulator: proxy sync failed: ${String(error)}`))
+  }
+}
+
+const readBody = async (request: IncomingMessage): Promise<string> => {
+  const chunks: Array<Buffer> = []
+  for await (const chunk of request) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString("utf8")
+}

@@ -1,0 +1,76 @@
+import { Schema } from "effect"
+import { actions } from "./actions.ts"
+
+const ActionSchema = Schema.Literals(actions)
+
+/** How many calls a fault hits: the next `count` calls, or each call with probability `rate`. */
+const Frequency = {
+  count: Schema.optionalKey(Schema.Number),
+  rate: Schema.optionalKey(Schema.Number),
+}
+
+/** Answer with an error status instead of handling the call (nothing is applied). */
+export const StatusFault = Schema.Struct({
+  action: ActionSchema,
+  kind: Schema.Literal("status"),
+  status: Schema.Number,
+  body: Schema.optionalKey(Schema.Unknown),
+  ...Frequency,
+})
+
+/**
+ * Hold the call `holdMs` (default 1000) then answer 408 — or, with `hang: true`, never answer
+ * and let the client give up. `applied: true` makes the change before holding (the ambiguous
+ * timeout of a create).
+ */
+export const TimeoutFault = Schema.Struct({
+  action: ActionSchema,
+  kind: Schema.Literal("timeout"),
+  holdMs: Schema.optionalKey(Schema.Number),
+  hang: Schema.optionalKey(Schema.Boolean),
+  applied: Schema.optionalKey(Schema.Boolean),
+  ...Frequency,
+})
+
+/** Apply the change, then destroy the socket without answering. */
+export const LostResponseFault = Schema.Struct({
+  action: ActionSchema,
+  kind: Schema.Literal("lostResponse"),
+  ...Frequency,
+})
+
+export const Fault = Schema.Union([StatusFault, TimeoutFault, LostResponseFault])
+export type Fault = typeof Fault.Type
+
+/** The faults armed right now; each call takes at most one. */
+export class Faults {
+  private armed: Array<{ fault: Fault; remaining: number | undefined }> = []
+
+  add(fault: Fault): void {
+    // Neither count nor rate: the next call only.
+    const remaining = fault.rate === undefined ? (fault.count ?? 1) : fault.count
+    this.armed.push({ fault, remaining })
+  }
+
+  clear(): void {
+    this.armed = []
+  }
+
+  list(): ReadonlyArray<Fault> {
+    return this.armed.map((entry) => entry.fault)
+  }
+
+  /** The fault hitting this call, if any, consuming one of its count. */
+  take(action: string): Fault | undefined {
+    for (const entry of this.armed) {
+      if (entry.fault.action !== action) continue
+      if (entry.fault.rate !== undefined && Math.random() >= entry.fault.rate) continue
+      if (entry.remaining !== undefined) {
+        entry.remaining -= 1
+        if (entry.remaining <= 0) this.armed = this.armed.filter((other) => other !== entry)
+      }
+      return entry.fault
+    }
+    return undefined
+  }
+}

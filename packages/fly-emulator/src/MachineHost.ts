@@ -1,0 +1,88 @@
+/**
+ * The seam between the API's state machine and whatever runs machines and carries traffic.
+ * The state code decides *what* should run; a host makes it so (real frps processes, the Fly
+ * proxy, addresses) or, in memory, only pretends.
+ */
+
+export type PublicIpType = "v4" | "v6" | "shared_v4"
+
+/** What a host needs to boot one machine version. */
+export interface MachineSpec {
+  readonly id: string
+  readonly app: string
+  readonly instanceId: string
+  readonly image: string
+  /** The machine config as the API stores it (`init`, `files`, `services`, `checks`, …). */
+  readonly config: Readonly<Record<string, unknown>>
+  /** App secrets merged into `config.env` (config wins on a clash, as on Fly). */
+  readonly env: Readonly<Record<string, string>>
+  /** App secrets by name, for `config.files[].secret_name`. */
+  readonly secrets: Readonly<Record<string, string>>
+}
+
+export interface MachineExit {
+  readonly exitCode: number
+  readonly signal?: string
+}
+
+/** One public listener: an App address and port, forwarded to started machines' internal ports. */
+export interface ProxyRoute {
+  readonly app: string
+  readonly ip: string
+  readonly ipType: PublicIpType
+  readonly protocol: "tcp" | "udp"
+  readonly port: number
+  readonly handlers: ReadonlyArray<string>
+  /** PROXY protocol version when the `proxy_proto` handler is set. */
+  readonly proxyProtoVersion?: "v1" | "v2"
+  readonly targets: ReadonlyArray<{
+    readonly machineId: string
+    readonly internalPort: number
+    /** The service's checks (fly.MachineServiceCheck) so the proxy can skip unhealthy machines. */
+    readonly checks: ReadonlyArray<Readonly<Record<string, unknown>>>
+  }>
+}
+
+export interface MachineHost {
+  /** Boots a machine; resolves once it runs. `onExit` fires when the process ends on its own. */
+  readonly startMachine: (spec: MachineSpec, onExit: (exit: MachineExit) => void) => Promise<void>
+  /** Stops a machine's process (if any); resolves once it is gone. `onExit` is not called. */
+  readonly stopMachine: (id: string, options?: { signal?: string; timeoutMs?: number }) => Promise<void>
+  readonly allocatePublicIp: (type: PublicIpType) => Promise<string>
+  readonly releasePublicIp: (ip: string) => Promise<void>
+  /** Replaces the proxy's whole routing table. */
+  readonly syncProxy: (routes: ReadonlyArray<ProxyRoute>) => Promise<void>
+  /** Where a test reaches an App's public address from this host. */
+  readonly publicAddress: (ip: string, port: number) => { host: string; port: number }
+  readonly close: () => Promise<void>
+}
+
+/**
+ * A host that runs nothing: machines move through their states without a process, public
+ * addresses come from documentation-style pools and nothing listens on them.
+ */
+export const inMemoryMachineHost = (): MachineHost => {
+  let nextV4 = 1
+  let nextV6 = 1
+  let nextShared = 1
+  return {
+    startMachine: async () => {},
+    stopMachine: async () => {},
+    allocatePublicIp: async (type) => {
+      if (type === "v4") {
+        const n = nextV4++
+        return `137.66.${Math.floor(n / 250)}.${(n % 250) + 1}`
+      }
+      if (type === "shared_v4") {
+        const n = nextShared++
+        return `66.241.${124 + Math.floor(n / 250)}.${(n % 250) + 1}`
+      }
+      return `2a09:8280:1::${(nextV6++).toString(16)}`
+    },
+    releasePublicIp: async () => {},
+    syncProxy: async () => {},
+    // Nothing listens anywhere; the address is returned as is.
+    publicAddress: (ip, port) => ({ host: ip, port }),
+    close: async () => {},
+  }
+}

@@ -1,0 +1,115 @@
+import type { PublicIpType } from "./MachineHost.ts"
+
+export type MachineState =
+  | "created"
+  | "starting"
+  | "started"
+  | "stopping"
+  | "stopped"
+  | "suspended"
+  | "failed"
+  | "replacing"
+  | "destroying"
+  | "destroyed"
+
+export interface MachineEvent {
+  readonly id: string
+  readonly type: string
+  readonly status: string
+  readonly source: "user" | "flyd"
+  readonly timestamp: number
+  readonly request?: Record<string, unknown>
+}
+
+export interface AppRecord {
+  readonly id: string
+  readonly name: string
+  readonly orgSlug: string
+  readonly network: string
+  readonly networkIndex: number
+  readonly internalNumericId: number
+  readonly createdAt: number
+  readonly idempotencyKey?: string
+  secretsVersion: number
+}
+
+export interface MachineRecord {
+  readonly id: string
+  readonly app: string
+  readonly name: string
+  readonly region: string
+  readonly privateIp: string
+  readonly createdAt: string
+  state: MachineState
+  instanceId: string
+  config: Record<string, unknown>
+  updatedAt: string
+  /** Newest first. */
+  events: Array<MachineEvent>
+  /** Bumped by every user action so late callbacks of an older one are ignored. */
+  generation: number
+  /** Restarts of the current version by the restart policy. */
+  restarts: number
+  /** Whether the host runs a process for it right now. */
+  running: boolean
+  skipServiceRegistration: boolean
+  /** Epoch ms of destruction; GET answers 404 once the retention has passed. */
+  destroyedAt?: number
+}
+
+export interface IpRecord {
+  readonly ip: string
+  readonly app: string
+  readonly type: PublicIpType | "private_v6"
+  readonly region: string
+  readonly shared: boolean
+  readonly serviceName: string
+  readonly createdAt: string
+  readonly network: { readonly name: string; readonly org_slug: string } | null
+}
+
+export interface SecretRecord {
+  readonly name: string
+  readonly value: string
+  readonly digest: string
+  readonly createdAt: string
+  readonly updatedAt: string
+}
+
+/** Everything the emulated Fly knows, in memory. */
+export class Store {
+  readonly apps = new Map<string, AppRecord>()
+  readonly machines = new Map<string, MachineRecord>()
+  ips: Array<IpRecord> = []
+  readonly secrets = new Map<string, Map<string, SecretRecord>>()
+  private readonly listeners = new Set<() => void>()
+  private counter = 0
+
+  /** A fresh number for 6PN networks, numeric ids and host indexes. */
+  next(): number {
+    this.counter += 1
+    return this.counter
+  }
+
+  /** Calls `listener` after every change until the returned function is called. */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  changed(): void {
+    for (const listener of [...this.listeners]) listener()
+  }
+
+  machinesOf(app: string): Array<MachineRecord> {
+    return [...this.machines.values()].filter((machine) => machine.app === app)
+  }
+
+  clear(): void {
+    this.apps.clear()
+    this.machines.clear()
+    this.ips = []
+    this.secrets.clear()
+    this.changed()
+  }
+}

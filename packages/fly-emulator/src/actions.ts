@@ -1,0 +1,25 @@
+/** The Machines API actions, named as the client's metrics name them. */
+export const actions = [
+  "createApp",
+  "getApp",
+  "deleteApp",
+  "listApps",
+  "listMachines",
+  "getMachine",
+  "createMachine",
+  "updateMachine",
+  "waitMachine",
+  "deleteMachine",
+  "startMachine",
+  "stopMachine",
+  "listIpAssignments",
+  "createIpAssignment",
+  "deleteIpAssignment",
+  "listSecrets",
+  "setSecrets",
+  "listRegions",
+] as const
+
+export type Action = (typeof actions)[number]
+
+export const isAction = (value: unknown): value is Action => actions.includes(value as Action)

@@ -1,0 +1,47 @@
+import type { ProxyRoute, PublicIpType } from "./MachineHost.ts"
+import type { MachineService } from "./machineConfig.ts"
+import type { Store } from "./Store.ts"
+
+/**
+ * The routing table the Fly proxy should have: for each public address of an app, each port of
+ * each service, the started machines that publish it. Port ranges are not routed.
+ */
+export const proxyRoutes = (store: Store): Array<ProxyRoute> => {
+  const routes = new Map<string, ProxyRoute & { targets: Array<ProxyRoute["targets"][number]> }>()
+  for (const ip of store.ips) {
+    if (ip.type === "private_v6") continue
+    const ipType: PublicIpType = ip.type
+    for (const machine of store.machinesOf(ip.app)) {
+      if (machine.state !== "started" || machine.skipServiceRegistration) continue
+      const services = (machine.config.services ?? []) as ReadonlyArray<MachineService>
+      for (const service of services) {
+        // UDP reaches machines only through a dedicated IPv4 (reference §7.1).
+        if (service.protocol === "udp" && ipType !== "v4") continue
+        for (const port of service.ports ?? []) {
+          if (port.port === undefined) continue
+          const key = `${ip.ip}|${service.protocol}|${port.port}`
+          const handlers = port.handlers ?? []
+          const route = routes.get(key) ?? {
+            app: ip.app,
+            ip: ip.ip,
+            ipType,
+            protocol: service.protocol,
+            port: port.port,
+            handlers,
+            ...(handlers.includes("proxy_proto")
+              ? { proxyProtoVersion: port.proxy_proto_options?.version === "v2" ? ("v2" as const) : ("v1" as const) }
+              : {}),
+            targets: [],
+          }
+          route.targets.push({
+            machineId: machine.id,
+            internalPort: service.internal_port,
+            checks: service.checks ?? [],
+          })
+          routes.set(key, route)
+        }
+      }
+    }
+  }
+  return [...routes.values()]
+}

@@ -1,0 +1,109 @@
+import { randomBytes } from "node:crypto"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import type { Action } from "./actions.ts"
+import { Emulator, type EmulatorState } from "./Emulator.ts"
+import type { Fault } from "./Faults.ts"
+import type { Latency, LatencySettings } from "./LatencyModel.ts"
+import { inMemoryMachineHost, type MachineHost } from "./MachineHost.ts"
+import type { LifecycleTimings } from "./MachineLifecycle.ts"
+import type { RateLimitRule } from "./RateLimiter.ts"
+
+export interface EmulatorOptions {
+  /** 0 (default) picks a free port. */
+  readonly port?: number
+  /** Default 127.0.0.1. */
+  readonly host?: string
+  /** The API token clients must present; random when absent. */
+  readonly token?: string
+  /** Runs machines whose image names frps as real processes of this binary. */
+  readonly frpsPath?: string
+  readonly network?: "auto" | "namespace" | "loopback"
+  readonly latency?: LatencySettings
+  /** Fly's rate limits enforced as 429 (default true). */
+  readonly rateLimits?: boolean
+  /** Region codes the emulator knows (default: Fly's 18). */
+  readonly regions?: ReadonlyArray<string>
+  /** Transient-state and destroyed-visibility durations. */
+  readonly timings?: Partial<LifecycleTimings>
+  /** Right after create, wait answers 404 this long (reference §3.6); default 0. */
+  readonly waitNotFoundAfterCreateMs?: number
+  /** Replaces the machine host (runtime + proxy + network) altogether. */
+  readonly machineHost?: MachineHost
+}
+
+export interface RunningEmulator {
+  /** e.g. http://127.0.0.1:4280 — clients append /v1/… */
+  readonly baseUrl: string
+  readonly token: string
+  state(): Promise<EmulatorState>
+  injectFault(fault: Fault): Promise<void>
+  clearFaults(): Promise<void>
+  setLatency(latency: Partial<Record<Action, Latency | null>>): Promise<void>
+  setRateLimits(update: { enabled?: boolean; rules?: Partial<Record<Action, RateLimitRule>> }): Promise<void>
+  reset(): Promise<void>
+  /** Where to connect from this host to reach an App's public address and port. */
+  publicAddress(ip: string, port: number): { host: string; port: number }
+  close(): Promise<void>
+}
+
+const machineHostFor = async (options: EmulatorOptions): Promise<MachineHost> => {
+  if (options.machineHost) return options.machineHost
+  if (options.frpsPath === undefined) return inMemoryMachineHost()
+  const { runtimeMachineHost } = await import("./runtimeMachineHost.ts")
+  return runtimeMachineHost({ frpsPath: options.frpsPath, network: options.network ?? "auto" })
+}
+
+/** Starts the emulator's HTTP server and, with `frpsPath`, its machine runtime and proxy. */
+export const startEmulator = async (options: EmulatorOptions = {}): Promise<RunningEmulator> => {
+  const token = options.token ?? `fm2_${randomBytes(24).toString("base64url")}`
+  const machineHost = await machineHostFor(options)
+  const emulator = new Emulator(
+    {
+      token,
+      ...(options.regions ? { regions: options.regions } : {}),
+      ...(options.latency ? { latency: options.latency } : {}),
+      ...(options.rateLimits !== undefined ? { rateLimits: options.rateLimits } : {}),
+      ...(options.timings ? { timings: options.timings } : {}),
+      ...(options.waitNotFoundAfterCreateMs !== undefined
+        ? { waitNotFoundAfterCreateMs: options.waitNotFoundAfterCreateMs }
+        : {}),
+    },
+    machineHost,
+  )
+  const server = createServer(emulator.handle)
+  const host = options.host ?? "127.0.0.1"
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject)
+      server.listen(options.port ?? 0, host, () => resolve())
+    })
+  } catch (error) {
+    await machineHost.close()
+    throw error
+  }
+  const { port } = server.address() as AddressInfo
+  const urlHost = host.includes(":") ? `[${host}]` : host
+  let closing: Promise<void> | undefined
+  return {
+    baseUrl: `http://${urlHost}:${port}`,
+    token,
+    state: async () => emulator.state(),
+    injectFault: async (fault) => emulator.faults.add(fault),
+    clearFaults: async () => emulator.faults.clear(),
+    setLatency: async (latency) => emulator.setLatency(latency),
+    setRateLimits: async (update) => emulator.setRateLimits(update),
+    reset: () => emulator.reset(),
+    publicAddress: (ip, publicPort) => machineHost.publicAddress(ip, publicPort),
+    close: () => {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
+        server.closeAllConnections()
+        await stopped
+        await emulator.shutdown()
+        await machineHost.close()
+      })()
+      return closing
+    },
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * The Fly Machines API calls this client makes. The names are shared with the emulator's call log
+ * and label the client's metrics; they are also the rate-limit "actions" of Fly's per-action budget.
+ */
+export const Endpoints = [
+  "createApp",
+  "getApp",
+  "deleteApp",
+  "listMachines",
+  "getMachine",
+  "createMachine",
+  "updateMachine",
+  "waitMachine",
+  "deleteMachine",
+  "listIpAssignments",
+  "createIpAssignment",
+  "deleteIpAssignment",
+  "setSecrets",
+  "listRegions",
+] as const
+
+export type Endpoint = (typeof Endpoints)[number]

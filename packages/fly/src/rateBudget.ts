@@ -1,0 +1,84 @@
+import { Clock, Context, Effect, Layer } from "effect"
+import type { Endpoint } from "./endpoint.ts"
+
+export interface BucketLimit {
+  readonly perSecond: number
+  readonly burst: number
+}
+
+export interface RateLimits {
+  readonly default: BucketLimit
+  readonly byEndpoint: Partial<Record<Endpoint, BucketLimit>>
+}
+
+/** Fly's published limits: 1 req/s burst 3 per action and machine/app; Get Machine 5 req/s burst 10. */
+export const flyRateLimits: RateLimits = {
+  default: { perSecond: 1, burst: 3 },
+  byEndpoint: { getMachine: { perSecond: 5, burst: 10 } },
+}
+
+interface Bucket {
+  tokens: number
+  updatedAt: number
+}
+
+/** Buckets idle long enough to be full again are forgotten once there are this many. */
+const sweepThreshold = 1024
+
+/**
+ * A token bucket per (action, app name or machine id), so the operator stays under Fly's limits
+ * instead of provoking 429s. `take` never fails: it waits until the request may go. Tokens are
+ * reserved before waiting (the balance goes negative), so concurrent callers queue fairly.
+ */
+export class RateBudget extends Context.Service<
+  RateBudget,
+  {
+    take(endpoint: Endpoint, key: string): Effect.Effect<void>
+  }
+>()("@fly-tunnel-operator/fly/RateBudget") {
+  static readonly make = (limits: RateLimits) =>
+    Effect.sync(() => {
+      const buckets = new Map<string, Bucket>()
+      const limitOf = (endpoint: Endpoint) => limits.byEndpoint[endpoint] ?? limits.default
+
+      const refill = (bucket: Bucket, limit: BucketLimit, now: number) => {
+        bucket.tokens = Math.min(limit.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * limit.perSecond)
+        bucket.updatedAt = now
+      }
+
+      const sweep = (now: number) => {
+        for (const [id, bucket] of buckets) {
+          const endpoint = id.slice(0, id.indexOf(" ")) as Endpoint
+          refill(bucket, limitOf(endpoint), now)
+          if (bucket.tokens >= limitOf(endpoint).burst) buckets.delete(id)
+        }
+      }
+
+      const reserve = (endpoint: Endpoint, key: string, now: number): number => {
+        const limit = limitOf(endpoint)
+        const id = `${endpoint} ${key}`
+        if (buckets.size >= sweepThreshold) sweep(now)
+        const bucket = buckets.get(id) ?? { tokens: limit.burst, updatedAt: now }
+        buckets.set(id, bucket)
+        refill(bucket, limit, now)
+        bucket.tokens -= 1
+        return bucket.tokens >= 0 ? 0 : Math.ceil((-bucket.tokens / limit.perSecond) * 1000)
+      }
+
+      return RateBudget.of({
+        take: (endpoint, key) =>
+          Clock.currentTimeMillis.pipe(
+            Effect.map((now) => reserve(endpoint, key, now)),
+            Effect.flatMap((waitMillis) => (waitMillis > 0 ? Effect.sleep(waitMillis) : Effect.void)),
+          ),
+      })
+    })
+
+  static readonly layerWith = (limits: RateLimits) => Layer.effect(RateBudget, RateBudget.make(limits))
+
+  /** The live budget at Fly's limits. */
+  static readonly layer = RateBudget.layerWith(flyRateLimits)
+
+  /** No client-side budget: for tests that want to see Fly's own 429s. */
+  static readonly layerUnlimited = Layer.succeed(RateBudget, RateBudget.of({ take: () => Effect.void }))
+}

@@ -1,0 +1,158 @@
+import { Schema } from "effect"
+
+/**
+ * Every setting of the operator process: its flag, its environment variable, and how its text is decoded.
+ * Flags win over the environment; a bad or missing value stops the operator at start, naming the setting.
+ */
+export interface Setting<A> {
+  readonly flag: string
+  readonly env: string
+  readonly description: string
+  readonly schema: Schema.Codec<A, string>
+  /** Absent when the setting is required. */
+  readonly default?: string
+}
+
+const setting = <A>(options: Setting<A>): Setting<A> => options
+
+const Address = Schema.String.check(
+  Schema.makeFilter(
+    (value) => /^(\[[0-9a-fA-F:]+\]|[\w.-]*):\d{1,5}$/.test(value) || "must look like HOST:PORT or :PORT",
+  ),
+)
+const Region = Schema.String.check(
+  Schema.makeFilter((value) => /^[a-z]{3}$/.test(value) || "must be a Fly region code of three lowercase letters"),
+)
+const Enabled = Schema.Literals(["true", "false"])
+const PositiveInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThan(0))
+const NonEmpty = Schema.NonEmptyString
+
+export const SETTINGS = {
+  kubeconfig: setting({
+    flag: "kubeconfig",
+    env: "KUBECONFIG",
+    description: "kubeconfig file; in a Pod the in-cluster ServiceAccount is used when unset",
+    schema: Schema.String,
+    default: "",
+  }),
+  flyApiToken: setting({
+    flag: "",
+    env: "FLY_API_TOKEN",
+    description: "Fly API token (an org token); prefer FLY_API_TOKEN_FILE",
+    schema: Schema.String,
+    default: "",
+  }),
+  flyApiTokenFile: setting({
+    flag: "fly-api-token-file",
+    env: "FLY_API_TOKEN_FILE",
+    description: "file holding the Fly API token",
+    schema: Schema.String,
+    default: "",
+  }),
+  flyApiBaseUrl: setting({
+    flag: "fly-api-base-url",
+    env: "FLY_API_BASE_URL",
+    description: "Fly Machines API base URL",
+    schema: Schema.String.check(
+      Schema.makeFilter((value) => /^https?:\/\/[^\s/]+/.test(value) || "must be an http(s) URL"),
+    ),
+    default: "https://api.machines.dev",
+  }),
+  flyOrg: setting({
+    flag: "fly-org",
+    env: "FLY_ORG",
+    description: "Fly organization slug that owns the tunnel apps",
+    schema: NonEmpty,
+  }),
+  flyRegion: setting({
+    flag: "fly-region",
+    env: "FLY_REGION",
+    description: "default Fly region for tunnels that name none",
+    schema: Region,
+    default: "ord",
+  }),
+  flyMachineSize: setting({
+    flag: "fly-machine-size",
+    env: "FLY_MACHINE_SIZE",
+    description: "default Machine size preset",
+    schema: NonEmpty,
+    default: "shared-cpu-1x",
+  }),
+  loadBalancerClass: setting({
+    flag: "load-balancer-class",
+    env: "LOAD_BALANCER_CLASS",
+    description: "spec.loadBalancerClass of the Services this operator manages",
+    schema: NonEmpty,
+    default: "fly-tunnel-operator.dev/lb",
+  }),
+  frpsImage: setting({
+    flag: "frps-image",
+    env: "FRPS_IMAGE",
+    description: "frps image for Machines",
+    schema: Schema.String,
+    default: "",
+  }),
+  frpcImage: setting({
+    flag: "frpc-image",
+    env: "FRPC_IMAGE",
+    description: "frpc image for the in-cluster client",
+    schema: Schema.String,
+    default: "",
+  }),
+  operatorNamespace: setting({
+    flag: "operator-namespace",
+    env: "OPERATOR_NAMESPACE",
+    description: "namespace of the frpc Secrets and Deployments and the leader-election Lease",
+    schema: Schema.String,
+    default: "",
+  }),
+  logLevel: setting({
+    flag: "log-level",
+    env: "LOG_LEVEL",
+    description: "log level",
+    schema: Schema.Literals(["debug", "info", "warn", "error"]),
+    default: "info",
+  }),
+  metricsAddr: setting({
+    flag: "metrics-addr",
+    env: "METRICS_ADDR",
+    description: "address of /metrics",
+    schema: Address,
+    default: ":8080",
+  }),
+  healthAddr: setting({
+    flag: "health-addr",
+    env: "HEALTH_ADDR",
+    description: "address of /healthz and /readyz",
+    schema: Address,
+    default: ":8081",
+  }),
+  leaderElect: setting({
+    flag: "leader-elect",
+    env: "LEADER_ELECT",
+    description: "leader election on a Lease",
+    schema: Enabled,
+    default: "true",
+  }),
+  leaderElectionId: setting({
+    flag: "leader-election-id",
+    env: "LEADER_ELECTION_ID",
+    description: "name of the leader-election Lease",
+    schema: NonEmpty,
+    default: "fly-tunnel-operator",
+  }),
+  resyncSeconds: setting({
+    flag: "resync-seconds",
+    env: "RESYNC_SECONDS",
+    description: "period of the drift check of every tunnel",
+    schema: PositiveInt,
+    default: "600",
+  }),
+  concurrency: setting({
+    flag: "concurrency",
+    env: "CONCURRENCY",
+    description: "reconciles at once per controller",
+    schema: PositiveInt,
+    default: "4",
+  }),
+} as const

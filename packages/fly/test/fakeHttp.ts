@@ -12,6 +12,7 @@ export interface RecordedRequest {
 export type FakeAnswer =
   | { readonly status: number; readonly body?: unknown; readonly headers?: Record<string, string> }
   | { readonly fail: "refused" | "reset" }
+  | { readonly hang: true }
 
 /**
  * An in-memory Fly: answers each request from `answer` (called with the attempt number, 1-based)
@@ -26,6 +27,7 @@ export const makeFakeHttp = (answer: (request: RecordedRequest, attempt: number)
       const recorded: RecordedRequest = { method: request.method, url, headers: { ...request.headers }, body }
       requests.push(recorded)
       const reply = answer(recorded, requests.length)
+      if ("hang" in reply) return yield* Effect.never
       if ("fail" in reply) {
         const cause = Object.assign(
           new Error(reply.fail === "refused" ? "connect ECONNREFUSED" : "other side closed"),

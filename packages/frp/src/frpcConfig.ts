@@ -1,0 +1,94 @@
+import { stringify } from "smol-toml"
+import { AUTH_SCOPES } from "./frpsConfig.ts"
+import { envReference, escapeTemplate } from "./template.ts"
+import { Env } from "./version.ts"
+
+/** frpc's admin API port, on 127.0.0.1 inside the Pod: probes run `frpc status` (exec), nothing else reaches it. */
+export const FRPC_ADMIN_PORT = 7400
+
+export interface ClientPort {
+  /** Proxy name: a DNS label (validated by the FlyTunnel schema, checked again here). */
+  readonly name: string
+  readonly protocol: "TCP" | "UDP"
+  /** Public port (frps's remotePort). */
+  readonly port: number
+  /** Port on the target. */
+  readonly targetPort: number
+}
+
+export interface FrpcInput {
+  /** The tunnel's public IP: frpc reaches its frps through Fly's proxy. */
+  readonly serverAddr: string
+  readonly serverPort: number
+  /** The target frpc dials: the Service's ClusterIP or the address target's host. */
+  readonly localIP: string
+  readonly ports: ReadonlyArray<ClientPort>
+  readonly adminPort?: number
+}
+
+export interface FrpcProxy {
+  readonly name: string
+  readonly type: "tcp" | "udp"
+  readonly localIP: string
+  readonly localPort: number
+  readonly remotePort: number
+  readonly loadBalancer?: { readonly group: string; readonly groupKey: string }
+}
+
+/** frpc.toml as data (frp's v1 keys). */
+export interface FrpcConfig {
+  readonly serverAddr: string
+  readonly serverPort: number
+  readonly loginFailExit: false
+  readonly user: string
+  readonly auth: { readonly method: "token"; readonly token: string; readonly additionalScopes: ReadonlyArray<string> }
+  readonly transport: { readonly protocol: "tcp"; readonly tls: { readonly enable: true } }
+  readonly webServer: { readonly addr: "127.0.0.1"; readonly port: number }
+  readonly log: { readonly to: "console"; readonly level: "info"; readonly disablePrintColor: true }
+  readonly proxies: ReadonlyArray<FrpcProxy>
+}
+
+const PROXY_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+
+/**
+ * The frpc config shared by every replica (it goes into a Secret; the token itself comes from
+ * `FRP_TOKEN`). Design choices:
+ * - `user = POD_NAME`: proxy names are global in frps, so each replica's are prefixed with its Pod.
+ * - Every TCP proxy joins a load-balancing group keyed by the token, even with one replica, so a
+ *   rolling update's new Pod joins before the old one leaves (no `port already used` gap).
+ *   UDP has no groups in frp: one replica serves a UDP port at a time.
+ * - No `transport.proxyProtocolVersion`: PROXY headers come from Fly's `proxy_proto` handler and
+ *   pass through frps and frpc untouched (frp.md §5); adding frpc's would send two.
+ * - TLS on, but unverified: frp verifies the server only with a `trustedCaFile`, and frps makes a
+ *   fresh self-signed certificate at each start. The token (with both auth scopes) is what keeps
+ *   strangers out; an operator-issued CA is the next step.
+ * - `loginFailExit = false`: frps may not be up yet; frpc keeps retrying instead of crash-looping.
+ */
+export const frpcConfig = (input: FrpcInput): FrpcConfig => {
+  for (const port of input.ports) {
+    if (!PROXY_NAME.test(port.name) || port.name.length > 63) throw new Error(`invalid proxy name: ${port.name}`)
+  }
+  const localIP = escapeTemplate(input.localIP)
+  return {
+    serverAddr: escapeTemplate(input.serverAddr),
+    serverPort: input.serverPort,
+    loginFailExit: false,
+    user: envReference(Env.podName),
+    auth: { method: "token", token: envReference(Env.token), additionalScopes: AUTH_SCOPES },
+    transport: { protocol: "tcp", tls: { enable: true } },
+    webServer: { addr: "127.0.0.1", port: input.adminPort ?? FRPC_ADMIN_PORT },
+    log: { to: "console", level: "info", disablePrintColor: true },
+    proxies: input.ports.map((port) => ({
+      name: escapeTemplate(port.name),
+      type: port.protocol === "TCP" ? "tcp" : "udp",
+      localIP,
+      localPort: port.targetPort,
+      remotePort: port.port,
+      ...(port.protocol === "TCP"
+        ? { loadBalancer: { group: escapeTemplate(port.name), groupKey: envReference(Env.token) } }
+        : {}),
+    })),
+  }
+}
+
+export const renderFrpcToml = (config: FrpcConfig): string => stringify(config)

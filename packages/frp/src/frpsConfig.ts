@@ -1,0 +1,60 @@
+import { stringify } from "smol-toml"
+import { envReference, escapeTemplate } from "./template.ts"
+import { Env } from "./version.ts"
+
+/** Both sides must list the same scopes; they bind heartbeats and work connections to the token. */
+export const AUTH_SCOPES = ["HeartBeats", "NewWorkConns"] as const
+
+export interface TunnelPort {
+  readonly port: number
+  readonly protocol: "TCP" | "UDP"
+}
+
+export interface FrpsInput {
+  /** frps's control port (see chooseControlPorts). */
+  readonly bindPort: number
+  /** The tunnel's public ports: exactly these may be bound. */
+  readonly ports: ReadonlyArray<TunnelPort>
+  /** Listen address of the control port; frp's default 0.0.0.0 unless a test needs loopback. */
+  readonly bindAddr?: string
+  /** Address the public ports bind; frp's default (= bindAddr) unless set. */
+  readonly proxyBindAddr?: string
+}
+
+/** frps.toml as data (frp's v1 keys). */
+export interface FrpsConfig {
+  readonly bindAddr?: string
+  readonly bindPort: number
+  readonly proxyBindAddr?: string
+  readonly auth: { readonly method: "token"; readonly token: string; readonly additionalScopes: ReadonlyArray<string> }
+  readonly transport: { readonly tls: { readonly force: true } }
+  readonly allowPorts: ReadonlyArray<{ readonly single: number }>
+  readonly maxPortsPerClient: number
+  readonly detailedErrorsToClient: boolean
+  readonly log: { readonly to: "console"; readonly level: "info"; readonly disablePrintColor: true }
+}
+
+/**
+ * The frps config of one Machine. The token is only a reference to the `FRP_TOKEN` env var (a
+ * Fly app secret), so the Machine config never holds it. No `webServer`: no dashboard, no API.
+ * `detailedErrorsToClient` stays on: only a client holding the tunnel's token gets that far, and
+ * errors like `port not allowed` in frpc's status are what a user needs to see.
+ */
+export const frpsConfig = (input: FrpsInput): FrpsConfig => {
+  const ports = [...new Set(input.ports.map((port) => port.port))].sort((a, b) => a - b)
+  if (ports.includes(input.bindPort)) throw new Error(`control port ${input.bindPort} collides with a tunnel port`)
+  return {
+    ...(input.bindAddr === undefined ? {} : { bindAddr: escapeTemplate(input.bindAddr) }),
+    bindPort: input.bindPort,
+    ...(input.proxyBindAddr === undefined ? {} : { proxyBindAddr: escapeTemplate(input.proxyBindAddr) }),
+    auth: { method: "token", token: envReference(Env.token), additionalScopes: AUTH_SCOPES },
+    transport: { tls: { force: true } },
+    allowPorts: ports.map((single) => ({ single })),
+    // Per frpc connection: each replica registers every port once.
+    maxPortsPerClient: input.ports.length,
+    detailedErrorsToClient: true,
+    log: { to: "console", level: "info", disablePrintColor: true },
+  }
+}
+
+export const renderFrpsToml = (config: FrpsConfig): string => stringify(config)

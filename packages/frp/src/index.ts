@@ -1,0 +1,5 @@
+export * from "./controlPort.ts"
+export * from "./frpcConfig.ts"
+export * from "./frpsConfig.ts"
+export * from "./template.ts"
+export * from "./version.ts"

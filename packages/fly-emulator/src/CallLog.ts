@@ -31,5 +31,6 @@ export class CallLog {
 
   clear(): void {
     this.calls = []
+    this.seq = 0
   }
 }

@@ -55,15 +55,19 @@ export interface EmulatorState {
   readonly calls: ReadonlyArray<Call>
 }
 
-const LatencyUpdate = Schema.Record(
-  Schema.Literals(actions),
+const partialByAction = <S extends Schema.Top>(value: S) =>
+  Schema.Struct(
+    Object.fromEntries(actions.map((action) => [action, Schema.optionalKey(value)])) as {
+      [K in Action]: Schema.optionalKey<S>
+    },
+  )
+
+const LatencyUpdate = partialByAction(
   Schema.NullOr(Schema.Struct({ ms: Schema.Number, jitterMs: Schema.optionalKey(Schema.Number) })),
 )
 const RateLimitUpdate = Schema.Struct({
   enabled: Schema.optionalKey(Schema.Boolean),
-  rules: Schema.optionalKey(
-    Schema.Record(Schema.Literals(actions), Schema.Struct({ perSecond: Schema.Number, burst: Schema.Number })),
-  ),
+  rules: Schema.optionalKey(partialByAction(Schema.Struct({ perSecond: Schema.Number, burst: Schema.Number }))),
 })
 
 const jsonHeaders = { "content-type": "application/json; charset=utf-8" }

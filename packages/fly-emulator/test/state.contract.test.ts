@@ -1,0 +1,272 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { createApp, eventually, frpsMachine, type Harness, startedMachine, startHarness } from "./apiHarness.ts"
+import { recordingHost } from "./apiRecordingHost.ts"
+
+const recorder = recordingHost()
+let harness: Harness
+beforeAll(async () => {
+  harness = await startHarness({ machineHost: recorder.host, timings: { destroyedRetentionMs: 600_000 } })
+})
+afterAll(() => harness.emulator.close())
+
+const machinePath = (app: string, id: string) => `/v1/apps/${app}/machines/${id}`
+
+const stateOf = async (app: string, id: string) => (await harness.call("GET", machinePath(app, id))).body
+
+/** Polls until the machine is in `state`. */
+const reaches = (app: string, id: string, state: string) =>
+  eventually(async () => {
+    const machine = await stateOf(app, id)
+    return machine.state === state ? machine : undefined
+  })
+
+describe("machine state machine (§3.7, §11.5, §11.7)", () => {
+  it("starts a created machine asynchronously, with app secrets in its env", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    await harness.call("POST", `/v1/apps/${app}/secrets`, { values: { FRP_TOKEN: "t0k", FRPS_LOG_LEVEL: "debug" } })
+    const created = await harness.call("POST", `/v1/apps/${app}/machines`, {
+      ...frpsMachine(),
+      config: { ...frpsMachine().config, env: { FRPS_LOG_LEVEL: "info" } },
+    })
+    expect(created.body.state).toBe("created")
+    await reaches(app, created.body.id, "started")
+    const spec = recorder.starts.find((start) => start.id === created.body.id)
+    expect(spec?.env).toEqual({ FRP_TOKEN: "t0k", FRPS_LOG_LEVEL: "info" })
+    expect(spec?.secrets).toEqual({ FRP_TOKEN: "t0k", FRPS_LOG_LEVEL: "debug" })
+    expect((await harness.call("GET", `/v1/apps/${app}`)).body.status).toBe("deployed")
+  })
+
+  it("leaves a skip_launch machine created until started", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const created = await harness.call("POST", `/v1/apps/${app}/machines`, frpsMachine({ skip_launch: true }))
+    const timedOut = await harness.call("GET", `${machinePath(app, created.body.id)}/wait?state=started&timeout=1`)
+    expect(timedOut.status).toBe(408)
+    expect((await stateOf(app, created.body.id)).state).toBe("created")
+    const started = await harness.call("POST", `${machinePath(app, created.body.id)}/start`)
+    expect(started.status).toBe(200)
+    expect(started.body).toEqual({ previous_state: "created", migrated: false, new_host: "" })
+    await reaches(app, created.body.id, "started")
+  })
+
+  it("stops and starts again", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const machine = await startedMachine(harness, app)
+    const stopped = await harness.call("POST", `${machinePath(app, machine.id)}/stop`, {
+      signal: "SIGTERM",
+      timeout: "5s",
+    })
+    expect(stopped.status).toBe(200)
+    await reaches(app, machine.id, "stopped")
+    expect(recorder.stops).toContain(machine.id)
+    const started = await harness.call("POST", `${machinePath(app, machine.id)}/start`)
+    expect(started.body.previous_state).toBe("stopped")
+    await reaches(app, machine.id, "started")
+    const badBody = await harness.call("POST", `${machinePath(app, machine.id)}/stop`, [])
+    expect(badBody.status).toBe(400)
+  })
+
+  it("updates a started machine: new instance_id, replacing, then started again; start meanwhile is 412", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const machine = await startedMachine(harness, app)
+    recorder.holdStops()
+    const request = frpsMachine({ current_version: machine.instance_id })
+    const updated = await harness.call("POST", machinePath(app, machine.id), request)
+    expect(updated.status).toBe(200)
+    expect(updated.body.state).toBe("replacing")
+    expect(updated.body.instance_id).not.toBe(machine.instance_id)
+    expect(updated.body.events[0]).toMatchObject({ type: "update", status: "replacing", source: "user" })
+
+    const duringReplace = await harness.call("POST", `${machinePath(app, machine.id)}/start`)
+    expect(duringReplace.status).toBe(412)
+    expect(duringReplace.body).toEqual({ error: "unable to start machine from current state" })
+    expect((await harness.call("POST", `${machinePath(app, machine.id)}/stop`)).status).toBe(412)
+    recorder.releaseStops()
+
+    const after = await reaches(app, machine.id, "started")
+    expect(after.instance_id).toBe(updated.body.instance_id)
+    const waited = await harness.call(
+      "GET",
+      `${machinePath(app, machine.id)}/wait?state=started&version=${updated.body.instance_id}&timeout=5`,
+    )
+    expect(waited.body).toMatchObject({ ok: true, state: "started", version: updated.body.instance_id })
+  })
+
+  it("keeps a stopped machine stopped through an update", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const machine = await startedMachine(harness, app)
+    await harness.call("POST", `${machinePath(app, machine.id)}/stop`)
+    await reaches(app, machine.id, "stopped")
+    const startsBefore = recorder.starts.filter((start) => start.id === machine.id).length
+    const updated = await harness.call("POST", machinePath(app, machine.id), frpsMachine())
+    expect(updated.status).toBe(200)
+    const settled = await eventually(async () => {
+      const current = await stateOf(app, machine.id)
+      return current.state === "replacing" ? undefined : current
+    })
+    expect(settled.state).toBe("stopped")
+    expect(recorder.starts.filter((start) => start.id === machine.id).length).toBe(startsBefore)
+  })
+
+  it("refuses a stale current_version with 412 and a region or name change with 400", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const machine = await startedMachine(harness, app)
+    const stale = await harness.call(
+      "POST",
+      machinePath(app, machine.id),
+      frpsMachine({ current_version: "01HQ73A7BFFDF1B6WMGHFZZ4E7" }),
+    )
+    expect(stale.status).toBe(412)
+    expect(typeof stale.body.error).toBe("string")
+    expect((await harness.call("POST", machinePath(app, machine.id), frpsMachine({ region: "fra" }))).status).toBe(400)
+    expect((await harness.call("POST", machinePath(app, machine.id), frpsMachine({ name: "renamed" }))).status).toBe(
+      400,
+    )
+  })
+
+  it("deletes: 412 without force while started, destroyed visible after force, include_deleted lists it", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const machine = await startedMachine(harness, app)
+    const refused = await harness.call("DELETE", machinePath(app, machine.id))
+    expect(refused.status).toBe(412)
+    expect(refused.body).toEqual({ error: "unable to destroy machine, not currently stopped or suspended" })
+    const forced = await harness.call("DELETE", `${machinePath(app, machine.id)}?kill=true`)
+    expect(forced.status).toBe(200)
+    const waited = await harness.call("GET", `${machinePath(app, machine.id)}/wait?state=destroyed&timeout=10`)
+    expect(waited.body.state).toBe("destroyed")
+    const destroyed = await stateOf(app, machine.id)
+    expect(destroyed.state).toBe("destroyed")
+    expect(destroyed.events[0]).toMatchObject({ type: "destroy", status: "destroyed" })
+    expect((await harness.call("GET", `/v1/apps/${app}/machines`)).body).toEqual([])
+    expect((await harness.call("DELETE", `${machinePath(app, machine.id)}?force=true`)).status).toBe(404)
+  })
+
+  it("deletes a stopped machine without force", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const created = await harness.call("POST", `/v1/apps/${app}/machines`, frpsMachine({ skip_launch: true }))
+    expect((await harness.call("DELETE", machinePath(app, created.body.id))).status).toBe(200)
+    await reaches(app, created.body.id, "destroyed")
+  })
+})
+
+describe("restart policy (§3.7)", () => {
+  const exitedMachine = async (restart: Record<string, unknown>, exitCodes: ReadonlyArray<number>) => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const request = frpsMachine()
+    const machine = await startedMachine(harness, app, { ...request, config: { ...request.config, restart } })
+    for (const code of exitCodes) {
+      await reaches(app, machine.id, "started")
+      recorder.exit(machine.id, code)
+    }
+    const settled = await eventually(async () => {
+      const current = await stateOf(app, machine.id)
+      return current.state === "starting" ? undefined : current
+    })
+    return { settled, starts: recorder.starts.filter((start) => start.id === machine.id).length }
+  }
+
+  it("no: an exit stops the machine", async () => {
+    const { settled, starts } = await exitedMachine({ policy: "no" }, [0])
+    expect(settled.state).toBe("stopped")
+    expect(settled.events[0]).toMatchObject({ type: "exit", status: "stopped", source: "flyd" })
+    expect(starts).toBe(1)
+  })
+
+  it("always: even a clean exit restarts", async () => {
+    const { settled, starts } = await exitedMachine({ policy: "always" }, [0, 0])
+    expect(settled.state).toBe("started")
+    expect(starts).toBe(3)
+  })
+
+  it("on-failure: restarts failed exits up to max_retries, not clean ones", async () => {
+    const failing = await exitedMachine({ policy: "on-failure", max_retries: 1 }, [1, 1])
+    expect(failing.settled.state).toBe("stopped")
+    expect(failing.starts).toBe(2)
+    const clean = await exitedMachine({ policy: "on-failure" }, [0])
+    expect(clean.settled.state).toBe("stopped")
+    expect(clean.starts).toBe(1)
+  })
+})
+
+describe("wait (§3.6, §11.6)", () => {
+  it("refuses a timeout outside 1–60 s or an unknown state with 400", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const machine = await startedMachine(harness, app)
+    for (const query of ["timeout=0", "timeout=61", "timeout=2m", "timeout=soon", "state=sleeping"]) {
+      const response = await harness.call("GET", `${machinePath(app, machine.id)}/wait?${query}`)
+      expect(response.status, query).toBe(400)
+      expect(typeof response.body.error).toBe("string")
+    }
+  })
+
+  it("accepts comma-separated and repeated states, and Go durations", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const machine = await startedMachine(harness, app)
+    for (const query of [
+      "state=stopped,started&timeout=1",
+      "state=stopped&state=started&timeout=30s",
+      "state=settled",
+    ]) {
+      const response = await harness.call("GET", `${machinePath(app, machine.id)}/wait?${query}`)
+      expect(response.status, query).toBe(200)
+      expect(response.body.state).toBe("started")
+    }
+  })
+
+  it("answers 408 when the state is not reached in time and 404 for an unknown machine", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const machine = await startedMachine(harness, app)
+    const timedOut = await harness.call("GET", `${machinePath(app, machine.id)}/wait?state=stopped&timeout=1`)
+    expect(timedOut.status).toBe(408)
+    const stale = await harness.call(
+      "GET",
+      `${machinePath(app, machine.id)}/wait?state=started&instance_id=01HQ73A7BFFDF1B6WMGHFZZ4E7&timeout=1`,
+    )
+    expect(stale.status).toBe(408)
+    expect((await harness.call("GET", `${machinePath(app, "00000000000000")}/wait`)).status).toBe(404)
+  })
+
+  it("answers once the state is reached during the wait", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const machine = await startedMachine(harness, app)
+    const waiting = harness.call("GET", `${machinePath(app, machine.id)}/wait?state=stopped&timeout=60`)
+    await harness.call("POST", `${machinePath(app, machine.id)}/stop`)
+    const done = await waiting
+    expect(done.status).toBe(200)
+    expect(done.body.state).toBe("stopped")
+  })
+})
+
+describe("proxy routes", () => {
+  it("routes an app's public addresses to its started machines' services", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const machine = await startedMachine(harness, app)
+    const v4 = (await harness.call("POST", `/v1/apps/${app}/ip_assignments`, { type: "v4" })).body.ip
+    const v6 = (await harness.call("POST", `/v1/apps/${app}/ip_assignments`, { type: "v6" })).body.ip
+    const routes = await eventually(async () => {
+      const mine = recorder.routes().filter((route) => route.app === app)
+      return mine.length > 0 ? mine : undefined
+    })
+    const summary = routes.map((r) => `${r.ip} ${r.protocol}/${r.port} ${r.proxyProtoVersion ?? "-"}`).sort()
+    expect(summary).toEqual(
+      [`${v4} tcp/7000 -`, `${v4} tcp/443 v2`, `${v4} udp/5353 -`, `${v6} tcp/7000 -`, `${v6} tcp/443 v2`].sort(),
+    )
+    expect(routes.every((route) => route.targets.length === 1 && route.targets[0]?.machineId === machine.id)).toBe(true)
+
+    await harness.call("POST", `${machinePath(app, machine.id)}/stop`)
+    await eventually(async () => (recorder.routes().some((route) => route.app === app) ? undefined : true))
+  })
+})

@@ -1,7 +1,7 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { type RunningEmulator, startEmulator } from "@fly-tunnel-operator/fly-emulator"
-import { Effect, Layer, Redacted } from "effect"
+import { ConfigProvider, Effect, Layer, Redacted } from "effect"
 import { afterAll, beforeAll } from "vitest"
 import {
   type CreateMachineRequest,
@@ -145,6 +145,26 @@ describe("FlyClient against the emulator: every endpoint", () => {
         "the budget kept every call under Fly's limits",
       )
     }).pipe(Effect.provide(clientLayer())),
+  )
+})
+
+describe("FlyClient.layerConfig", () => {
+  it.live("reads FLY_API_BASE_URL and FLY_API_TOKEN (a token pasted with its FlyV1 scheme)", () =>
+    Effect.gen(function* () {
+      const fly = yield* FlyClient
+      const regions = yield* fly.listRegions()
+      assert.isAbove(regions.regions.length, 0)
+    }).pipe(
+      Effect.provide(
+        FlyClient.layerConfig.pipe(
+          Layer.provide(
+            ConfigProvider.layer(
+              ConfigProvider.fromEnvRecord({ FLY_API_BASE_URL: emu.baseUrl, FLY_API_TOKEN: `FlyV1 ${emu.token}` }),
+            ),
+          ),
+        ),
+      ),
+    ),
   )
 })
 

@@ -6,7 +6,7 @@ import { DEFAULT_MACHINE_SIZE, MACHINE_SIZES, MachineSize } from "./machineSize.
 
 const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 const DNS_1035_LABEL = "^[a-z]([-a-z0-9]*[a-z0-9])?$"
-const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 /** Kubernetes' quantity syntax, without a sign: resources are never negative. */
 const QUANTITY =
   "^\\+?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$"

@@ -1,11 +1,12 @@
 import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
+import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import "@fly-tunnel-operator/testkit/vitest/controlPlaneContext"
 import "@fly-tunnel-operator/testkit/vitest/toolsSetup"
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node"
-import { beforeAll, describe, expect, inject, it } from "vitest"
-import { API_VERSION, CRD_NAME, flyTunnelCrd, GROUP, KIND, PLURAL, VERSION } from "../src/index.ts"
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node"
+import { beforeAll, describe, expect, inject, it, vi } from "vitest"
+import { API_VERSION, CRD_NAME, CRD_PATH, GROUP, KIND, PLURAL, VERSION } from "../src/index.ts"
 import { invalidSpecs, validSpecs } from "./examples.ts"
 
 const { kubeconfigPath } = inject("controlPlane")
@@ -14,7 +15,7 @@ const kubeConfig = new KubeConfig()
 kubeConfig.loadFromFile(kubeconfigPath)
 const kubectl = async (...args: Array<string>) =>
   (await promisify(execFile)(tools.kubectl, ["--kubeconfig", kubeconfigPath, ...args])).stdout
-const extensions = kubeConfig.makeApiClient(ApiextensionsV1Api)
+const crdFile = fileURLToPath(new URL(`../../../${CRD_PATH}`, import.meta.url))
 const core = kubeConfig.makeApiClient(CoreV1Api)
 const objects = kubeConfig.makeApiClient(CustomObjectsApi)
 
@@ -46,37 +47,15 @@ const refusal = async (promise: Promise<unknown>): Promise<string> => {
   throw new Error("the API server accepted it")
 }
 
+/** Installs the committed CRD file the way users do (client-node's typed CRD model drops x-kubernetes-* keys). */
 const installCrd = async () => {
-  const crd = flyTunnelCrd()
-  try {
-    await extensions.createCustomResourceDefinition({ body: crd })
-  } catch {
-    const { metadata } = await extensions.readCustomResourceDefinition({ name: CRD_NAME })
-    await extensions.replaceCustomResourceDefinition({
-      name: CRD_NAME,
-      body: { ...crd, metadata: { ...crd.metadata, resourceVersion: metadata?.resourceVersion ?? "" } },
-    })
-  }
-  await expect
-    .poll(
-      async () =>
-        (await extensions.readCustomResourceDefinition({ name: CRD_NAME })).status?.conditions?.find(
-          (condition) => condition.type === "Established",
-        )?.status,
-      { timeout: 60_000, interval: 200 },
-    )
-    .toBe("True")
+  await kubectl("apply", "--server-side", "--force-conflicts", "-f", crdFile)
+  await kubectl("wait", "--for=condition=Established", `crd/${CRD_NAME}`, "--timeout=60s")
   // Established can precede the REST endpoint by a moment: wait until a list answers.
-  await expect
-    .poll(
-      () =>
-        objects
-          .listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: "default", plural: PLURAL })
-          .then(() => true)
-          .catch(() => false),
-      { timeout: 60_000, interval: 200 },
-    )
-    .toBe(true)
+  await vi.waitFor(
+    () => objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: "default", plural: PLURAL }),
+    { timeout: 60_000, interval: 200 },
+  )
 }
 
 describe("FlyTunnel CRD on a real API server", () => {

@@ -227,6 +227,13 @@ const table: ReadonlyArray<Case> = [
     outcome: "FlyNameTaken",
   },
   {
+    name: "200 with a wrong shape",
+    endpoint: "getApp",
+    answers: [ok({ id: 5 })],
+    attempts: 1,
+    outcome: "FlyDecodeError",
+  },
+  {
     name: "408 = not reached yet",
     endpoint: "waitMachine",
     answers: [{ status: 408 }],

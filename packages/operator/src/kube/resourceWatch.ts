@@ -1,0 +1,141 @@
+// An informer: list, then watch from the list's resourceVersion, keeping an in-memory store and
+// publishing changes. A watch the server ends (timeoutSeconds) resumes from the last seen
+// resourceVersion; 410 Gone re-lists, emitting Deleted for what vanished meanwhile; any other
+// failure reconnects with backoff. Resource versions are opaque: compared for equality only.
+import { Deferred, Effect, Option, PubSub, Schedule, type Scope, Stream } from "effect"
+import { KubeClient, type ListOptions } from "./kubeClient.ts"
+import type { KubeError } from "./kubeErrors.ts"
+import { type KubeObject, keyOf, type ResourceType } from "./resourceType.ts"
+
+export type WatchChange<A> =
+  | { readonly type: "Added"; readonly object: A }
+  | { readonly type: "Updated"; readonly object: A; readonly old: A }
+  | { readonly type: "Deleted"; readonly object: A }
+
+export interface ResourceWatch<A extends KubeObject> {
+  readonly type: ResourceType<A>
+  /** From the store; `None` when absent (or not synced yet). */
+  readonly get: (name: string, namespace?: string) => Effect.Effect<Option.Option<A>>
+  /** Every object in the store, optionally of one namespace. */
+  readonly list: (namespace?: string) => Effect.Effect<ReadonlyArray<A>>
+  /** Store keys (`namespace/name`). */
+  readonly keys: Effect.Effect<ReadonlyArray<string>>
+  /** Completes after the first list reached the store. */
+  readonly synced: Effect.Effect<void>
+  /**
+   * Once synced: every stored object as Added, then each change as it happens (like registering
+   * an event handler on a client-go informer). Each run of the stream is its own subscription.
+   */
+  readonly changes: Stream.Stream<WatchChange<A>>
+}
+
+export interface ResourceWatchOptions extends ListOptions {
+  /** Reconnect backoff after a failed list or watch; default 1s doubling to 30s, jittered. */
+  readonly reconnect?: Schedule.Schedule<unknown, KubeError> | undefined
+  /** Passed to each watch request; tests use a short one to exercise reconnects. */
+  readonly watchTimeoutSeconds?: number | undefined
+}
+
+export const defaultReconnect: Schedule.Schedule<unknown, KubeError> = Schedule.min([
+  Schedule.exponential("1 second"),
+  Schedule.spaced("30 seconds"),
+]).pipe(Schedule.jittered, Schedule.setInputType<KubeError>())
+
+export const make = Effect.fnUntraced(function* <A extends KubeObject>(
+  type: ResourceType<A>,
+  options: ResourceWatchOptions = {},
+): Effect.fn.Return<ResourceWatch<A>, never, KubeClient | Scope.Scope> {
+  const client = yield* KubeClient
+  const store = new Map<string, A>()
+  const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<WatchChange<A>>(), PubSub.shutdown)
+  const synced = yield* Deferred.make<void>()
+  let resourceVersion: string | undefined
+
+  const publish = (change: WatchChange<A>) => PubSub.publish(pubsub, change)
+
+  const relist = Effect.gen(function* () {
+    const listed = yield* client.list(type, options)
+    const seen = new Set<string>()
+    for (const object of listed.items) {
+      const key = keyOf(object)
+      seen.add(key)
+      const old = store.get(key)
+      store.set(key, object)
+      if (old === undefined) yield* publish({ type: "Added", object })
+      else if (old.metadata?.resourceVersion !== object.metadata?.resourceVersion) {
+        yield* publish({ type: "Updated", object, old })
+      }
+    }
+    for (const [key, object] of store) {
+      if (seen.has(key)) continue
+      store.delete(key)
+      yield* publish({ type: "Deleted", object })
+    }
+    resourceVersion = listed.resourceVersion
+    yield* Deferred.succeed(synced, undefined)
+    yield* Effect.logDebug("listed", { kind: type.kind, count: listed.items.length })
+  })
+
+  const watchOnce = (from: string) =>
+    client.watch(type, { ...options, resourceVersion: from, timeoutSeconds: options.watchTimeoutSeconds }).pipe(
+      Stream.runForEach((event) =>
+        Effect.gen(function* () {
+          if (event.type === "BOOKMARK") {
+            resourceVersion = event.resourceVersion
+            return
+          }
+          const object = event.object
+          const key = keyOf(object)
+          resourceVersion = object.metadata?.resourceVersion ?? resourceVersion
+          const old = store.get(key)
+          if (event.type === "DELETED") {
+            store.delete(key)
+            return yield* publish({ type: "Deleted", object })
+          }
+          store.set(key, object)
+          return yield* publish(old === undefined ? { type: "Added", object } : { type: "Updated", object, old })
+        }),
+      ),
+    )
+
+  const cycle = Effect.gen(function* () {
+    if (resourceVersion === undefined) yield* relist
+    yield* watchOnce(resourceVersion ?? "")
+  }).pipe(
+    Effect.catchTag("KubeGone", () =>
+      Effect.logInfo("watch resourceVersion expired; re-listing", { kind: type.kind }).pipe(
+        Effect.andThen(Effect.sync(() => (resourceVersion = undefined))),
+      ),
+    ),
+    Effect.tapError((error) =>
+      Effect.logWarning("watch failed; reconnecting", { kind: type.kind, error: error.message }),
+    ),
+    Effect.retry(options.reconnect ?? defaultReconnect),
+  )
+
+  yield* Effect.forkScoped(
+    Effect.forever(cycle).pipe(Effect.annotateLogs({ watch: type.plural, namespace: options.namespace ?? "*" })),
+  )
+
+  const changes: Stream.Stream<WatchChange<A>> = Stream.unwrap(
+    Effect.gen(function* () {
+      const subscription = yield* PubSub.subscribe(pubsub)
+      yield* Deferred.await(synced)
+      const snapshot = [...store.values()].map((object): WatchChange<A> => ({ type: "Added", object }))
+      return Stream.concat(Stream.fromIterable(snapshot), Stream.fromSubscription(subscription))
+    }),
+  )
+
+  return {
+    type,
+    get: (name, namespace) =>
+      Effect.sync(() => Option.fromUndefinedOr(store.get(namespace ? `${namespace}/${name}` : name))),
+    list: (namespace) =>
+      Effect.sync(() =>
+        [...store.values()].filter((object) => namespace === undefined || object.metadata?.namespace === namespace),
+      ),
+    keys: Effect.sync(() => [...store.keys()]),
+    synced: Deferred.await(synced),
+    changes,
+  }
+})

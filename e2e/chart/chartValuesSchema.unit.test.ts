@@ -30,7 +30,7 @@ describe("values.schema.json", () => {
 
   it.effect("logLevel must be a known level", () =>
     expectRefused({ ...minimalValues, logLevel: "loud" }, [
-      "at '/logLevel': value must be one of 'trace', 'debug', 'info', 'warn', 'error'",
+      "at '/logLevel': value must be one of 'debug', 'info', 'warn', 'error'",
     ]),
   )
 

@@ -1,0 +1,80 @@
+import type { FlyTunnelSpec } from "@fly-tunnel-operator/api"
+import { type App, FlyClient, type Machine } from "@fly-tunnel-operator/fly"
+import { chooseControlPorts } from "@fly-tunnel-operator/frp"
+import { Effect } from "effect"
+import { configHashOf, frpsMachineConfig } from "./frpsMachineConfig.ts"
+import { blockedByFly } from "./tunnelBlocked.ts"
+import { MachineMetadata, machineName, type TunnelIdentity } from "./tunnelNames.ts"
+import { TunnelSettings } from "./tunnelSettings.ts"
+
+/** A Machine as the tunnel uses it, with the control port its frpc dials. */
+export interface TunnelMachine {
+  readonly machine: Machine
+  readonly controlPort: number
+}
+
+/** The region → control port plan: regions in spec order, each with its own control port. */
+export const machinePlans = (spec: FlyTunnelSpec) => {
+  const ports = chooseControlPorts(
+    spec.ports.map((port) => port.port),
+    spec.regions.length,
+  )
+  return spec.regions.map((region, index) => ({ region, controlPort: ports[index] ?? 0 }))
+}
+
+/**
+ * One frps Machine per region, running the desired config. Machines are found by our metadata before anything is
+ * created (a lost create answer leaves a Machine that the next pass adopts); a Machine is updated only when its
+ * config hash differs, so a converged tunnel costs no mutating call and no frps restart.
+ */
+export const ensureMachines = Effect.fn("ensureMachines")(function* (
+  tunnel: TunnelIdentity,
+  spec: FlyTunnelSpec,
+  app: App,
+  secretsVersion: number,
+) {
+  const fly = yield* FlyClient
+  const settings = yield* TunnelSettings
+  const existing = yield* fly.listMachines(app.name, { metadata: { [MachineMetadata.tunnelUid]: tunnel.uid } })
+  const live = existing.filter((machine) => machine.state !== "destroyed" && machine.state !== "destroying")
+  const plans = machinePlans(spec)
+  const regionOf = (machine: Machine) => machine.config.metadata?.[MachineMetadata.region] ?? machine.region
+  // One Machine per region: the first of a region is kept, any other (or one of a dropped region) goes.
+  const kept = new Map<string, Machine>()
+  for (const machine of live) {
+    const region = regionOf(machine)
+    if (plans.some((plan) => plan.region === region) && !kept.has(region)) kept.set(region, machine)
+  }
+  const surplus = live.filter((machine) => kept.get(regionOf(machine)) !== machine)
+  yield* Effect.forEach(
+    surplus,
+    (machine) => fly.deleteMachine(app.name, machine.id).pipe(Effect.catchTag("FlyNotFound", () => Effect.void)),
+    { concurrency: "unbounded", discard: true },
+  )
+  return yield* Effect.forEach(
+    plans,
+    Effect.fnUntraced(function* (plan) {
+      const config = frpsMachineConfig(tunnel, spec, plan, settings.frpsImage)
+      const current = kept.get(plan.region)
+      if (current === undefined) {
+        const created = yield* fly.createMachine(app.name, {
+          name: machineName(plan.region),
+          region: plan.region,
+          config,
+          min_secrets_version: secretsVersion,
+        })
+        return { machine: created, controlPort: plan.controlPort }
+      }
+      if (configHashOf(current.config) === configHashOf(config))
+        return { machine: current, controlPort: plan.controlPort }
+      const updated = yield* fly.updateMachine(app.name, current.id, {
+        region: plan.region,
+        config,
+        min_secrets_version: secretsVersion,
+        current_version: current.instance_id,
+      })
+      return { machine: updated, controlPort: plan.controlPort }
+    }),
+    { concurrency: "unbounded" },
+  )
+}, blockedByFly("MachinesReady"))

@@ -1,0 +1,78 @@
+import { createHash } from "node:crypto"
+import { type FlyTunnelSpec, machineGuests } from "@fly-tunnel-operator/api"
+import type { MachineConfig, MachineService } from "@fly-tunnel-operator/fly"
+import { frpsConfig, renderFrpsToml } from "@fly-tunnel-operator/frp"
+import { MachineMetadata, type TunnelIdentity } from "./tunnelNames.ts"
+
+const FRPS_CONFIG_PATH = "/etc/frp/frps.toml"
+
+/** Every Machine publishes the tunnel ports; each has its own control port (see chooseControlPorts). */
+export interface FrpsMachinePlan {
+  readonly region: string
+  readonly controlPort: number
+}
+
+/** A TCP check on a tunnel port passes only once frpc has registered its proxy, so Fly routes to connected frps. */
+const portCheck = (port: number) => ({ type: "tcp", port, interval: "10s", timeout: "2s", grace_period: "5s" })
+
+const services = (spec: FlyTunnelSpec, controlPort: number): ReadonlyArray<MachineService> => [
+  {
+    protocol: "tcp",
+    internal_port: controlPort,
+    ports: [{ port: controlPort }],
+    autostart: true,
+    autostop: "off",
+  },
+  ...spec.ports.map(
+    (port): MachineService =>
+      port.protocol === "UDP"
+        ? // Fly rewrites only addresses for UDP: the internal port is the public port, and no handlers.
+          { protocol: "udp", internal_port: port.port, ports: [{ port: port.port }], autostart: true, autostop: "off" }
+        : {
+            protocol: "tcp",
+            internal_port: port.port,
+            ports: [
+              port.proxyProtocol === "none"
+                ? { port: port.port }
+                : { port: port.port, handlers: ["proxy_proto"], proxy_proto_options: { version: port.proxyProtocol } },
+            ],
+            autostart: true,
+            autostop: "off",
+            checks: [portCheck(port.port)],
+          },
+  ),
+]
+
+/**
+ * The whole config of one frps Machine. The frp token is not in it: frps.toml refers to `FRP_TOKEN`, an app secret.
+ * The hash in metadata is how a converged Machine is recognised without an update (updates restart frps).
+ */
+export const frpsMachineConfig = (
+  tunnel: TunnelIdentity,
+  spec: FlyTunnelSpec,
+  plan: FrpsMachinePlan,
+  image: string,
+): MachineConfig => {
+  const toml = renderFrpsToml(frpsConfig({ bindPort: plan.controlPort, ports: spec.ports }))
+  const config = {
+    image,
+    guest: { ...machineGuests[spec.machineSize] },
+    init: { cmd: ["-c", FRPS_CONFIG_PATH] },
+    files: [{ guest_path: FRPS_CONFIG_PATH, raw_value: Buffer.from(toml).toString("base64") }],
+    restart: { policy: "always" as const },
+    services: services(spec, plan.controlPort),
+    auto_destroy: false,
+  }
+  const hash = createHash("sha256").update(JSON.stringify(config)).digest("hex").slice(0, 16)
+  return {
+    ...config,
+    metadata: {
+      [MachineMetadata.tunnelUid]: tunnel.uid,
+      [MachineMetadata.region]: plan.region,
+      [MachineMetadata.configHash]: hash,
+    },
+  }
+}
+
+export const configHashOf = (config: MachineConfig | undefined): string | undefined =>
+  config?.metadata?.[MachineMetadata.configHash]

@@ -1,0 +1,13 @@
+import { Context } from "effect"
+
+/** Install-wide settings the Tunnel controller provisions with. */
+export class TunnelSettings extends Context.Service<
+  TunnelSettings,
+  {
+    readonly flyOrg: string
+    readonly frpsImage: string
+    readonly frpcImage: string
+    /** Where frpc Secrets and Deployments live. */
+    readonly operatorNamespace: string
+  }
+>()("@fly-tunnel-operator/operator/tunnel/TunnelSettings") {}

@@ -1,0 +1,43 @@
+import { execFileSync, spawn, spawnSync } from "node:child_process"
+import * as net from "node:net"
+
+/** Test-side helpers for the network tests: host state snapshots and tiny socket programs. */
+
+export const namespaces = (): Array<string> =>
+  execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
+    .split("\n")
+    .map((line) => line.split(" ")[0] ?? "")
+    .filter((name) => name !== "")
+
+export const hostLinks = (): string => execFileSync("ip", ["-o", "link"], { encoding: "utf8" })
+export const hostRoutes = (): string =>
+  execFileSync("ip", ["route"], { encoding: "utf8" }) + execFileSync("ip", ["-6", "route"], { encoding: "utf8" })
+
+/** Reads one line from a TCP server, or the error text. */
+export const readGreeting = (host: string, port: number) =>
+  new Promise<string>((resolve) => {
+    const socket = net.connect({ host, port })
+    let text = ""
+    socket.setTimeout(10_000, () => socket.destroy(new Error("timeout")))
+    socket.on("data", (chunk) => (text += chunk))
+    socket.on("close", () => resolve(text))
+    socket.on("error", (error) => resolve(`error: ${error.message}`))
+  })
+
+/** Starts a node program that greets every TCP connection on 0.0.0.0:port, under a command prefix. */
+export const greeter = (run: ReadonlyArray<string>, port: number, greeting: string) => {
+  const program = `require("net").createServer((s) => s.end(${JSON.stringify(greeting)})).listen(${port}, "0.0.0.0", () => console.log("ready"))`
+  const [command, ...args] = [...run, process.execPath, "-e", program]
+  const child = spawn(command as string, args, { stdio: ["ignore", "pipe", "inherit"] })
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.once("data", () => resolve())
+    child.once("exit", (code) => reject(new Error(`greeter exited with ${code}`)))
+  })
+  return { ready, stop: () => child.kill("SIGKILL") }
+}
+
+/** A pid that is certainly not running: a child that has already exited. */
+export const deadPid = (): number => {
+  const child = spawnSync("true")
+  return child.pid
+}

@@ -1,11 +1,14 @@
 import { Annotations } from "@fly-tunnel-operator/api"
-import type { V1Service } from "@kubernetes/client-node"
 import { describe, expect, it } from "vitest"
+import type { ServiceObject } from "../src/service/serviceObjects.ts"
 import { describeProblem, tunnelSpecFromService } from "../src/service/serviceTunnelSpec.ts"
 
 const defaults = { region: "ord", machineSize: "shared-cpu-1x" } as const
 
-const service = (annotations: Record<string, string> = {}, ports: V1Service["spec"] = {}): V1Service => ({
+const service = (
+  annotations: Record<string, string> = {},
+  ports: Partial<NonNullable<ServiceObject["spec"]>> = {},
+): ServiceObject => ({
   metadata: { name: "web", namespace: "default", annotations },
   spec: {
     type: "LoadBalancer",

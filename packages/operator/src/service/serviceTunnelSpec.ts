@@ -6,7 +6,7 @@ import {
   type MachineSize,
   REGION_PATTERN,
 } from "@fly-tunnel-operator/api"
-import type { V1Service } from "@kubernetes/client-node"
+import type { ServiceObject } from "./serviceObjects.ts"
 
 /** A Service setting the operator cannot turn into a tunnel; the message names the field, the value and the fix. */
 export interface ServiceSpecProblem {
@@ -53,7 +53,7 @@ const REGION = new RegExp(REGION_PATTERN, "u")
  * any problem the caller leaves the existing tunnel as it was.
  */
 export const tunnelSpecFromService = (
-  service: V1Service,
+  service: ServiceObject,
   defaults: ServiceDefaults,
 ): { readonly spec: TunnelSpecFromService } | { readonly problems: ReadonlyArray<ServiceSpecProblem> } => {
   const annotations = service.metadata?.annotations ?? {}

@@ -1,0 +1,85 @@
+import { hostname } from "node:os"
+import { FlyClient } from "@fly-tunnel-operator/fly"
+import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
+import { type Duration, Effect, Layer, Ref } from "effect"
+import type { OperatorConfigShape } from "./config/operatorConfig.ts"
+import { EventRecorder } from "./kube/eventRecorder.ts"
+import { KubeClient } from "./kube/kubeClient.ts"
+import * as LeaderElection from "./kube/leaderElection.ts"
+import { makeServiceController } from "./service/serviceController.ts"
+import { ServiceSettings } from "./service/serviceSettings.ts"
+import { makeTunnelController } from "./tunnel/tunnelController.ts"
+import { TunnelSettings } from "./tunnel/tunnelSettings.ts"
+
+export interface ControllersOptions {
+  readonly concurrency: number
+  readonly resync: Duration.Input
+  /** Set true once both controllers synced their caches and started their workers. */
+  readonly synced?: Ref.Ref<boolean>
+}
+
+/** Both controllers, side by side, until interrupted (in-flight reconciles then finish). */
+export const runControllers = (options: ControllersOptions) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const tunnel = yield* makeTunnelController({ concurrency: options.concurrency, resync: options.resync })
+      const service = yield* makeServiceController({ concurrency: options.concurrency })
+      if (options.synced !== undefined) {
+        const synced = options.synced
+        yield* Effect.forkScoped(
+          Effect.gen(function* () {
+            while (!((yield* tunnel.isSynced) && (yield* service.isSynced))) yield* Effect.sleep("100 millis")
+            yield* Ref.set(synced, true)
+          }),
+        )
+      }
+      return yield* Effect.all([tunnel.run, service.run], { concurrency: "unbounded", discard: true })
+    }),
+  )
+
+/** Every service the controllers need, from the operator's settings. */
+export const operatorLayer = (config: OperatorConfigShape & { readonly operatorNamespace: string }) =>
+  Layer.mergeAll(
+    EventRecorder.layer({ component: "fly-tunnel-operator", instance: hostname() }),
+    Layer.succeed(TunnelSettings, {
+      flyOrg: config.flyOrg,
+      frpsImage: config.frpsImage || FRPS_IMAGE,
+      frpcImage: config.frpcImage || FRPC_IMAGE,
+      operatorNamespace: config.operatorNamespace,
+    }),
+    Layer.succeed(ServiceSettings, {
+      loadBalancerClass: config.loadBalancerClass,
+      defaultRegion: config.flyRegion,
+      defaultMachineSize: config.flyMachineSize as ServiceSettings["Service"]["defaultMachineSize"],
+    }),
+    FlyClient.layer({ baseUrl: config.flyApiBaseUrl, token: config.flyApiToken }),
+  ).pipe(
+    Layer.provideMerge(
+      config.kubeconfig === "" ? KubeClient.layerDefault : KubeClient.layerFromFile(config.kubeconfig),
+    ),
+  )
+
+/**
+ * The operator: controllers under leader election (only the leader reconciles; a lost lease stops them and the
+ * replica campaigns again), or directly when leader election is off.
+ */
+export const runOperator = (
+  config: OperatorConfigShape & { readonly operatorNamespace: string },
+  synced: Ref.Ref<boolean>,
+) => {
+  const controllers = runControllers({
+    concurrency: config.concurrency,
+    resync: `${config.resyncSeconds} seconds`,
+    synced,
+  })
+  return config.leaderElect
+    ? LeaderElection.run(
+        {
+          name: config.leaderElectionId,
+          namespace: config.operatorNamespace,
+          identity: `${hostname()}-${process.pid}`,
+        },
+        controllers.pipe(Effect.ensuring(Ref.set(synced, false))),
+      )
+    : controllers
+}

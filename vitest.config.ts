@@ -1,12 +1,14 @@
 import { defineConfig } from "vitest/config"
 
-const tier = (name: string, options: { timeout: number; globalSetup?: Array<string> }) => ({
+const tier = (name: string, options: { timeout: number; globalSetup?: Array<string>; serial?: boolean }) => ({
   test: {
     name,
     include: [`packages/*/test/**/*.${name}.test.ts`, `e2e/**/*.${name}.test.ts`],
     testTimeout: options.timeout,
     hookTimeout: options.timeout,
     globalSetup: options.globalSetup ?? [],
+    // Files that run real processes (control plane, frps, frpc) go one at a time: two cores, shared ports.
+    fileParallelism: options.serial !== true,
   },
 })
 
@@ -19,10 +21,12 @@ export default defineConfig({
       tier("contract", { timeout: 120_000, globalSetup: ["packages/testkit/src/vitest/toolsSetup.ts"] }),
       tier("integration", {
         timeout: 300_000,
+        serial: true,
         globalSetup: ["packages/testkit/src/vitest/toolsSetup.ts", "packages/testkit/src/vitest/controlPlaneSetup.ts"],
       }),
       tier("e2e", {
         timeout: 600_000,
+        serial: true,
         globalSetup: ["packages/testkit/src/vitest/toolsSetup.ts", "packages/testkit/src/vitest/controlPlaneSetup.ts"],
       }),
     ],

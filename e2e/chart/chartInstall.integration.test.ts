@@ -37,7 +37,7 @@ const variants: Record<string, object> = {
   },
   "metrics off": { ...minimalValues, metrics: { enabled: false } },
   // The ServiceMonitor's CRD (prometheus-operator) is not installed here; that one object is
-  // checked by rendering only (unit tier) and left out of the dry run below.
+  // checked by rendering only (contract tier) and left out of the dry run below.
   serviceMonitor: { ...minimalValues, metrics: { serviceMonitor: { enabled: true, labels: { release: "prom" } } } },
   "existing ServiceAccount": { ...minimalValues, serviceAccount: { create: false, name: "fto-operator" } },
 }

@@ -13,7 +13,7 @@ import type {
 } from "@kubernetes/client-node"
 import { Effect } from "effect"
 // e2e does not depend on @fly-tunnel-operator/frp; the pinned images are plain constants.
-import { FRPC_IMAGE, FRPS_IMAGE } from "../../packages/frp/src/version.ts"
+import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { helmBinary, helmTemplate, kindsOf, type Manifest, minimalValues, only, renderChart } from "./chart.ts"
 import { runCommand } from "./command.ts"
 

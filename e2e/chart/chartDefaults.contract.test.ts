@@ -8,7 +8,7 @@ import type { V1Deployment } from "@kubernetes/client-node"
 import { loadYaml } from "@kubernetes/client-node"
 import { Effect, Schema } from "effect"
 // e2e does not depend on @fly-tunnel-operator/frp; the pinned images are plain constants.
-import { FRPC_IMAGE, FRPS_IMAGE } from "../../packages/frp/src/version.ts"
+import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { chartDir, helmBinary, minimalValues, only, renderChart } from "./chart.ts"
 
 interface ChartSchema {

@@ -1,0 +1,38 @@
+import { execFile } from "node:child_process"
+import { mkdtemp, rm, stat } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { promisify } from "node:util"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { bundleOperator } from "../src/build/bundle.ts"
+
+const run = promisify(execFile)
+
+// The Dockerfile copies exactly this output; it must start on plain Node with no node_modules beside it.
+describe("the operator bundle", () => {
+  let dir = ""
+  let bundle = ""
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "fto-bundle-"))
+    bundle = join(dir, "operator.mjs")
+    await bundleOperator(bundle)
+  })
+  afterAll(() => rm(dir, { recursive: true, force: true }))
+
+  it("is one self-contained file that prints its settings", async () => {
+    expect((await stat(bundle)).size).toBeGreaterThan(100_000)
+    const { stdout } = await run(process.execPath, [bundle, "--help"], { cwd: dir })
+    expect(stdout).toContain("--fly-org (FLY_ORG)")
+    expect(stdout).toContain("--leader-elect (LEADER_ELECT)")
+  })
+
+  it("stops at start naming every missing setting, with exit code 2", async () => {
+    const failure = await run(process.execPath, [bundle], { cwd: dir, env: { PATH: process.env.PATH ?? "" } }).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    )
+    expect(failure?.code).toBe(2)
+    expect(failure?.stderr).toContain("--fly-org (FLY_ORG) is required")
+    expect(failure?.stderr).toContain("a Fly API token is required")
+  })
+})

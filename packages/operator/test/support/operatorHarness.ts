@@ -1,0 +1,159 @@
+import { execFile } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
+import { FlyClient } from "@fly-tunnel-operator/fly"
+import { type RunningEmulator, startEmulator } from "@fly-tunnel-operator/fly-emulator"
+import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
+import { type NodeAgent, startNodeAgent, type Tools } from "@fly-tunnel-operator/testkit"
+import { type Effect, Exit, Fiber, Layer, Logger, ManagedRuntime, Redacted } from "effect"
+import { EventRecorder } from "../../src/kube/eventRecorder.ts"
+import { KubeClient } from "../../src/kube/kubeClient.ts"
+import * as ResourceType from "../../src/kube/resourceType.ts"
+import { runControllers } from "../../src/operator.ts"
+import { ServiceSettings } from "../../src/service/serviceSettings.ts"
+import { TunnelSettings } from "../../src/tunnel/tunnelSettings.ts"
+
+const CRD = fileURLToPath(new URL("../../../../crds/fly-tunnel-operator.dev_flytunnels.yaml", import.meta.url))
+
+export const run = promisify(execFile)
+
+export interface HarnessOptions {
+  readonly kubeconfigPath: string
+  readonly tools: Tools
+  /** Real frps Machines and Fly proxy (true) or state only (false). */
+  readonly machineRuntime: boolean
+}
+
+type Services = KubeClient | FlyClient | EventRecorder | TunnelSettings | ServiceSettings
+
+/**
+ * One operator in this process against the local control plane and a Fly emulator, plus a node agent that runs the
+ * frpc Pods. `startOperator`/`stopOperator` model a crash and a restart; the cluster and "Fly" persist between them.
+ */
+export class OperatorHarness {
+  readonly namespace = `test-${randomBytes(3).toString("hex")}`
+  readonly operatorNamespace = `fto-${randomBytes(3).toString("hex")}`
+  readonly logs: Array<string> = []
+  emulator!: RunningEmulator
+  private agent!: NodeAgent
+  private runtime!: ManagedRuntime.ManagedRuntime<Services, unknown>
+  private operator: Fiber.Fiber<void, unknown> | undefined
+  private readonly options: HarnessOptions
+
+  constructor(options: HarnessOptions) {
+    this.options = options
+  }
+
+  async start(): Promise<void> {
+    const { kubeconfigPath, tools } = this.options
+    await run(tools.kubectl, ["--kubeconfig", kubeconfigPath, "apply", "--server-side", "-f", CRD])
+    await run(tools.kubectl, [
+      "--kubeconfig",
+      kubeconfigPath,
+      "wait",
+      "--for=condition=Established",
+      "crd/flytunnels.fly-tunnel-operator.dev",
+    ])
+    for (const namespace of [this.namespace, this.operatorNamespace]) {
+      await run(tools.kubectl, ["--kubeconfig", kubeconfigPath, "create", "namespace", namespace])
+    }
+    this.emulator = await startEmulator(this.options.machineRuntime ? { frpsPath: tools.frps } : {})
+    this.agent = await startNodeAgent({
+      kubeconfigPath,
+      frpcPath: tools.frpc,
+      nodeName: `node-${this.operatorNamespace}`,
+    })
+    const logger = Logger.make<unknown, void>((entry) => {
+      this.logs.push(`${entry.logLevel} ${JSON.stringify(entry.message)}`)
+    })
+    this.runtime = ManagedRuntime.make(
+      Layer.mergeAll(
+        EventRecorder.layer({ component: "fly-tunnel-operator", instance: "test", patchInterval: "0 millis" }),
+        Layer.succeed(TunnelSettings, {
+          flyOrg: "personal",
+          frpsImage: FRPS_IMAGE,
+          frpcImage: FRPC_IMAGE,
+          operatorNamespace: this.operatorNamespace,
+        }),
+        Layer.succeed(ServiceSettings, {
+          loadBalancerClass: "fly-tunnel-operator.dev/lb",
+          defaultRegion: "ord",
+          defaultMachineSize: "shared-cpu-1x",
+        }),
+        FlyClient.layer({
+          baseUrl: this.emulator.baseUrl,
+          token: Redacted.make(this.emulator.token),
+          retry: { maxRetries: 3, baseDelay: "50 millis", maxDelay: "500 millis" },
+        }),
+        Logger.layer([logger]),
+      ).pipe(Layer.provideMerge(KubeClient.layerFromFile(kubeconfigPath))),
+    )
+  }
+
+  /** Runs an effect with the operator's services (the Kube client, the Fly client…). */
+  runEffect<A, E>(effect: Effect.Effect<A, E, Services>): Promise<A> {
+    return this.runtime.runPromise(effect)
+  }
+
+  startOperator(): void {
+    if (this.operator !== undefined) throw new Error("operator already running")
+    this.operator = this.runtime.runFork(runControllers({ concurrency: 2, resync: "30 seconds" }))
+  }
+
+  /** Stops the operator wherever it is (like a killed process, but in-flight reconciles are interrupted). */
+  async stopOperator(): Promise<void> {
+    const fiber = this.operator
+    this.operator = undefined
+    if (fiber !== undefined) {
+      const exit = await this.runtime.runPromise(Fiber.interrupt(fiber).pipe((effect) => effect))
+      void exit
+    }
+  }
+
+  kubectl(...args: ReadonlyArray<string>): Promise<{ stdout: string; stderr: string }> {
+    return run(this.options.tools.kubectl, ["--kubeconfig", this.options.kubeconfigPath, ...args])
+  }
+
+  async getJson<A>(type: ResourceType.ResourceType, name: string, namespace: string): Promise<A | undefined> {
+    const exit = await this.runtime.runPromiseExit(
+      KubeClient.use((kube) => kube.get(type, name, namespace)) as Effect.Effect<unknown, unknown, Services>,
+    )
+    return Exit.isSuccess(exit) ? (exit.value as A) : undefined
+  }
+
+  frpcLog(pod: string): string {
+    return this.agent.logFile(this.operatorNamespace, pod)
+  }
+
+  async stop(): Promise<void> {
+    await this.stopOperator()
+    await this.kubectl("delete", "namespace", this.namespace, "--wait=false").catch(() => {})
+    await this.kubectl("delete", "namespace", this.operatorNamespace, "--wait=false").catch(() => {})
+    await this.agent?.stop()
+    await this.emulator?.close()
+    await this.runtime?.dispose()
+  }
+}
+
+export const ResourceTypes = ResourceType
+
+/** Polls `check` until it returns a value (not undefined), or fails after `timeoutMs` naming what it waited for. */
+export const eventually = async <A>(
+  what: string,
+  check: () => Promise<A | undefined>,
+  timeoutMs = 60_000,
+): Promise<A> => {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      const value = await check()
+      if (value !== undefined) return value
+    } catch (error) {
+      last = error
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+  throw new Error(`timed out waiting for ${what}${last === undefined ? "" : `: ${String(last)}`}`)
+}

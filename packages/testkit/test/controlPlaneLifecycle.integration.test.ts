@@ -1,8 +1,11 @@
 import { existsSync } from "node:fs"
-import { readdir, readFile } from "node:fs/promises"
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node"
-import { expect, inject, it } from "vitest"
+import { describe, expect, inject, it } from "vitest"
 import { startControlPlane } from "../src/controlPlane/controlPlane.ts"
+import "../src/vitest/controlPlaneContext.ts"
 
 /** Command lines of every live process that mentions `text` (each component's flags name its dir). */
 const processesMentioning = async (text: string) => {
@@ -15,30 +18,60 @@ const processesMentioning = async (text: string) => {
   return found
 }
 
-it("starts a second, independent control plane and stops it without leftovers", async () => {
-  const lines: Array<string> = []
-  const controlPlane = await startControlPlane({
-    tools: inject("tools"),
-    serviceCidr: "10.97.0.0/16",
-    log: (line) => lines.push(line),
-  })
-  let stopped = false
+const withParentDir = async (body: (parentDir: string) => Promise<void>) => {
+  const parentDir = await mkdtemp(join(tmpdir(), "fto-control-plane-test-"))
   try {
-    expect(controlPlane.server).not.toBe(inject("controlPlane").server)
-    expect(lines.some((line) => /^control plane ready in \d+\.\ds/.test(line))).toBe(true)
-    const kubeConfig = new KubeConfig()
-    kubeConfig.loadFromFile(controlPlane.kubeconfigPath)
-    const namespaces = await kubeConfig.makeApiClient(CoreV1Api).listNamespace()
-    expect(namespaces.items.map((namespace) => namespace.metadata?.name)).toContain("kube-system")
-    expect(await processesMentioning(controlPlane.dir)).toHaveLength(4)
-
-    await controlPlane.stop()
-    stopped = true
-
-    expect(await processesMentioning(controlPlane.dir)).toEqual([])
-    expect(existsSync(controlPlane.dir)).toBe(false)
-    await expect(kubeConfig.makeApiClient(CoreV1Api).listNamespace()).rejects.toThrow()
+    await body(parentDir)
   } finally {
-    if (!stopped) await controlPlane.stop()
+    await rm(parentDir, { recursive: true, force: true })
   }
+}
+
+describe("control plane lifecycle", () => {
+  it("starts a second, independent control plane and stops it without leftovers", () =>
+    withParentDir(async (parentDir) => {
+      const lines: Array<string> = []
+      const controlPlane = await startControlPlane({
+        tools: inject("tools"),
+        serviceCidr: "10.97.0.0/16",
+        parentDir,
+        log: (line) => lines.push(line),
+      })
+      let stopped = false
+      try {
+        expect(controlPlane.server).not.toBe(inject("controlPlane").server)
+        expect(lines.some((line) => /^control plane ready in \d+\.\ds/.test(line))).toBe(true)
+        const kubeConfig = new KubeConfig()
+        kubeConfig.loadFromFile(controlPlane.kubeconfigPath)
+        const namespaces = await kubeConfig.makeApiClient(CoreV1Api).listNamespace()
+        expect(namespaces.items.map((namespace) => namespace.metadata?.name)).toContain("kube-system")
+        expect(await processesMentioning(controlPlane.dir)).toHaveLength(4)
+
+        await controlPlane.stop()
+        stopped = true
+
+        expect(await processesMentioning(parentDir)).toEqual([])
+        expect(existsSync(controlPlane.dir)).toBe(false)
+        await expect(kubeConfig.makeApiClient(CoreV1Api).listNamespace()).rejects.toThrow()
+        expect(lines.filter((line) => line.includes("exited"))).toEqual([])
+      } finally {
+        if (!stopped) await controlPlane.stop()
+      }
+    }))
+
+  it("fails with the broken component's output and leaves nothing behind", () =>
+    withParentDir(async (parentDir) => {
+      const tools = inject("tools")
+      const start = startControlPlane({
+        tools: { ...tools, "kube-apiserver": tools.kubectl },
+        parentDir,
+      })
+      // kubectl does not know apiserver flags: it exits at once, naming the first one.
+      await expect(start).rejects.toMatchObject({
+        _tag: "ControlPlaneError",
+        message: expect.stringMatching(/kube-apiserver exited \(code 1\)[\s\S]*unknown flag/),
+      })
+      expect(await processesMentioning(parentDir)).toEqual([])
+      expect(await readdir(parentDir)).toEqual([])
+    }))
 })

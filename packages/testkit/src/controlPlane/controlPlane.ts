@@ -5,7 +5,7 @@ import { Cause, Context, Effect, Exit, Layer, Schedule, Scope } from "effect"
 import type { Tools } from "../tools/toolNames.ts"
 import { type ApiClientTls, apiRequest } from "./apiRequest.ts"
 import { ControlPlaneError } from "./errors.ts"
-import { freeLoopbackPort } from "./freePort.ts"
+import { freeLoopbackPorts } from "./freePort.ts"
 import { renderKubeconfig } from "./kubeconfig.ts"
 import { type ManagedProcess, managedProcess } from "./managedProcess.ts"
 import { makePki } from "./pki.ts"
@@ -19,6 +19,8 @@ export interface ControlPlaneOptions {
   readonly log?: (line: string) => void
   /** Every line the components print, prefixed with the component name; they always go to `dir/logs/`. */
   readonly componentLog?: (line: string) => void
+  /** Where the control plane's temporary directory is made; the OS temp dir by default. */
+  readonly parentDir?: string
   /** How long to wait for the whole control plane to be ready. */
   readonly startTimeoutMs?: number
 }
@@ -45,8 +47,9 @@ const NODE_HEARTBEAT_GRACE = "8760h"
 
 const readinessPoll = Schedule.spaced("100 millis")
 
+/** Fails as soon as any of `processes` exits. */
 const failFastOn = (processes: ReadonlyArray<ManagedProcess>) =>
-  Effect.raceAll(processes.map((process) => process.exited))
+  Effect.raceAllFirst(processes.map((process) => process.exited))
 
 /** Polls `check` until it succeeds, failing early if any of `processes` exits, or after `timeoutMs`. */
 const waitUntil = <A>(
@@ -91,14 +94,8 @@ const etcdHealthy = (url: string) =>
 
 const writeSecret = (path: string, content: string) => writeFile(path, content, { mode: 0o600 })
 
-/**
- * Starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler on 127.0.0.1 for the
- * lifetime of the current scope, and waits until the `default` ServiceAccount exists (which
- * proves the controller-manager works). Closing the scope stops every process and removes `dir`.
- */
-export const acquireControlPlane = Effect.fn("acquireControlPlane")(function* (options: ControlPlaneOptions) {
-  const startedAt = performance.now()
-  const deadline = Date.now() + (options.startTimeoutMs ?? 120_000)
+/** One attempt at starting every component, in the current scope. */
+const startOnce = Effect.fnUntraced(function* (options: ControlPlaneOptions, deadline: number) {
   const serviceCidr = options.serviceCidr ?? DEFAULT_SERVICE_CIDR
   const serviceIp = yield* Effect.try({
     try: () => firstServiceIp(serviceCidr),
@@ -108,7 +105,7 @@ export const acquireControlPlane = Effect.fn("acquireControlPlane")(function* (o
     Effect.tryPromise({ try: run, catch: (cause) => new ControlPlaneError({ message: `${what}: ${String(cause)}` }) })
 
   const dir = yield* Effect.acquireRelease(
-    io("create temp dir", () => mkdtemp(join(tmpdir(), "fto-control-plane-"))),
+    io("create temp dir", () => mkdtemp(join(options.parentDir ?? tmpdir(), "fto-control-plane-"))),
     (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true })),
   )
   const path = (...parts: Array<string>) => join(dir, ...parts)
@@ -116,11 +113,7 @@ export const acquireControlPlane = Effect.fn("acquireControlPlane")(function* (o
     for (const sub of ["pki", "logs", "etcd", "kubeconfigs"]) await mkdir(path(sub), { mode: 0o700 })
   })
 
-  const [etcdPort, etcdPeerPort, apiserverPort] = yield* Effect.all([
-    freeLoopbackPort,
-    freeLoopbackPort,
-    freeLoopbackPort,
-  ])
+  const [etcdPort, etcdPeerPort, apiserverPort] = yield* freeLoopbackPorts(3)
   const etcdUrl = `http://127.0.0.1:${etcdPort}`
   const etcdPeerUrl = `http://127.0.0.1:${etcdPeerPort}`
   const server = `https://127.0.0.1:${apiserverPort}`
@@ -173,6 +166,7 @@ export const acquireControlPlane = Effect.fn("acquireControlPlane")(function* (o
     "log-level": "warn",
   })
   yield* waitUntil("etcd /health", etcdHealthy(etcdUrl), [etcd], deadline)
+  options.log?.(`etcd ready at ${etcdUrl}`)
 
   const apiserver = yield* run("kube-apiserver", options.tools["kube-apiserver"], {
     "etcd-servers": etcdUrl,
@@ -195,6 +189,7 @@ export const acquireControlPlane = Effect.fn("acquireControlPlane")(function* (o
   })
   const adminTls: ApiClientTls = { server, caPem: pki.ca.certPem, certPem: pki.admin.certPem, keyPem: pki.admin.keyPem }
   yield* waitUntil("kube-apiserver /readyz", expectStatus(adminTls, "/readyz"), [etcd, apiserver], deadline)
+  options.log?.(`kube-apiserver ready at ${server}`)
 
   const controllerManager = yield* run("kube-controller-manager", options.tools["kube-controller-manager"], {
     kubeconfig: path("kubeconfigs", "controller-manager.kubeconfig"),
@@ -223,15 +218,47 @@ export const acquireControlPlane = Effect.fn("acquireControlPlane")(function* (o
     "leader-elect": "false",
     profiling: "false",
   })
+  const processes = [etcd, apiserver, controllerManager, scheduler]
   yield* waitUntil(
     "the default ServiceAccount (kube-controller-manager)",
     expectStatus(adminTls, "/api/v1/namespaces/default/serviceaccounts/default"),
-    [etcd, apiserver, controllerManager, scheduler],
+    processes,
     deadline,
   )
-
-  options.log?.(`control plane ready in ${((performance.now() - startedAt) / 1000).toFixed(1)}s at ${server}`)
+  // A component that dies later would otherwise go unnoticed until some test times out.
+  yield* Effect.forkScoped(
+    failFastOn(processes).pipe(Effect.catch((error) => Effect.sync(() => options.log?.(error.message)))),
+  )
   return { kubeconfigPath, server, caPem: pki.ca.certPem, serviceCidr, dir } satisfies ControlPlaneEndpoint
+})
+
+// Ports are picked free but bound only later, so another process can take one in between.
+const isPortCollision = (error: ControlPlaneError) => error.message.includes("address already in use")
+const START_ATTEMPTS = 3
+
+/**
+ * Starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler on 127.0.0.1 for the
+ * lifetime of the current scope, and waits until the `default` ServiceAccount exists (which
+ * proves the controller-manager works). Closing the scope stops every process and removes `dir`.
+ */
+export const acquireControlPlane = Effect.fn("acquireControlPlane")(function* (options: ControlPlaneOptions) {
+  const startedAt = performance.now()
+  const deadline = Date.now() + (options.startTimeoutMs ?? 120_000)
+  const scope = yield* Scope.Scope
+  for (let attempt = 1; ; attempt++) {
+    // Each attempt owns a child scope, so a failed one is torn down before the next begins.
+    const attemptScope = yield* Scope.fork(scope)
+    const result = yield* startOnce(options, deadline).pipe(Scope.provide(attemptScope), Effect.result)
+    if (result._tag === "Success") {
+      options.log?.(
+        `control plane ready in ${((performance.now() - startedAt) / 1000).toFixed(1)}s at ${result.success.server}`,
+      )
+      return result.success
+    }
+    yield* Scope.close(attemptScope, Exit.fail(result.failure))
+    if (attempt >= START_ATTEMPTS || !isPortCollision(result.failure)) return yield* result.failure
+    options.log?.(`a port was taken while starting; retrying (attempt ${attempt + 1} of ${START_ATTEMPTS})`)
+  }
 })
 
 /** A running local control plane; `stop()` ends every process (SIGTERM, then SIGKILL) and removes `dir`. */

@@ -12,6 +12,9 @@ export interface MachineSpec {
   readonly app: string
   readonly instanceId: string
   readonly image: string
+  readonly region: string
+  /** The 6PN address the API reports (`fdaa:…`). */
+  readonly privateIp: string
   /** The machine config as the API stores it (`init`, `files`, `services`, `checks`, …). */
   readonly config: Readonly<Record<string, unknown>>
   /** App secrets merged into `config.env` (config wins on a clash, as on Fly). */
@@ -48,6 +51,8 @@ export interface MachineHost {
   readonly startMachine: (spec: MachineSpec, onExit: (exit: MachineExit) => void) => Promise<void>
   /** Stops a machine's process (if any); resolves once it is gone. `onExit` is not called. */
   readonly stopMachine: (id: string, options?: { signal?: string; timeoutMs?: number }) => Promise<void>
+  /** The machine is destroyed: free what the host keeps for it (its address, its files). */
+  readonly releaseMachine: (id: string) => Promise<void>
   readonly allocatePublicIp: (type: PublicIpType) => Promise<string>
   readonly releasePublicIp: (ip: string) => Promise<void>
   /** Replaces the proxy's whole routing table. */
@@ -68,6 +73,7 @@ export const inMemoryMachineHost = (): MachineHost => {
   return {
     startMachine: async () => {},
     stopMachine: async () => {},
+    releaseMachine: async () => {},
     allocatePublicIp: async (type) => {
       if (type === "v4") {
         const n = nextV4++

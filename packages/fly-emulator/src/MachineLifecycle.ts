@@ -109,6 +109,7 @@ export class MachineLifecycle {
     this.enqueue(machine, async () => {
       await this.halt(machine, force ? { signal: "SIGKILL" } : {})
       if (machine.generation !== generation) return
+      await this.host.releaseMachine(machine.id)
       this.addEvent(machine, "destroy", "destroyed", "user")
       machine.destroyedAt = Date.now()
       this.setState(machine, "destroyed")
@@ -123,7 +124,10 @@ export class MachineLifecycle {
       machine.state = "destroyed"
       machine.destroyedAt = Date.now()
       this.store.machines.delete(machine.id)
-      this.enqueue(machine, () => this.halt(machine, { signal: "SIGKILL" }))
+      this.enqueue(machine, async () => {
+        await this.halt(machine, { signal: "SIGKILL" })
+        await this.host.releaseMachine(machine.id)
+      })
     }
     this.store.changed()
   }
@@ -204,6 +208,8 @@ export class MachineLifecycle {
       app: machine.app,
       instanceId: machine.instanceId,
       image: String(machine.config.image),
+      region: machine.region,
+      privateIp: machine.privateIp,
       config: machine.config,
       env: { ...secrets, ...env },
       secrets,

@@ -6,7 +6,7 @@ import { FlyClient } from "@fly-tunnel-operator/fly"
 import { type RunningEmulator, startEmulator } from "@fly-tunnel-operator/fly-emulator"
 import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { type NodeAgent, startNodeAgent, type Tools } from "@fly-tunnel-operator/testkit"
-import { type Effect, Exit, Fiber, Layer, Logger, ManagedRuntime, Redacted } from "effect"
+import { type Duration, type Effect, Exit, Fiber, Layer, Logger, ManagedRuntime, Redacted } from "effect"
 import { EventRecorder } from "../../src/kube/eventRecorder.ts"
 import { KubeClient } from "../../src/kube/kubeClient.ts"
 import * as ResourceType from "../../src/kube/resourceType.ts"
@@ -23,6 +23,8 @@ export interface HarnessOptions {
   readonly tools: Tools
   /** Real frps Machines and Fly proxy (true) or state only (false). */
   readonly machineRuntime: boolean
+  /** Drift-check period of the Tunnel controller (default 30 seconds). */
+  readonly resync?: Duration.Input
 }
 
 type Services = KubeClient | FlyClient | EventRecorder | TunnelSettings | ServiceSettings
@@ -98,7 +100,9 @@ export class OperatorHarness {
 
   startOperator(): void {
     if (this.operator !== undefined) throw new Error("operator already running")
-    this.operator = this.runtime.runFork(runControllers({ concurrency: 2, resync: "30 seconds" }))
+    this.operator = this.runtime.runFork(
+      runControllers({ concurrency: 2, resync: this.options.resync ?? "30 seconds" }),
+    )
   }
 
   /** Stops the operator wherever it is (like a killed process, but in-flight reconciles are interrupted). */

@@ -1,10 +1,12 @@
+import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises"
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node"
+import { Effect } from "effect"
 import { describe, expect, inject, it } from "vitest"
-import { startControlPlane } from "../src/controlPlane/controlPlane.ts"
+import { LocalControlPlane, startControlPlane } from "../src/controlPlane/controlPlane.ts"
 import "../src/vitest/controlPlaneContext.ts"
 
 /** Command lines of every live process that mentions `text` (each component's flags name its dir). */
@@ -27,9 +29,18 @@ const withParentDir = async (body: (parentDir: string) => Promise<void>) => {
   }
 }
 
+/** A work dir as a control plane makes it, owned by `pid`. */
+const fakeWorkDir = async (parentDir: string, name: string, pid: number) => {
+  await mkdir(join(parentDir, name))
+  await writeFile(join(parentDir, name, "owner.pid"), String(pid))
+}
+
 describe("control plane lifecycle", () => {
   it("starts a second, independent control plane and stops it without leftovers", () =>
     withParentDir(async (parentDir) => {
+      const deadPid = spawnSync("true").pid
+      await fakeWorkDir(parentDir, "fto-control-plane-abandoned", deadPid)
+      await fakeWorkDir(parentDir, "fto-control-plane-in-use", process.pid)
       const lines: Array<string> = []
       const controlPlane = await startControlPlane({
         tools: inject("tools"),
@@ -40,6 +51,9 @@ describe("control plane lifecycle", () => {
       let stopped = false
       try {
         expect(controlPlane.server).not.toBe(inject("controlPlane").server)
+        expect((await readdir(parentDir)).sort()).toEqual(
+          ["fto-control-plane-in-use", controlPlane.dir.slice(parentDir.length + 1)].sort(),
+        )
         expect(lines.some((line) => /^control plane ready in \d+\.\ds/.test(line))).toBe(true)
         const kubeConfig = new KubeConfig()
         kubeConfig.loadFromFile(controlPlane.kubeconfigPath)
@@ -59,18 +73,18 @@ describe("control plane lifecycle", () => {
       }
     }))
 
-  it("fails with the broken component's output and leaves nothing behind", () =>
+  it("fails its layer with the broken component's output and leaves nothing behind", () =>
     withParentDir(async (parentDir) => {
       const tools = inject("tools")
-      const start = startControlPlane({
-        tools: { ...tools, "kube-apiserver": tools.kubectl },
-        parentDir,
-      })
+      const layer = LocalControlPlane.layer({ tools: { ...tools, "kube-apiserver": tools.kubectl }, parentDir })
+      const error = await Effect.runPromise(
+        Effect.gen(function* () {
+          yield* LocalControlPlane
+        }).pipe(Effect.provide(layer), Effect.flip),
+      )
+      expect(error._tag).toBe("ControlPlaneError")
       // kubectl does not know apiserver flags: it exits at once, naming the first one.
-      await expect(start).rejects.toMatchObject({
-        _tag: "ControlPlaneError",
-        message: expect.stringMatching(/kube-apiserver exited \(code 1\)[\s\S]*unknown flag/),
-      })
+      expect(error.message).toMatch(/kube-apiserver exited \(code 1\)[\s\S]*unknown flag/)
       expect(await processesMentioning(parentDir)).toEqual([])
       expect(await readdir(parentDir)).toEqual([])
     }))

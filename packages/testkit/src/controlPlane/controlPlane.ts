@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { mkdir, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Cause, Context, Effect, Exit, Layer, Schedule, Scope } from "effect"
@@ -10,6 +10,7 @@ import { renderKubeconfig } from "./kubeconfig.ts"
 import { type ManagedProcess, managedProcess } from "./managedProcess.ts"
 import { makePki } from "./pki.ts"
 import { firstServiceIp } from "./serviceCidr.ts"
+import { makeWorkDir, removeAbandonedWorkDirs } from "./workDir.ts"
 
 export interface ControlPlaneOptions {
   readonly tools: Pick<Tools, "etcd" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler">
@@ -105,7 +106,11 @@ const startOnce = Effect.fnUntraced(function* (options: ControlPlaneOptions, dea
     Effect.tryPromise({ try: run, catch: (cause) => new ControlPlaneError({ message: `${what}: ${String(cause)}` }) })
 
   const dir = yield* Effect.acquireRelease(
-    io("create temp dir", () => mkdtemp(join(options.parentDir ?? tmpdir(), "fto-control-plane-"))),
+    io("create work dir", async () => {
+      const parentDir = options.parentDir ?? tmpdir()
+      await removeAbandonedWorkDirs(parentDir)
+      return makeWorkDir(parentDir)
+    }),
     (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true })),
   )
   const path = (...parts: Array<string>) => join(dir, ...parts)

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
+// e2e does not depend on @fly-tunnel-operator/frp; the pinned images are plain constants.
+import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import type {
   V1ClusterRole,
   V1ClusterRoleBinding,
@@ -12,8 +14,6 @@ import type {
   V1Service,
 } from "@kubernetes/client-node"
 import { Effect } from "effect"
-// e2e does not depend on @fly-tunnel-operator/frp; the pinned images are plain constants.
-import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { helmBinary, helmTemplate, kindsOf, type Manifest, minimalValues, only, renderChart } from "./chart.ts"
 import { runCommand } from "./command.ts"
 

@@ -12,7 +12,9 @@ export const bundleOperator = async (outfile: string): Promise<void> => {
     target: "node24",
     format: "esm",
     outfile,
-    banner: { js: "import { createRequire as __ftoCreateRequire } from 'node:module'; const require = __ftoCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __ftoCreateRequire } from 'node:module'; const require = __ftoCreateRequire(import.meta.url);",
+    },
     legalComments: "none",
     logLevel: "warning",
   })

@@ -26,7 +26,7 @@ export const readGreeting = (host: string, port: number) =>
 
 /** Starts a node program that greets every TCP connection on 0.0.0.0:port, under a command prefix. */
 export const greeter = (run: ReadonlyArray<string>, port: number, greeting: string) => {
-  const program = `require("net").createServer((s) => s.end(${JSON.stringify(greeting)})).listen(${port}, "0.0.0.0", () => console.log("ready"))`
+  const program = `require("net").createServer((s) => { s.on("error", () => {}); s.end(${JSON.stringify(greeting)}) }).listen(${port}, "0.0.0.0", () => console.log("ready"))`
   const [command, ...args] = [...run, process.execPath, "-e", program]
   const child = spawn(command as string, args, { stdio: ["ignore", "pipe", "inherit"] })
   const ready = new Promise<void>((resolve, reject) => {
@@ -40,4 +40,22 @@ export const greeter = (run: ReadonlyArray<string>, port: number, greeting: stri
 export const deadPid = (): number => {
   const child = spawnSync("true")
   return child.pid
+}
+
+/** Starts a TCP echo and a UDP echo (replies "echo:<datagram>") on 0.0.0.0:port, under a command prefix. */
+export const echoIn = (run: ReadonlyArray<string>, port: number) => {
+  const program = `
+    const net = require("net"), dgram = require("dgram")
+    net.createServer((s) => { s.on("error", () => {}); s.pipe(s) }).listen(${port}, "0.0.0.0", () => {
+      const u = dgram.createSocket("udp4")
+      u.on("message", (m, r) => u.send(Buffer.concat([Buffer.from("echo:"), m]), r.port, r.address))
+      u.bind(${port}, "0.0.0.0", () => console.log("ready"))
+    })`
+  const [command, ...args] = [...run, process.execPath, "-e", program]
+  const child = spawn(command as string, args, { stdio: ["ignore", "pipe", "inherit"] })
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.once("data", () => resolve())
+    child.once("exit", (code) => reject(new Error(`echo exited with ${code}`)))
+  })
+  return { ready, stop: () => child.kill("SIGKILL") }
 }

@@ -1,0 +1,82 @@
+import { Context, Effect, Layer } from "effect"
+import { EmulatorNetwork } from "../network/EmulatorNetwork.ts"
+import { makeHealthChecks } from "./healthChecks.ts"
+import { ProxyError } from "./ProxyError.ts"
+import { type ProxyBackend, type ProxyRoute, routeKey } from "./ProxyRoute.ts"
+import { forwardTcp } from "./tcpForwarding.ts"
+import { forwardUdp } from "./udpForwarding.ts"
+
+interface Listener {
+  route: ProxyRoute
+  close: () => void
+}
+
+/**
+ * The Fly proxy: listens on the apps' public IPs and ports (in the emulator network) and forwards
+ * to healthy machines — TCP raw or with a PROXY header (`proxy_proto`), UDP datagrams both ways.
+ * Its table is replaced as a whole by `sync`; a listener lives while some route names it.
+ */
+export class FlyProxy extends Context.Service<
+  FlyProxy,
+  {
+    /** Makes the listeners and backends exactly these routes; fails naming listeners it could not open. */
+    readonly sync: (routes: ReadonlyArray<ProxyRoute>) => Effect.Effect<void, ProxyError>
+    /** Whether the proxy currently routes to this backend (its checks pass). */
+    readonly isHealthy: (backend: ProxyBackend) => boolean
+  }
+>()("@fly-tunnel-operator/fly-emulator/proxy/FlyProxy") {
+  static readonly layer = Layer.effect(
+    FlyProxy,
+    Effect.gen(function* () {
+      const network = yield* EmulatorNetwork
+      const health = makeHealthChecks()
+      const listeners = new Map<string, Listener>()
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          for (const listener of listeners.values()) listener.close()
+          listeners.clear()
+          health.close()
+        }),
+      )
+      const healthyBackends = (route: ProxyRoute) => route.backends.filter(health.isHealthy)
+
+      const open = (route: ProxyRoute) =>
+        Effect.gen(function* () {
+          // `sync` swaps `route` in place, so connections always see the latest backends.
+          const listener: Listener = { route, close: () => {} }
+          const current = () => listener.route
+          const forwarding =
+            route.protocol === "tcp"
+              ? forwardTcp(yield* network.listenTcp(route.publicIp, route.port), current, healthyBackends)
+              : forwardUdp(yield* network.bindUdp(route.publicIp, route.port), current, healthyBackends)
+          listener.close = forwarding.close
+          return listener
+        })
+
+      const sync = Effect.fn("FlyProxy.sync")(function* (routes: ReadonlyArray<ProxyRoute>) {
+        const wanted = new Map(routes.map((route) => [routeKey(route), route]))
+        health.watch(routes.flatMap((route) => route.backends))
+        for (const [key, listener] of listeners) {
+          if (wanted.has(key)) continue
+          listener.close()
+          listeners.delete(key)
+        }
+        const failures: Array<string> = []
+        for (const [key, route] of wanted) {
+          const existing = listeners.get(key)
+          if (existing) {
+            existing.route = route
+            continue
+          }
+          const opened = yield* open(route).pipe(
+            Effect.catch((error) => Effect.sync(() => void failures.push(error.message))),
+          )
+          if (opened) listeners.set(key, opened)
+        }
+        if (failures.length > 0) return yield* new ProxyError({ message: failures.join("; ") })
+      })
+
+      return { sync, isHealthy: health.isHealthy }
+    }),
+  )
+}

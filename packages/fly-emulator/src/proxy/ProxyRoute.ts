@@ -1,0 +1,23 @@
+/** One public listener of the Fly proxy and the machines behind it. */
+export interface ProxyRoute {
+  readonly publicIp: string
+  readonly port: number
+  readonly protocol: "tcp" | "udp"
+  /** Fly port handlers; the proxy acts on `proxy_proto` (the others pass TCP through unchanged). */
+  readonly handlers: ReadonlyArray<string>
+  /** PROXY protocol version for the `proxy_proto` handler; v1 when unset, as on Fly. */
+  readonly proxyProto?: "v1" | "v2" | undefined
+  readonly backends: ReadonlyArray<ProxyBackend>
+}
+
+export interface ProxyBackend {
+  readonly machineId: string
+  /** The machine's address (EmulatorNetwork.allocateMachineAddress). */
+  readonly address: string
+  readonly internalPort: number
+  /** The service's checks and the machine's top-level checks (fly.MachineCheck shape); all must pass. */
+  readonly checks: ReadonlyArray<Readonly<Record<string, unknown>>>
+}
+
+export const routeKey = (route: Pick<ProxyRoute, "protocol" | "publicIp" | "port">): string =>
+  `${route.protocol}|${route.publicIp}|${route.port}`

@@ -1,0 +1,53 @@
+import * as net from "node:net"
+import type { ProxyBackend, ProxyRoute } from "./ProxyRoute.ts"
+import { proxyHeaderV1, proxyHeaderV2 } from "./proxyHeader.ts"
+
+/**
+ * Serves one public TCP listener: each connection goes to a healthy backend chosen round-robin,
+ * raw, with a PROXY header first when the route has the `proxy_proto` handler. Without a healthy
+ * backend the connection is closed, as Fly's proxy does once it gives up.
+ */
+export const forwardTcp = (
+  server: net.Server,
+  current: () => ProxyRoute,
+  healthyBackends: (route: ProxyRoute) => ReadonlyArray<ProxyBackend>,
+) => {
+  const connections = new Set<net.Socket>()
+  let turn = 0
+  server.on("connection", (client) => {
+    connections.add(client)
+    client.on("close", () => connections.delete(client))
+    client.on("error", () => client.destroy())
+    const route = current()
+    const backends = healthyBackends(route)
+    const backend = backends[turn++ % Math.max(backends.length, 1)]
+    if (!backend || client.remoteAddress === undefined || client.remotePort === undefined) {
+      client.destroy()
+      return
+    }
+    const upstream = net.connect({ host: backend.address, port: backend.internalPort })
+    connections.add(upstream)
+    // Ends travel through the pipes (a backend that answers and closes still delivers its answer);
+    // errors and the client going away tear both sides down.
+    upstream.on("close", () => connections.delete(upstream))
+    upstream.on("error", () => client.destroy())
+    client.on("close", () => upstream.destroy())
+    upstream.once("connect", () => {
+      if (route.handlers.includes("proxy_proto")) {
+        const source = { address: client.remoteAddress ?? "", port: client.remotePort ?? 0 }
+        const destination = { address: route.publicIp, port: route.port }
+        upstream.write(
+          route.proxyProto === "v2" ? proxyHeaderV2(source, destination) : proxyHeaderV1(source, destination),
+        )
+      }
+      client.pipe(upstream)
+      upstream.pipe(client)
+    })
+  })
+  return {
+    close: () => {
+      server.close()
+      for (const socket of connections) socket.destroy()
+    },
+  }
+}

@@ -1,7 +1,7 @@
 import { mkdir, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Cause, Context, Effect, Exit, Layer, Schedule, Scope } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Schedule, Schema, Scope } from "effect"
 import type { Tools } from "../tools/toolNames.ts"
 import { type ApiClientTls, apiRequest } from "./apiRequest.ts"
 import { ControlPlaneError } from "./errors.ts"
@@ -52,7 +52,7 @@ const readinessPoll = Schedule.spaced("100 millis")
 const failFastOn = (processes: ReadonlyArray<ManagedProcess>) =>
   Effect.raceAllFirst(processes.map((process) => process.exited))
 
-/** Polls `check` until it succeeds, failing early if any of `processes` exits, or after `timeoutMs`. */
+/** Polls `check` until it succeeds; fails early if any of `processes` exits, and at `deadline` (epoch ms). */
 const waitUntil = <A>(
   what: string,
   check: Effect.Effect<A, ControlPlaneError>,
@@ -61,6 +61,11 @@ const waitUntil = <A>(
 ) =>
   Effect.raceFirst(
     check.pipe(
+      // A component that accepts a connection but never answers must not stall the poll.
+      Effect.timeoutOrElse({
+        duration: "5 seconds",
+        orElse: () => Effect.fail(new ControlPlaneError({ message: "no answer within 5s" })),
+      }),
       Effect.retry(readinessPoll.pipe(Schedule.upTo({ duration: Math.max(0, deadline - Date.now()) }))),
       Effect.mapError(
         (error) =>
@@ -83,14 +88,12 @@ const expectStatus = (tls: ApiClientTls, path: string) =>
     ),
   )
 
+const EtcdHealthy = Schema.Struct({ health: Schema.Literal("true") })
+
 const etcdHealthy = (url: string) =>
   Effect.tryPromise({
-    try: async () => {
-      const response = await fetch(`${url}/health`)
-      const body = (await response.json()) as { health?: string }
-      if (body.health !== "true") throw new Error(`etcd /health: ${JSON.stringify(body)}`)
-    },
-    catch: (cause) => new ControlPlaneError({ message: String(cause) }),
+    try: async () => Schema.decodeUnknownSync(EtcdHealthy)(await (await fetch(`${url}/health`)).json()),
+    catch: (cause) => new ControlPlaneError({ message: `etcd /health: ${String(cause)}` }),
   })
 
 const writeSecret = (path: string, content: string) => writeFile(path, content, { mode: 0o600 })
@@ -198,9 +201,7 @@ const startOnce = Effect.fnUntraced(function* (options: ControlPlaneOptions, dea
 
   const controllerManager = yield* run("kube-controller-manager", options.tools["kube-controller-manager"], {
     kubeconfig: path("kubeconfigs", "controller-manager.kubeconfig"),
-    "authentication-kubeconfig": path("kubeconfigs", "controller-manager.kubeconfig"),
-    "authorization-kubeconfig": path("kubeconfigs", "controller-manager.kubeconfig"),
-    "bind-address": "127.0.0.1",
+    // No health endpoint is needed (readiness is judged by what the component does), so no port to collide.
     "secure-port": "0",
     "leader-elect": "false",
     "use-service-account-credentials": "true",
@@ -216,9 +217,6 @@ const startOnce = Effect.fnUntraced(function* (options: ControlPlaneOptions, dea
   })
   const scheduler = yield* run("kube-scheduler", options.tools["kube-scheduler"], {
     kubeconfig: path("kubeconfigs", "scheduler.kubeconfig"),
-    "authentication-kubeconfig": path("kubeconfigs", "scheduler.kubeconfig"),
-    "authorization-kubeconfig": path("kubeconfigs", "scheduler.kubeconfig"),
-    "bind-address": "127.0.0.1",
     "secure-port": "0",
     "leader-elect": "false",
     profiling: "false",

@@ -7,7 +7,7 @@ import * as ResourceType from "../kube/resourceType.ts"
 import { isOurService } from "./serviceClass.ts"
 import { type ServiceObject, ServiceType, type TunnelObject, TunnelType } from "./serviceObjects.ts"
 import { ServiceSettings } from "./serviceSettings.ts"
-import { invalidServiceStatus, releasedServiceStatus, serviceStatusFor, tunnelAddress } from "./serviceStatus.ts"
+import { invalidServiceStatus, releasedServiceStatus, serviceStatusFor, tunnelFailure } from "./serviceStatus.ts"
 import { describeProblem, tunnelSpecFromService } from "./serviceTunnelSpec.ts"
 
 /** While the tunnel is being deleted, how soon to look again before releasing the Service. */
@@ -122,13 +122,9 @@ export const reconcileService = Effect.fn("reconcileService")(function* (key: st
   if (after !== undefined && after !== before) {
     yield* events.record(service, { type: "Normal", reason: "AddressAssigned", message: `public address ${after}` })
   }
-  const ready = tunnel.status?.conditions?.find((condition) => condition.type === "Ready")
-  if (
-    ready?.status === "False" &&
-    tunnelAddress(tunnel.status) === undefined &&
-    ready.reason !== Reasons.Provisioning
-  ) {
-    yield* events.record(service, { type: "Warning", reason: ready.reason, message: ready.message })
+  const failure = tunnelFailure(tunnel.status)
+  if (failure !== undefined) {
+    yield* events.record(service, { type: "Warning", reason: failure.reason, message: failure.message })
   }
   return done
 })

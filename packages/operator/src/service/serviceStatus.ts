@@ -1,39 +1,73 @@
-import { type FlyTunnelStatus, Reasons } from "@fly-tunnel-operator/api"
+import { Annotations, type FlyTunnelStatus, type Reason, Reasons } from "@fly-tunnel-operator/api"
 import type { ServiceCondition, ServiceObject } from "./serviceObjects.ts"
 
 /** The condition on our Services; `kubectl describe svc` shows it, and a `<pending>` Service always has one. */
 export const SERVICE_CONDITION = "fly-tunnel-operator.dev/TunnelReady"
 
-/** What a user can do about each tunnel reason, in the words of a Service owner. */
-const advice: Record<string, string> = {
+/**
+ * What each tunnel reason means to a Service owner: progress, or what to do. A Record over every reason, so a reason
+ * added to the api package must be given words here.
+ */
+const advice: Record<Reason, string> = {
+  [Reasons.Provisioning]: "the tunnel is being provisioned",
+  [Reasons.AppCreated]: "the Fly App exists; its Machine and address are being provisioned",
+  [Reasons.AppNameTaken]: "the tunnel's Fly App name belongs to an App that is not this tunnel's; recreate the Service",
+  [Reasons.MachineCreating]: "the frps Machine is being created or updated",
+  [Reasons.MachineStarted]: "the frps Machine runs; the rest of the tunnel is being provisioned",
+  [Reasons.AddressAllocated]: "the public IPv4 is allocated; the rest of the tunnel is being provisioned",
+  [Reasons.ClientDeploying]: "frpc is rolling out in the operator's namespace and connecting to Fly",
+  [Reasons.ClientReady]: "frpc is connected; the rest of the tunnel is being provisioned",
+  [Reasons.Ready]: "the tunnel is ready",
   [Reasons.FlyUnauthorized]: "Fly rejected the operator's API token; check the token Secret of the Helm release",
   [Reasons.FlyRateLimited]: "Fly is rate limiting the operator; it retries with backoff",
-  [Reasons.FlyCapacity]:
-    "Fly has no capacity in the region; set another region with fly-tunnel-operator.dev/fly-region",
-  [Reasons.AppNameTaken]: "the tunnel's Fly App name belongs to an App that is not this tunnel's; recreate the Service",
-  [Reasons.InvalidSpec]: "the tunnel spec is invalid",
+  [Reasons.FlyCapacity]: `Fly has no capacity in the region; set another region with ${Annotations.flyRegions}`,
+  [Reasons.FlyError]: "a Fly API call failed; it is retried (the FlyTunnel's Events have the details)",
+  [Reasons.InvalidSpec]: "the tunnel spec is invalid; check the Service's ports and annotations",
   [Reasons.TargetNotFound]: "the Service has no ClusterIP to forward to",
-  [Reasons.DeleteFailed]:
-    "removing the Fly resources failed; it is retried (set fly-tunnel-operator.dev/force-delete=true to give up)",
+  [Reasons.Deleting]: "the tunnel is being deleted",
+  [Reasons.DeleteFailed]: `removing the Fly resources failed; it is retried (set ${Annotations.forceDelete}=true to give up)`,
 }
 
+/** Tunnel reasons that need a person (or at least explain a delay): a Warning on the Service. The rest is progress. */
+const failureReasons: ReadonlySet<string> = new Set<Reason>([
+  Reasons.AppNameTaken,
+  Reasons.FlyUnauthorized,
+  Reasons.FlyRateLimited,
+  Reasons.FlyCapacity,
+  Reasons.FlyError,
+  Reasons.InvalidSpec,
+  Reasons.TargetNotFound,
+  Reasons.DeleteFailed,
+])
+
+const readyCondition = (status: FlyTunnelStatus | undefined) =>
+  status?.conditions?.find((condition) => condition.type === "Ready")
+
 const waitingFor = (status: FlyTunnelStatus | undefined): { readonly reason: string; readonly message: string } => {
-  const ready = status?.conditions?.find((condition) => condition.type === "Ready")
+  const ready = readyCondition(status)
   if (ready === undefined)
-    return { reason: Reasons.Provisioning, message: "waiting for the FlyTunnel to be provisioned" }
-  const hint = advice[ready.reason]
+    return { reason: Reasons.Provisioning, message: `waiting for the tunnel: ${advice.Provisioning}` }
+  const hint = ready.reason in advice ? advice[ready.reason as Reason] : undefined
   return {
     reason: ready.reason,
     message: `waiting for the tunnel: ${hint === undefined ? "" : `${hint}: `}${ready.message}`,
   }
 }
 
+/** The tunnel's failure, when its Ready condition is False for a reason that is not progress. */
+export const tunnelFailure = (
+  status: FlyTunnelStatus | undefined,
+): { readonly reason: string; readonly message: string } | undefined => {
+  const ready = readyCondition(status)
+  return ready?.status === "False" && failureReasons.has(ready.reason) ? waitingFor(status) : undefined
+}
+
 export const tunnelAddress = (status: FlyTunnelStatus | undefined): string | undefined =>
   status?.addresses?.find((address) => address.type === "v4")?.ip
 
-export const tunnelReady = (status: FlyTunnelStatus | undefined): boolean =>
-  status?.conditions?.some((condition) => condition.type === "Ready" && condition.status === "True") ?? false
+export const tunnelReady = (status: FlyTunnelStatus | undefined): boolean => readyCondition(status)?.status === "True"
 
+/** Our condition set or replaced in place (other controllers' conditions untouched, order kept). */
 const withCondition = (
   service: ServiceObject,
   condition: Omit<ServiceCondition, "lastTransitionTime">,
@@ -41,10 +75,13 @@ const withCondition = (
 ): ReadonlyArray<ServiceCondition> => {
   const existing = service.status?.conditions ?? []
   const before = existing.find((item) => item.type === condition.type)
-  return [
-    ...existing.filter((item) => item.type !== condition.type),
-    { ...condition, lastTransitionTime: before?.status === condition.status ? before.lastTransitionTime : now },
-  ]
+  const next = {
+    ...condition,
+    lastTransitionTime: before?.status === condition.status ? before.lastTransitionTime : now,
+  }
+  return before === undefined
+    ? [...existing, next]
+    : existing.map((item) => (item.type === condition.type ? next : item))
 }
 
 /**

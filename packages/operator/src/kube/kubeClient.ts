@@ -173,13 +173,20 @@ const canonicalJson = (value: unknown): string =>
       : v,
   )
 
-/** A merge patch that turns `from` into `to` at the top level (dropped keys become null). */
-const replacingPatch = (from: unknown, to: unknown): unknown => {
-  if (to === null || typeof to !== "object" || Array.isArray(to)) return to
-  const patch: Record<string, unknown> = { ...to }
-  if (from !== null && typeof from === "object" && !Array.isArray(from)) {
-    for (const key of Object.keys(from)) if (!(key in to)) patch[key] = null
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === "object" && !Array.isArray(value)
+
+/**
+ * A merge patch (RFC 7386) that turns `from` into `to` at every depth: keys dropped anywhere become null, nested
+ * objects are patched key by key, arrays and scalars are replaced whole.
+ */
+export const replacingPatch = (from: unknown, to: unknown): unknown => {
+  if (!isPlainObject(to)) return to
+  const patch: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(to)) {
+    patch[key] = isPlainObject(from) && isPlainObject(from[key]) ? replacingPatch(from[key], value) : value
   }
+  if (isPlainObject(from)) for (const key of Object.keys(from)) if (!(key in to)) patch[key] = null
   return patch
 }
 

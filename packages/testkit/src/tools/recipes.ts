@@ -98,10 +98,12 @@ const frp: Recipe = {
 }
 
 const helm: Recipe = {
-  key: `helm-${HELM_VERSION}`,
+  key: `helm-${HELM_VERSION}-r2`,
   tools: ["helm"],
   build: async (context) => {
-    await runGo(["install", "-trimpath", "-ldflags=-s -w", `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`], {
+    // `go install` leaves helm's version unset; its release builds stamp it like this.
+    const ldflags = `-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}`
+    await runGo(["install", "-trimpath", `-ldflags=${ldflags}`, `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`], {
       cwd: context.workDir,
       env: { GOBIN: context.binDir },
       onOutput: context.onOutput,

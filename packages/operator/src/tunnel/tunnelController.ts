@@ -4,6 +4,7 @@ import * as Controller from "../controller/controller.ts"
 import * as Source from "../controller/source.ts"
 import * as ResourceWatch from "../kube/resourceWatch.ts"
 import { type DeploymentObject, DeploymentType } from "./kubeObjects.ts"
+import { reportTunnelPhases } from "./tunnelMetrics.ts"
 import { FlyTunnelType, reconcileTunnel } from "./tunnelReconciler.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
 
@@ -29,6 +30,7 @@ export const makeTunnelController = Effect.fn("makeTunnelController")(function* 
     namespace: settings.operatorNamespace,
     labelSelector: `${Labels.managedBy}=${MANAGED_BY}`,
   })
+  yield* Effect.forkScoped(tunnels.synced.pipe(Effect.andThen(reportTunnelPhases(tunnels))))
   return Controller.make({
     name: "tunnel",
     reconcile: reconcileTunnel,

@@ -102,6 +102,23 @@ describe("Tunnel controller against the local control plane and the Fly emulator
     })
   })
 
+  it("runs one Machine and one frpc Deployment per region, each on its own control port", async () => {
+    await applyTunnel("regions", {
+      target: { address: { host: "127.0.0.1" } },
+      ports: [{ name: "http", port: 7000 }],
+      regions: ["ord", "ams"],
+    })
+    const ready = await readyTunnel("regions")
+    const machines = ready.status?.machines ?? []
+    expect(machines.map((machine) => machine.region).sort()).toEqual(["ams", "ord"])
+    // 7000 is a tunnel port, so the control ports skip it.
+    expect(machines.map((machine) => machine.controlPort).sort()).toEqual([7001, 7002])
+    const { stdout } = await harness.kubectl("get", "deployments", "-n", harness.operatorNamespace, "-o", "name")
+    expect(stdout).toContain(`frpc-${ready.metadata.uid}-ord`)
+    expect(stdout).toContain(`frpc-${ready.metadata.uid}-ams`)
+    await harness.kubectl("delete", "flytunnel", "regions", "-n", harness.namespace, "--wait=true", "--timeout=120s")
+  })
+
   it("a restart of the operator on a converged tunnel makes no mutating Fly call", async () => {
     await applyTunnel("steady", {
       target: { address: { host: "127.0.0.1" } },

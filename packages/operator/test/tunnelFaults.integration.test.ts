@@ -171,7 +171,7 @@ describe("Tunnel controller under faults, crashes and drift", () => {
       "-n",
       harness.operatorNamespace,
       "-o",
-      "jsonpath={.data.frpc\\.toml}",
+      "jsonpath={.data.frpc-ord\\.toml}",
     )
     expect(Buffer.from(secret.stdout, "base64").toString()).toContain(newAddress)
 
@@ -204,7 +204,7 @@ describe("Tunnel controller under faults, crashes and drift", () => {
       "-n",
       harness.operatorNamespace,
       "-o",
-      "jsonpath={.data.frpc\\.toml}",
+      "jsonpath={.data.frpc-ord\\.toml}",
     )
     expect(Buffer.from(secret.stdout, "base64").toString()).toContain("remotePort = 8443")
     await deleteTunnel("grow", ready.metadata.uid)
@@ -234,7 +234,7 @@ describe("Tunnel controller under faults, crashes and drift", () => {
     const deployment = await harness.kubectl(
       "get",
       "deployment",
-      `frpc-${ready.metadata.uid}`,
+      `frpc-${ready.metadata.uid}-ord`,
       "-n",
       harness.operatorNamespace,
       "-o",

@@ -1,15 +1,17 @@
 import { createHash } from "node:crypto"
-import { DEFAULT_FRPC_RESOURCES, type FlyTunnelSpec } from "@fly-tunnel-operator/api"
+import { DEFAULT_FRPC_RESOURCES, type FlyTunnelSpec, Labels } from "@fly-tunnel-operator/api"
 import { Env, frpcConfig, renderFrpcToml } from "@fly-tunnel-operator/frp"
 import { Effect } from "effect"
 import { KubeClient } from "../kube/kubeClient.ts"
+import * as ResourceType from "../kube/resourceType.ts"
 import type { TunnelMachine } from "./flyMachines.ts"
 import { type DeploymentObject, DeploymentType } from "./kubeObjects.ts"
-import { frpcObjectName, type TunnelIdentity, tunnelLabels } from "./tunnelNames.ts"
+import { frpcDeploymentName, frpcObjectName, type TunnelIdentity, tunnelLabels } from "./tunnelNames.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
 import { type KubeSecret, SecretType, TOKEN_KEY } from "./tunnelToken.ts"
 
-const CONFIG_KEY = "frpc.toml"
+const CONFIG_FILE = "frpc.toml"
+const REGION_LABEL = "fly-tunnel-operator.dev/region"
 const CONFIG_DIR = "/etc/frp"
 
 /**
@@ -29,23 +31,25 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
   const name = frpcObjectName(tunnel)
   const namespace = settings.operatorNamespace
   const labels = tunnelLabels(tunnel)
-  // One frpc Deployment serves the first Machine; a Deployment per Machine is the HA design (DESIGN.md).
-  const controlPort = machines[0]?.controlPort ?? 0
-  const toml = renderFrpcToml(
-    frpcConfig({
-      serverAddr: address,
-      serverPort: controlPort,
-      localIP: target,
-      // No admin API: readiness comes from Fly's checks on the tunnel ports, and Pods share no port.
-      adminPort: 0,
-      ports: spec.ports.map((port) => ({
-        name: port.name,
-        protocol: port.protocol,
-        port: port.port,
-        targetPort: port.targetPort ?? port.port,
-      })),
-    }),
-  )
+  // One frpc Deployment per Machine, each dialling that Machine's own control port through the shared address.
+  const clients = machines.map((entry) => ({
+    region: entry.machine.region,
+    toml: renderFrpcToml(
+      frpcConfig({
+        serverAddr: address,
+        serverPort: entry.controlPort,
+        localIP: target,
+        // No admin API: readiness comes from Fly's checks on the tunnel ports, and Pods share no port.
+        adminPort: 0,
+        ports: spec.ports.map((port) => ({
+          name: port.name,
+          protocol: port.protocol,
+          port: port.port,
+          targetPort: port.targetPort ?? port.port,
+        })),
+      }),
+    ),
+  }))
   const token = secret.data?.[TOKEN_KEY] ?? ""
   yield* kube.apply(SecretType, {
     apiVersion: "v1",
@@ -58,15 +62,48 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
       ...(secret.metadata.annotations === undefined ? {} : { annotations: secret.metadata.annotations }),
     },
     type: "Opaque",
-    data: { [TOKEN_KEY]: token, [CONFIG_KEY]: Buffer.from(toml).toString("base64") },
+    data: {
+      [TOKEN_KEY]: token,
+      ...Object.fromEntries(
+        clients.map((client) => [configKey(client.region), Buffer.from(client.toml).toString("base64")]),
+      ),
+    },
   })
-  const checksum = createHash("sha256").update(toml).update(token).digest("hex")
+  const deployments = yield* Effect.forEach(clients, (client) =>
+    kube.apply(DeploymentType, clientDeployment(tunnel, spec, settings.frpcImage, namespace, client, token)),
+  )
+  const current = new Set(clients.map((client) => frpcDeploymentName(tunnel, client.region)))
+  const existing = yield* kube.list(DeploymentType, { namespace, labelSelector: `${Labels.tunnelUid}=${tunnel.uid}` })
+  yield* Effect.forEach(
+    existing.items.filter((deployment) => !current.has(deployment.metadata?.name ?? "")),
+    (stale) =>
+      kube
+        .delete(ResourceType.Deployment, stale.metadata?.name ?? "", namespace)
+        .pipe(Effect.catchTag("KubeNotFound", () => Effect.void)),
+    { discard: true },
+  )
+  return deployments
+})
+
+const configKey = (region: string) => `frpc-${region}.toml`
+
+const clientDeployment = (
+  tunnel: TunnelIdentity,
+  spec: FlyTunnelSpec,
+  image: string,
+  namespace: string,
+  client: { readonly region: string; readonly toml: string },
+  token: string,
+): DeploymentObject => {
+  const name = frpcObjectName(tunnel)
+  const labels = { ...tunnelLabels(tunnel), [REGION_LABEL]: client.region }
+  const checksum = createHash("sha256").update(client.toml).update(token).digest("hex")
   const hasUdp = spec.ports.some((port) => port.protocol === "UDP")
   const resources = spec.frpc?.resources ?? DEFAULT_FRPC_RESOURCES
-  return yield* kube.apply(DeploymentType, {
+  return {
     apiVersion: "apps/v1",
     kind: "Deployment",
-    metadata: { name, namespace, labels },
+    metadata: { name: frpcDeploymentName(tunnel, client.region), namespace, labels },
     spec: {
       replicas: spec.frpc?.replicas ?? 1,
       selector: { matchLabels: labels },
@@ -92,8 +129,8 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
           containers: [
             {
               name: "frpc",
-              image: settings.frpcImage,
-              args: ["-c", `${CONFIG_DIR}/${CONFIG_KEY}`],
+              image,
+              args: ["-c", `${CONFIG_DIR}/${CONFIG_FILE}`],
               env: [
                 { name: Env.token, valueFrom: { secretKeyRef: { name, key: TOKEN_KEY } } },
                 { name: Env.podName, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
@@ -108,12 +145,17 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
               },
             },
           ],
-          volumes: [{ name: "config", secret: { secretName: name, items: [{ key: CONFIG_KEY, path: CONFIG_KEY }] } }],
+          volumes: [
+            {
+              name: "config",
+              secret: { secretName: name, items: [{ key: configKey(client.region), path: CONFIG_FILE }] },
+            },
+          ],
         },
       },
     },
-  })
-})
+  }
+}
 
 /** Rolled out: every replica runs the current template and is available. */
 export const clientRolledOut = (deployment: DeploymentObject): boolean => {

@@ -29,8 +29,11 @@ export const flyNetworkName = (tunnel: TunnelIdentity): string => `fto-${tunnel.
 /** Machine names are unique per App, so a repeated create of a region's Machine cannot succeed twice. */
 export const machineName = (region: string): string => `frps-${region}`
 
-/** Secret and Deployment of the tunnel's frpc, in the operator's namespace. */
+/** The Secret of the tunnel's frpc (token and one config per Machine), in the operator's namespace. */
 export const frpcObjectName = (tunnel: TunnelIdentity): string => `frpc-${tunnel.uid}`
+
+/** The frpc Deployment of one Machine (one per region). */
+export const frpcDeploymentName = (tunnel: TunnelIdentity, region: string): string => `frpc-${tunnel.uid}-${region}`
 
 export const tunnelLabels = (tunnel: TunnelIdentity): Readonly<Record<string, string>> => ({
   [Labels.managedBy]: MANAGED_BY,

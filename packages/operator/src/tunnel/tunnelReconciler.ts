@@ -136,8 +136,8 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
     if (Option.isSome(machines) && Option.isSome(address)) {
       const target = yield* attempt(blocked, resolveTarget(namespace, spec))
       if (Option.isSome(target)) {
-        const deployment = yield* ensureClient(identity, spec, secret, address.value, machines.value, target.value)
-        observations = { ...observations, clientRolledOut: clientRolledOut(deployment) }
+        const deployments = yield* ensureClient(identity, spec, secret, address.value, machines.value, target.value)
+        observations = { ...observations, clientRolledOut: deployments.every(clientRolledOut) }
       }
     }
   }

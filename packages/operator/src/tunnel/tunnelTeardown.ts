@@ -1,4 +1,4 @@
-import { Reasons } from "@fly-tunnel-operator/api"
+import { Labels, Reasons } from "@fly-tunnel-operator/api"
 import { FlyClient, type FlyError } from "@fly-tunnel-operator/fly"
 import { Effect } from "effect"
 import { KubeClient } from "../kube/kubeClient.ts"
@@ -18,9 +18,20 @@ export const teardownTunnel = Effect.fn("teardownTunnel")(
     const fly = yield* FlyClient
     const settings = yield* TunnelSettings
     const name = frpcObjectName(tunnel)
-    yield* kube
-      .delete(ResourceType.Deployment, name, settings.operatorNamespace, { propagationPolicy: "Foreground" })
-      .pipe(Effect.catchTag("KubeNotFound", () => Effect.void))
+    const deployments = yield* kube.list(ResourceType.Deployment, {
+      namespace: settings.operatorNamespace,
+      labelSelector: `${Labels.tunnelUid}=${tunnel.uid}`,
+    })
+    yield* Effect.forEach(
+      deployments.items,
+      (deployment) =>
+        kube
+          .delete(ResourceType.Deployment, deployment.metadata?.name ?? "", settings.operatorNamespace, {
+            propagationPolicy: "Foreground",
+          })
+          .pipe(Effect.catchTag("KubeNotFound", () => Effect.void)),
+      { discard: true },
+    )
     yield* kube
       .delete(ResourceType.Secret, name, settings.operatorNamespace)
       .pipe(Effect.catchTag("KubeNotFound", () => Effect.void))

@@ -283,6 +283,12 @@ describe("Service controller against the local control plane and the Fly emulato
       return machines.length === 1 && guest?.cpus === 2 ? true : undefined
     })
     expect((await publishedService("tuned")).address).toBe(first.address)
+
+    await applyService("tuned", { annotations: { "fly-tunnel-operator.dev/force-delete": "true" } })
+    await eventually("force-delete passed to the FlyTunnel", async () => {
+      const current = (await tunnel("tuned")) as { metadata: { annotations?: Record<string, string> } } | undefined
+      return current?.metadata.annotations?.["fly-tunnel-operator.dev/force-delete"] === "true" ? true : undefined
+    })
   })
 
   it("refuses an invalid annotation with a condition and a Warning, leaving the tunnel as it was", async () => {

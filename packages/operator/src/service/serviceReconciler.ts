@@ -1,4 +1,4 @@
-import { API_VERSION, FINALIZER, KIND, Labels, MANAGED_BY, Reasons } from "@fly-tunnel-operator/api"
+import { Annotations, API_VERSION, FINALIZER, KIND, Labels, MANAGED_BY, Reasons } from "@fly-tunnel-operator/api"
 import { DateTime, Effect, Option } from "effect"
 import { done, requeueAfter } from "../controller/reconcileResult.ts"
 import { EventRecorder } from "../kube/eventRecorder.ts"
@@ -88,6 +88,7 @@ export const reconcileService = Effect.fn("reconcileService")(function* (key: st
     yield* events.record(service, { type: "Warning", reason: Reasons.InvalidSpec, message })
     return done
   }
+  const forceDelete = service.metadata?.annotations?.[Annotations.forceDelete]
   const tunnel = yield* kube.apply(TunnelType, {
     apiVersion: API_VERSION,
     kind: KIND,
@@ -95,6 +96,8 @@ export const reconcileService = Effect.fn("reconcileService")(function* (key: st
       name,
       namespace,
       labels: { [Labels.managedBy]: MANAGED_BY },
+      // Passed through so the tunnel's finalizer honours it when the Service is deleted.
+      ...(forceDelete === undefined ? {} : { annotations: { [Annotations.forceDelete]: forceDelete } }),
       ownerReferences: [
         {
           apiVersion: "v1",

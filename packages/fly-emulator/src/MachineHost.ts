@@ -41,7 +41,7 @@ export interface ProxyRoute {
   readonly targets: ReadonlyArray<{
     readonly machineId: string
     readonly internalPort: number
-    /** The service's checks (fly.MachineServiceCheck) so the proxy can skip unhealthy machines. */
+    /** The service's checks and the machine's top-level checks; the proxy skips machines failing any. */
     readonly checks: ReadonlyArray<Readonly<Record<string, unknown>>>
   }>
 }

@@ -14,6 +14,7 @@ export const proxyRoutes = (store: Store): Array<ProxyRoute> => {
     for (const machine of store.machinesOf(ip.app)) {
       if (machine.state !== "started" || machine.skipServiceRegistration) continue
       const services = (machine.config.services ?? []) as ReadonlyArray<MachineService>
+      const machineChecks = Object.values((machine.config.checks ?? {}) as Record<string, Record<string, unknown>>)
       for (const service of services) {
         // UDP reaches machines only through a dedicated IPv4 (reference §7.1).
         if (service.protocol === "udp" && ipType !== "v4") continue
@@ -36,7 +37,7 @@ export const proxyRoutes = (store: Store): Array<ProxyRoute> => {
           route.targets.push({
             machineId: machine.id,
             internalPort: service.internal_port,
-            checks: service.checks ?? [],
+            checks: [...(service.checks ?? []), ...machineChecks],
           })
           routes.set(key, route)
         }

@@ -1,9 +1,89 @@
+import { Effect, Layer, ManagedRuntime } from "effect"
 import type { MachineHost } from "./MachineHost.ts"
+import { EmulatorNetwork, type MachineAddress } from "./network/EmulatorNetwork.ts"
+import { type NetworkMode, networkLayer } from "./network/networkLayer.ts"
+import { FlyProxy } from "./proxy/FlyProxy.ts"
+import type { ProxyRoute as ListenerRoute } from "./proxy/ProxyRoute.ts"
+import { MachineRuntime } from "./runtime/MachineRuntime.ts"
 
-/** The machine host backed by src/runtime, src/proxy and src/network (real frps processes). */
-export const runtimeMachineHost = async (_options: {
-  frpsPath: string
-  network: "auto" | "namespace" | "loopback"
-}): Promise<MachineHost> => {
-  throw new Error("fly-emulator: the machine runtime (src/runtime) is not wired in yet; omit frpsPath")
+/**
+ * The machine host backed by src/runtime, src/proxy and src/network: frps images run as real
+ * processes in their own network namespace (or on loopback), public IPs come from the emulator
+ * network and the Fly proxy listens on them.
+ */
+export const runtimeMachineHost = async (options: { frpsPath: string; network: NetworkMode }): Promise<MachineHost> => {
+  const runtime = ManagedRuntime.make(
+    Layer.mergeAll(MachineRuntime.layer({ binaries: { frps: options.frpsPath } }), FlyProxy.layer).pipe(
+      Layer.provideMerge(networkLayer(options.network)),
+    ),
+  )
+  const { machines, network, proxy } = await runtime.runPromise(
+    Effect.all({ machines: MachineRuntime, network: EmulatorNetwork, proxy: FlyProxy }),
+  )
+  const places = new Map<string, MachineAddress>()
+
+  const placeOf = async (id: string): Promise<MachineAddress> => {
+    const known = places.get(id)
+    if (known) return known
+    const place = await runtime.runPromise(network.allocateMachineAddress(id))
+    places.set(id, place)
+    return place
+  }
+
+  return {
+    startMachine: async (spec, onExit) => {
+      const place = await placeOf(spec.id)
+      await runtime.runPromise(
+        machines.start(
+          {
+            id: spec.id,
+            app: spec.app,
+            instanceId: spec.instanceId,
+            image: spec.image,
+            region: spec.region,
+            privateIp: spec.privateIp,
+            config: spec.config,
+            env: spec.env,
+            secrets: spec.secrets,
+            place,
+          },
+          onExit,
+        ),
+      )
+    },
+    stopMachine: (id, stopOptions) => runtime.runPromise(machines.stop(id, stopOptions)),
+    releaseMachine: async (id) => {
+      if (!places.delete(id)) return
+      await runtime.runPromise(network.releaseMachine(id))
+    },
+    allocatePublicIp: (type) => runtime.runPromise(network.allocatePublicIp(type)),
+    releasePublicIp: (ip) => runtime.runPromise(network.releasePublicIp(ip)),
+    syncProxy: (routes) => {
+      // Machines without an address yet have not booted; the next sync includes them.
+      const listeners: Array<ListenerRoute> = routes.map((route) => ({
+        publicIp: route.ip,
+        port: route.port,
+        protocol: route.protocol,
+        handlers: route.handlers,
+        proxyProto: route.proxyProtoVersion,
+        backends: route.targets.flatMap((target) => {
+          const place = places.get(target.machineId)
+          return place
+            ? [
+                {
+                  machineId: target.machineId,
+                  address: place.address,
+                  internalPort: target.internalPort,
+                  checks: target.checks,
+                },
+              ]
+            : []
+        }),
+      }))
+      return runtime.runPromise(proxy.sync(listeners))
+    },
+    // Public IPs are routable from the host in both network modes (loopback 127.x or routed namespace).
+    publicAddress: (ip, port) => ({ host: ip, port }),
+    close: () => runtime.dispose(),
+  }
 }

@@ -40,8 +40,9 @@ export const startBroker = Effect.fnUntraced(function* (namespace: string) {
       })
     }),
     (child) =>
-      Effect.sync(() => {
-        if (child.connected) child.disconnect()
+      Effect.callback<void>((resume) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+        child.once("exit", () => resume(Effect.void))
         child.kill("SIGKILL")
       }),
   )

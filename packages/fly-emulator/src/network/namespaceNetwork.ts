@@ -59,8 +59,13 @@ export const namespaceNetwork: Effect.Effect<typeof EmulatorNetwork.Service, Net
     yield* inside(["link", "set", "lo", "up"])
     yield* ip(["netns", "exec", name, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"])
 
-    const slot = yield* claim(slotCount, "emulator network slot", (n) =>
-      ip(["link", "add", `ftoemu${n}`, "type", "veth", "peer", "name", "uplink", "netns", name]).pipe(Effect.as(n)),
+    // The veth is deleted explicitly: a namespace outlives `ip netns del` while any socket or
+    // process still references it, and its host-side routes would linger with it.
+    const slot = yield* Effect.acquireRelease(
+      claim(slotCount, "emulator network slot", (n) =>
+        ip(["link", "add", `ftoemu${n}`, "type", "veth", "peer", "name", "uplink", "netns", name]).pipe(Effect.as(n)),
+      ),
+      (n) => ipBestEffort(["link", "del", `ftoemu${n}`]),
     )
     const hostLink = `ftoemu${slot}`
     const link4 = (host: number) => `198.19.${slot}.${host}`

@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process"
 import type { FlyTunnelStatus } from "@fly-tunnel-operator/api"
 import type { EmulatorState } from "@fly-tunnel-operator/fly-emulator"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
@@ -66,23 +65,7 @@ describe("Service controller against the local control plane and the Fly emulato
     machineRuntime: false,
   })
 
-  const applyManifest = (manifest: object) =>
-    new Promise<void>((resolve, reject) => {
-      const child = execFile(
-        inject("tools").kubectl,
-        [
-          "--kubeconfig",
-          inject("controlPlane").kubeconfigPath,
-          "apply",
-          "--server-side",
-          "--field-manager=test",
-          "-f",
-          "-",
-        ],
-        (error) => (error ? reject(error) : resolve()),
-      )
-      child.stdin?.end(JSON.stringify(manifest))
-    })
+  const applyManifest = (manifest: object) => harness.applyManifest(manifest)
 
   /** The test owns every spec field it applies; what it leaves out on a later apply is removed (SSA). */
   const applyService = (

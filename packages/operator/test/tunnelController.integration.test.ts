@@ -16,31 +16,13 @@ describe("Tunnel controller against the local control plane and the Fly emulator
     machineRuntime: false,
   })
 
-  const applyTunnel = async (name: string, spec: object) => {
-    const manifest = JSON.stringify({
+  const applyTunnel = (name: string, spec: object) =>
+    harness.applyManifest({
       apiVersion: "fly-tunnel-operator.dev/v1alpha1",
       kind: "FlyTunnel",
       metadata: { name, namespace: harness.namespace },
       spec,
     })
-    const { execFile } = await import("node:child_process")
-    await new Promise<void>((resolve, reject) => {
-      const child = execFile(
-        inject("tools").kubectl,
-        [
-          "--kubeconfig",
-          inject("controlPlane").kubeconfigPath,
-          "apply",
-          "--server-side",
-          "--field-manager=test",
-          "-f",
-          "-",
-        ],
-        (error) => (error ? reject(error) : resolve()),
-      )
-      child.stdin?.end(manifest)
-    })
-  }
 
   const tunnel = (name: string) => harness.getJson<Tunnel>(ResourceTypes.FlyTunnel, name, harness.namespace)
 

@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process"
 import type { FlyTunnelStatus } from "@fly-tunnel-operator/api"
 import type { Fault } from "@fly-tunnel-operator/fly-emulator"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
@@ -18,28 +17,11 @@ describe("Tunnel controller under faults, crashes and drift", () => {
   })
 
   const applyTunnel = (name: string, ports: ReadonlyArray<object> = [{ name: "http", port: 8080 }]) =>
-    new Promise<void>((resolve, reject) => {
-      const child = execFile(
-        inject("tools").kubectl,
-        [
-          "--kubeconfig",
-          inject("controlPlane").kubeconfigPath,
-          "apply",
-          "--server-side",
-          "--field-manager=test",
-          "-f",
-          "-",
-        ],
-        (error) => (error ? reject(error) : resolve()),
-      )
-      child.stdin?.end(
-        JSON.stringify({
-          apiVersion: "fly-tunnel-operator.dev/v1alpha1",
-          kind: "FlyTunnel",
-          metadata: { name, namespace: harness.namespace },
-          spec: { target: { address: { host: "127.0.0.1" } }, ports, regions: ["ord"] },
-        }),
-      )
+    harness.applyManifest({
+      apiVersion: "fly-tunnel-operator.dev/v1alpha1",
+      kind: "FlyTunnel",
+      metadata: { name, namespace: harness.namespace },
+      spec: { target: { address: { host: "127.0.0.1" } }, ports, regions: ["ord"] },
     })
 
   const tunnel = (name: string) => harness.getJson<Tunnel>(ResourceTypes.FlyTunnel, name, harness.namespace)
@@ -164,16 +146,7 @@ describe("Tunnel controller under faults, crashes and drift", () => {
     const moved = await readyTunnel("drift", (current) => (current.status?.addresses?.[0]?.ip ?? address) !== address)
     const newAddress = moved.status?.addresses?.[0]?.ip ?? ""
     expect((await flyResources(ready.metadata.uid)).ips.map((ip) => ip.ip)).toEqual([newAddress])
-    const secret = await harness.kubectl(
-      "get",
-      "secret",
-      `frpc-${ready.metadata.uid}`,
-      "-n",
-      harness.operatorNamespace,
-      "-o",
-      "jsonpath={.data.frpc-ord\\.toml}",
-    )
-    expect(Buffer.from(secret.stdout, "base64").toString()).toContain(newAddress)
+    expect(await harness.frpcConfig(ready.metadata.uid, "ord")).toContain(newAddress)
 
     await flyApi("DELETE", `/apps/${app}?force=true`)
     await eventually("the App rebuilt", async () => {
@@ -197,16 +170,7 @@ describe("Tunnel controller under faults, crashes and drift", () => {
     const after = await flyResources(ready.metadata.uid)
     expect(after.machines.map((machine) => machine.id)).toEqual(before.machines.map((machine) => machine.id))
     expect(grown.status?.addresses).toEqual(ready.status?.addresses)
-    const secret = await harness.kubectl(
-      "get",
-      "secret",
-      `frpc-${ready.metadata.uid}`,
-      "-n",
-      harness.operatorNamespace,
-      "-o",
-      "jsonpath={.data.frpc-ord\\.toml}",
-    )
-    expect(Buffer.from(secret.stdout, "base64").toString()).toContain("remotePort = 8443")
+    expect(await harness.frpcConfig(ready.metadata.uid, "ord")).toContain("remotePort = 8443")
     await deleteTunnel("grow", ready.metadata.uid)
   })
 

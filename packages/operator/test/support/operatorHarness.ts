@@ -115,6 +115,33 @@ export class OperatorHarness {
     }
   }
 
+  /** `kubectl apply --server-side` of one object, as the user "test" (which owns the fields it applies). */
+  applyManifest(manifest: object): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = execFile(
+        this.options.tools.kubectl,
+        ["--kubeconfig", this.options.kubeconfigPath, "apply", "--server-side", "--field-manager=test", "-f", "-"],
+        (error) => (error ? reject(error) : resolve()),
+      )
+      child.stdin?.end(JSON.stringify(manifest))
+    })
+  }
+
+  /** A FlyTunnel's data key of one region's frpc config, decoded. */
+  async frpcConfig(tunnelUid: string, region: string): Promise<string> {
+    const jsonPath = `jsonpath={.data.frpc-${region}\\.toml}`
+    const { stdout } = await this.kubectl(
+      "get",
+      "secret",
+      `frpc-${tunnelUid}`,
+      "-n",
+      this.operatorNamespace,
+      "-o",
+      jsonPath,
+    )
+    return Buffer.from(stdout, "base64").toString()
+  }
+
   kubectl(...args: ReadonlyArray<string>): Promise<{ stdout: string; stderr: string }> {
     return run(this.options.tools.kubectl, ["--kubeconfig", this.options.kubeconfigPath, ...args])
   }

@@ -1,0 +1,171 @@
+import { randomBytes } from "node:crypto"
+import { readFile } from "node:fs/promises"
+import type { EmulatorState } from "@fly-tunnel-operator/fly-emulator"
+import {
+  deployOperator,
+  type EchoBackend,
+  type LocalStack,
+  type OperatorDeployment,
+  type OperatorProcess,
+  startEchoBackend,
+  startLocalStack,
+} from "@fly-tunnel-operator/testkit"
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
+import { recordE2eFigures } from "./benchReport.ts"
+import { eventually } from "./eventually.ts"
+import { frpcProcessesOf } from "./frpcProcesses.ts"
+import { type Kubectl, loadBalancerService, makeKubectl } from "./kubectl.ts"
+import { parseProxyProtocolHeader } from "./proxyProtocolHeader.ts"
+import { exchangeUntil } from "./tcpExchange.ts"
+
+const tools = inject("tools")
+const controlPlane = inject("controlPlane")
+const suffix = randomBytes(3).toString("hex")
+const operatorNamespace = `fto-e2e-${suffix}`
+const namespace = `e2e-${suffix}`
+
+let stack: LocalStack
+let operator: OperatorProcess
+let deployment: OperatorDeployment
+let kubectl: Kubectl
+const backends: Array<EchoBackend> = []
+
+beforeAll(async () => {
+  stack = await startLocalStack({ tools, controlPlane })
+  deployment = await deployOperator(stack, { tools, namespace: operatorNamespace, release: `fto-${suffix}` })
+  operator = await deployment.start({ logLevel: "debug" })
+  kubectl = makeKubectl(tools.kubectl, controlPlane.kubeconfigPath)
+  await kubectl(["create", "namespace", namespace])
+})
+
+afterAll(async () => {
+  await Promise.all(backends.map((backend) => backend.stop()))
+  await operator?.stop()
+  await kubectl?.(["delete", "namespace", namespace, "--wait=false"]).catch(() => {})
+  await stack?.stop()
+})
+
+const jsonpath = (name: string, path: string) =>
+  kubectl(["-n", namespace, "get", "svc", name, "-o", `jsonpath={${path}}`])
+
+/** Applies a Service with kubectl, starts its echo backend on the ClusterIP, waits for EXTERNAL-IP. */
+const provision = async (name: string, port: number, annotations: Record<string, string> = {}) => {
+  const callsBefore = (await stack.emulator.state()).calls.length
+  const appliedAt = performance.now()
+  await kubectl(["apply", "-f", "-"], JSON.stringify(loadBalancerService(namespace, name, port, annotations)))
+  const clusterIp = await jsonpath(name, ".spec.clusterIP")
+  backends.push(await startEchoBackend({ host: clusterIp, port, exec: stack.serviceNetwork.exec }))
+  const externalIp = await eventually(`EXTERNAL-IP of ${name}`, async () => {
+    const columns = (await kubectl(["-n", namespace, "get", "svc", name, "--no-headers"])).trim().split(/\s+/)
+    const ip = columns[3]
+    return ip !== undefined && /^\d+\.\d+\.\d+\.\d+$/.test(ip) ? ip : undefined
+  })
+  const addressAt = performance.now()
+  return {
+    clusterIp,
+    externalIp,
+    appliedAt,
+    addressAt,
+    callsBefore,
+    public: stack.emulator.publicAddress(externalIp, port),
+  }
+}
+
+const callsByEndpoint = (calls: EmulatorState["calls"]) => {
+  const counts: Record<string, number> = {}
+  for (const call of calls) counts[call.action] = (counts[call.action] ?? 0) + 1
+  return counts
+}
+
+const flyIsEmpty = async () => {
+  const state = await stack.emulator.state()
+  return state.apps.length === 0 && state.machines.length === 0 && state.ips.length === 0 ? state : undefined
+}
+
+/** Deletes the Service with kubectl and waits until Fly holds nothing and no frpc process of ours runs. */
+const deleteAndWaitForEmpty = async (name: string) => {
+  await kubectl(["-n", namespace, "delete", "svc", name, "--wait=true", "--timeout=120s"])
+  await eventually("Fly to be empty (no apps, machines or IPs)", flyIsEmpty)
+  await eventually("the frpc process to be gone", async () =>
+    (await frpcProcessesOf(tools.frpc, operatorNamespace)).length === 0 ? true : undefined,
+  )
+}
+
+describe("local stack, operator as its own process with the chart's RBAC", () => {
+  it("runs as the chart's ServiceAccount, not as the admin", async () => {
+    const kubeconfig = await readFile(deployment.identity.kubeconfigPath, "utf8")
+    expect(kubeconfig).toContain(`system:serviceaccount:${operatorNamespace}:`)
+    expect(kubeconfig).not.toContain("client-certificate-data")
+  })
+
+  it("gives a LoadBalancer Service a public address that carries bytes to its backend; deleting it empties Fly", async () => {
+    const tunnel = await provision("echo", 7777)
+    const sent = `hello through ${tunnel.externalIp}`
+    const result = await exchangeUntil(
+      tunnel.public.host,
+      tunnel.public.port,
+      sent,
+      (reply) => reply.toString() === sent,
+    )
+    const firstByteAt = performance.now()
+    expect(result.reply.toString()).toBe(sent)
+    const provisioned = (await stack.emulator.state()).calls.slice(tunnel.callsBefore)
+
+    const state = await stack.emulator.state()
+    expect(state.apps).toHaveLength(1)
+    expect(state.machines).toHaveLength(1)
+    expect(state.ips.map((ip) => ip.ip)).toEqual([tunnel.externalIp])
+    expect(await frpcProcessesOf(tools.frpc, operatorNamespace)).toHaveLength(1)
+
+    const callsBeforeDelete = (await stack.emulator.state()).calls.length
+    await deleteAndWaitForEmpty("echo")
+    const tornDown = (await stack.emulator.state()).calls.slice(callsBeforeDelete)
+
+    const figures = {
+      applyToExternalIpMs: Math.round(tunnel.addressAt - tunnel.appliedAt),
+      applyToFirstByteMs: Math.round(firstByteAt - tunnel.appliedAt),
+      flyCallsToProvision: callsByEndpoint(provisioned),
+      flyCallsToTearDown: callsByEndpoint(tornDown),
+    }
+    const path = await recordE2eFigures("tunnel", figures)
+    process.stdout.write(`e2e tunnel figures (${path}):\n${JSON.stringify(figures, null, 2)}\n`)
+  })
+
+  it.each(["v2", "v1"] as const)("with PROXY protocol %s the backend sees the client's address", async (version) => {
+    const name = `proxied-${version}`
+    const tunnel = await provision(name, version === "v2" ? 7802 : 7801, {
+      "fly-tunnel-operator.dev/proxy-protocol": version,
+    })
+    const result = await exchangeUntil(
+      tunnel.public.host,
+      tunnel.public.port,
+      "ping",
+      (reply) => parseProxyProtocolHeader(reply)?.payload.toString() === "ping",
+    )
+    const header = parseProxyProtocolHeader(result.reply)
+    expect(header).toMatchObject({
+      version: version === "v2" ? 2 : 1,
+      source: result.localAddress,
+      sourcePort: result.localPort,
+      destination: tunnel.externalIp,
+    })
+    await deleteAndWaitForEmpty(name)
+  })
+
+  it("serves /healthz, /readyz and /metrics with reconciles, queue depth and Fly calls by endpoint and status", async () => {
+    for (const path of ["/healthz", "/readyz"]) {
+      expect((await fetch(`${operator.healthUrl}${path}`)).status, path).toBe(200)
+    }
+    const metrics = await (await fetch(operator.metricsUrl)).text()
+    const sample = (pattern: RegExp) =>
+      metrics
+        .split("\n")
+        .filter((line) => pattern.test(line))
+        .map((line) => Number(line.split(" ").at(-1)))
+    expect(sample(/^controller_reconcile_total\{.*controller="service"/).reduce((a, b) => a + b, 0)).toBeGreaterThan(0)
+    expect(sample(/^controller_reconcile_total\{.*controller="tunnel"/).reduce((a, b) => a + b, 0)).toBeGreaterThan(0)
+    expect(sample(/^workqueue_depth\{/).length).toBeGreaterThan(0)
+    expect(sample(/^fly_api_requests_total\{(?=.*endpoint="createApp")(?=.*status="2\d\d")/)).not.toEqual([])
+    expect(sample(/^fly_api_requests_total\{.*endpoint="deleteApp"/)).not.toEqual([])
+  })
+})

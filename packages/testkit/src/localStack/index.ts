@@ -1,0 +1,5 @@
+export { installCrds } from "./crdInstall.ts"
+export { type LocalStack, type LocalStackOptions, startLocalStack } from "./localStack.ts"
+export { deployOperator, type OperatorDeployment } from "./operatorDeployment.ts"
+export { type OperatorProcess, type OperatorProcessOptions, startOperatorProcess } from "./operatorProcess.ts"
+export { installOperatorRbac, type OperatorIdentity } from "./operatorRbac.ts"

@@ -1,0 +1,60 @@
+import { spawn } from "node:child_process"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import { parentDeathPrefix, reapOnExit } from "../controlPlane/childReaper.ts"
+
+const ECHO_SERVER = fileURLToPath(new URL("./echoServer.ts", import.meta.url))
+
+export interface EchoBackend {
+  readonly host: string
+  readonly port: number
+  readonly pid: number
+  /** SIGTERM, then SIGKILL after two seconds; resolves once the process is gone. */
+  stop(): Promise<void>
+}
+
+/**
+ * Runs the echo server (echoServer.ts) on `host:port` with `exec` as command prefix — the service network's, to be
+ * the backend of a Service whose ClusterIP is `host`; none to run on the host. Resolves once it listens.
+ */
+export const startEchoBackend = (options: {
+  readonly host: string
+  readonly port: number
+  readonly exec?: ReadonlyArray<string>
+}): Promise<EchoBackend> =>
+  new Promise((resolve, reject) => {
+    const [command, ...args] = [
+      ...parentDeathPrefix,
+      ...(options.exec ?? []),
+      process.execPath,
+      ECHO_SERVER,
+      options.host,
+      String(options.port),
+    ]
+    const child = spawn(command as string, args, { stdio: ["ignore", "pipe", "pipe"] })
+    reapOnExit(child)
+    let stderr = ""
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    const exited = new Promise<void>((done) => child.once("exit", () => done()))
+    child.once("error", reject)
+    child.once("exit", (code, signal) =>
+      reject(new Error(`echo backend on ${options.host}:${options.port} exited (${signal ?? code}): ${stderr.trim()}`)),
+    )
+    createInterface({ input: child.stdout }).once("line", (line) => {
+      const port = Number(line.split(":").at(-1))
+      resolve({
+        host: options.host,
+        port,
+        pid: child.pid ?? -1,
+        stop: async () => {
+          if (child.exitCode !== null || child.signalCode !== null) return
+          const kill = setTimeout(() => child.kill("SIGKILL"), 2_000)
+          child.kill("SIGTERM")
+          await exited
+          clearTimeout(kill)
+        },
+      })
+    })
+  })

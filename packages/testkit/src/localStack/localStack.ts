@@ -1,3 +1,4 @@
+import { createWriteStream } from "node:fs"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -58,19 +59,22 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
     cleanups.push(() => emulator.close())
     log(`Fly emulator at ${emulator.baseUrl}`)
 
-    const secrets = await mkdtemp(join(tmpdir(), "fto-local-stack-"))
-    cleanups.push(() => rm(secrets, { recursive: true, force: true }))
-    const flyApiTokenFile = join(secrets, "fly-api-token")
+    // The token file and the node agent's log; removed on stop.
+    const workDir = await mkdtemp(join(tmpdir(), "fto-local-stack-"))
+    cleanups.push(() => rm(workDir, { recursive: true, force: true }))
+    const flyApiTokenFile = join(workDir, "fly-api-token")
     await writeFile(flyApiTokenFile, emulator.token, { mode: 0o600 })
 
+    const nodeAgentLog = createWriteStream(join(workDir, "node-agent.log"))
+    cleanups.push(async () => void nodeAgentLog.end())
     const nodeAgent = await startNodeAgent({
       kubeconfigPath: controlPlane.kubeconfigPath,
       frpcPath: options.tools.frpc,
       nodeName: `fto-local-${process.pid}`,
-      log: (line) => log(`[node-agent] ${line}`),
+      log: (line) => nodeAgentLog.write(`${new Date().toISOString()} ${line}\n`),
     })
     cleanups.push(() => nodeAgent.stop())
-    log(`node agent runs frpc Pods on node ${nodeAgent.nodeName}`)
+    log(`node agent runs frpc Pods on node ${nodeAgent.nodeName} (log: ${nodeAgentLog.path})`)
 
     return { controlPlane, serviceNetwork, emulator, nodeAgent, flyApiTokenFile, stop }
   } catch (error) {

@@ -1,0 +1,153 @@
+import { execFile } from "node:child_process"
+import { createWriteStream } from "node:fs"
+import { connect } from "node:net"
+import { dirname, join } from "node:path"
+import { deployOperator, ensureTools, startEchoBackend, startLocalStack } from "@fly-tunnel-operator/testkit"
+
+const SAMPLE = { namespace: "default", name: "echo", port: 8080 }
+const OPERATOR_NAMESPACE = "fly-tunnel-operator"
+
+const progress = (line: string) => process.stderr.write(`[start] ${line}\n`)
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Sends a line and waits for it to come back (no half-close: frp drops both directions on FIN). */
+const echoes = (host: string, port: number, text: string) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect({ host, port }, () => socket.write(text))
+    let reply = ""
+    socket.setTimeout(3_000, () => socket.destroy())
+    socket.on("data", (chunk) => {
+      reply += chunk.toString()
+      if (reply === text) socket.destroy()
+    })
+    socket.on("error", () => {})
+    socket.on("close", () => resolve(reply === text))
+  })
+
+const pollFor = async <A>(what: string, check: () => Promise<A | undefined>, timeoutMs: number): Promise<A> => {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(500)) {
+    const value = await check().catch(() => undefined)
+    if (value !== undefined) return value
+  }
+  throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`)
+}
+
+/**
+ * The local demo behind `pnpm start` with no kubeconfig and no token: the local stack, the CRD and the chart's
+ * RBAC, the operator as its own process (as its ServiceAccount), and a sample LoadBalancer Service whose echo
+ * backend listens on its ClusterIP; prints how to look at it and stays up until Ctrl-C, then removes everything.
+ */
+export const runLocalDemo = async (): Promise<void> => {
+  if (process.getuid?.() !== 0) {
+    throw new Error("the local stack needs root: it creates network namespaces (run `sudo -E pnpm start`)")
+  }
+  const tools = await ensureTools({ onProgress: progress })
+  const stack = await startLocalStack({ tools, log: progress })
+  const cleanups: Array<() => Promise<void>> = [() => stack.stop()]
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((error) => progress(String(error)))
+  }
+  try {
+    progress("installing the CRD and the chart's RBAC")
+    const deployment = await deployOperator(stack, { tools, namespace: OPERATOR_NAMESPACE })
+    const operatorLog = join(stack.controlPlane.dir, "logs", "operator.log")
+    const logStream = createWriteStream(operatorLog)
+    const operator = await deployment.start({ log: (line) => logStream.write(`${line}\n`) })
+    cleanups.push(async () => {
+      await operator.stop()
+      logStream.end()
+    })
+    progress(
+      `operator running (pid ${operator.pid}) as ServiceAccount ${OPERATOR_NAMESPACE}/${deployment.identity.serviceAccount}`,
+    )
+
+    const kubectl = (args: ReadonlyArray<string>, input?: string) =>
+      new Promise<string>((resolve, reject) => {
+        const child = execFile(
+          tools.kubectl,
+          ["--kubeconfig", stack.controlPlane.kubeconfigPath, ...args],
+          (error, stdout, stderr) => (error ? reject(new Error(stderr || error.message)) : resolve(stdout)),
+        )
+        if (input !== undefined) child.stdin?.end(input)
+      })
+    progress(`applying the sample Service ${SAMPLE.namespace}/${SAMPLE.name} (LoadBalancer, port ${SAMPLE.port})`)
+    await kubectl(
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: SAMPLE.name, namespace: SAMPLE.namespace },
+        spec: {
+          type: "LoadBalancer",
+          loadBalancerClass: "fly-tunnel-operator.dev/lb",
+          ports: [{ name: "echo", port: SAMPLE.port, protocol: "TCP" }],
+        },
+      }),
+    )
+    const jsonpath = (path: string) =>
+      kubectl(["-n", SAMPLE.namespace, "get", "svc", SAMPLE.name, "-o", `jsonpath={${path}}`])
+    const clusterIp = await jsonpath(".spec.clusterIP")
+    const backend = await startEchoBackend({ host: clusterIp, port: SAMPLE.port, exec: stack.serviceNetwork.exec })
+    cleanups.push(() => backend.stop())
+    progress(`echo backend listening on the ClusterIP ${clusterIp}:${SAMPLE.port} (in the service network)`)
+
+    progress("waiting for EXTERNAL-IP (App, Machine running frps, IPv4, frpc Deployment)")
+    const externalIp = await pollFor(
+      "EXTERNAL-IP",
+      async () => (await jsonpath(".status.loadBalancer.ingress[0].ip")) || undefined,
+      180_000,
+    )
+    const target = stack.emulator.publicAddress(externalIp, SAMPLE.port)
+    await pollFor(
+      "bytes through the tunnel",
+      async () => ((await echoes(target.host, target.port, "hello\n")) ? true : undefined),
+      60_000,
+    )
+    progress(`EXTERNAL-IP ${externalIp}: bytes flow through the public address`)
+
+    const kubectlDir = dirname(tools.kubectl)
+    process.stdout.write(`
+Local stack is up. In another shell (as root):
+
+  export KUBECONFIG=${stack.controlPlane.kubeconfigPath}
+  export PATH=${kubectlDir}:$PATH            # kubectl
+  export FLY_API_BASE_URL=${stack.emulator.baseUrl}   # the Fly emulator
+  export METRICS_URL=${operator.metricsUrl}
+  export BACKEND_EXEC="${stack.serviceNetwork.backendExec}"   # runs a program where ClusterIPs are bindable
+
+  kubectl get svc ${SAMPLE.name}; kubectl get flytunnels -A
+  curl -s $FLY_API_BASE_URL/_emulator/state     # what exists on "Fly": apps, machines, IPs, calls
+  curl -s $METRICS_URL | grep -E '^(controller_reconcile_total|workqueue_depth|fly_api_requests_total)'
+
+  # bytes through the public address, back from the echo backend on ${clusterIp}:${SAMPLE.port}:
+  node -e 's=require("net").connect(${target.port},"${target.host}",()=>s.write("hello\\n"));s.on("data",d=>{process.stdout.write(d);s.destroy()})'
+  printf 'hello\\n' | nc -q1 ${target.host} ${target.port}   # the same with netcat, if installed
+
+  # your own backend: create a LoadBalancer Service of class fly-tunnel-operator.dev/lb, then
+  # $BACKEND_EXEC <program listening on its ClusterIP:port>
+
+Operator logs: ${operatorLog}
+Ctrl-C stops everything and removes it.
+`)
+    await new Promise<void>((resolve) => {
+      process.on("SIGINT", resolve)
+      process.on("SIGTERM", resolve)
+    })
+    progress("stopping: operator, backend, node agent, Fly emulator, control plane, service network")
+  } finally {
+    await stop()
+    progress("removed everything")
+  }
+}
+
+if (import.meta.main) {
+  const exitCode = await runLocalDemo().then(
+    () => 0,
+    (error: unknown) => {
+      process.stderr.write(`pnpm start: ${error instanceof Error ? error.message : String(error)}\n`)
+      return 1
+    },
+  )
+  // Everything was stopped; leftover handles (watches, sockets) must not keep the command alive.
+  process.exit(exitCode)
+}

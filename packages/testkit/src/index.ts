@@ -1,5 +1,5 @@
 export * from "./controlPlane/index.ts"
-export { type NodeAgent, type NodeAgentOptions, startNodeAgent } from "./nodeAgent/nodeAgent.ts"
-export * from "./tools/index.ts"
 export * from "./localStack/index.ts"
+export { type NodeAgent, type NodeAgentOptions, startNodeAgent } from "./nodeAgent/nodeAgent.ts"
 export * from "./serviceNetwork/index.ts"
+export * from "./tools/index.ts"

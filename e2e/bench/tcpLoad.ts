@@ -1,0 +1,72 @@
+import { connect, type Socket } from "node:net"
+
+/**
+ * Load against an echo server, run as its own process so the measuring client shares no event loop with the stack:
+ *   node tcpLoad.ts <host> <port> <round trips> <message bytes> <throughput bytes>
+ * Prints one JSON line: request/response round trips (p50, p99 in ms) on one connection, then bulk throughput
+ * (bytes echoed back per second) on another. Never half-closes (frp drops both directions on FIN).
+ */
+const [host = "127.0.0.1", port = "0", rounds = "2000", messageBytes = "64", bulkBytes = String(32 * 1024 * 1024)] =
+  process.argv.slice(2)
+
+const open = () =>
+  new Promise<Socket>((resolve, reject) => {
+    const socket = connect({ host, port: Number(port) }, () => resolve(socket))
+    socket.setNoDelay(true)
+    socket.once("error", reject)
+  })
+
+/** Resolves once `bytes` more bytes have arrived on `socket`. */
+const received = (socket: Socket, bytes: number) =>
+  new Promise<void>((resolve, reject) => {
+    let got = 0
+    const onData = (chunk: Buffer) => {
+      got += chunk.length
+      if (got >= bytes) {
+        socket.off("data", onData)
+        resolve()
+      }
+    }
+    socket.on("data", onData)
+    socket.once("close", () => reject(new Error(`connection closed after ${got} of ${bytes} bytes`)))
+  })
+
+const percentile = (sorted: ReadonlyArray<number>, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
+
+const roundTrips = async () => {
+  const socket = await open()
+  const message = Buffer.alloc(Number(messageBytes), 0x61)
+  const times: Array<number> = []
+  for (let i = 0; i < Number(rounds); i++) {
+    const started = performance.now()
+    const back = received(socket, message.length)
+    socket.write(message)
+    await back
+    times.push(performance.now() - started)
+  }
+  socket.destroy()
+  times.sort((a, b) => a - b)
+  return { rounds: times.length, p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) }
+}
+
+const throughput = async () => {
+  const socket = await open()
+  const total = Number(bulkBytes)
+  const chunk = Buffer.alloc(64 * 1024, 0x62)
+  const started = performance.now()
+  const back = received(socket, total)
+  for (let sent = 0; sent < total; sent += chunk.length) {
+    if (!socket.write(chunk.subarray(0, Math.min(chunk.length, total - sent)))) {
+      await new Promise((resolve) => socket.once("drain", resolve))
+    }
+  }
+  await back
+  const seconds = (performance.now() - started) / 1000
+  socket.destroy()
+  return { bytes: total, seconds, mbPerSecond: total / 1024 / 1024 / seconds }
+}
+
+const result = { roundTrip: await roundTrips(), throughput: await throughput() }
+process.stdout.write(`${JSON.stringify(result)}\n`)
+process.exit(0)

@@ -27,12 +27,13 @@ export interface ServiceNetwork {
 }
 
 export interface ServiceNetworkOptions {
-  /** The range to route; when absent the first free one of 10.96.0.0/16 … 10.111.0.0/16 is claimed. */
+  /** The range to route; when absent the first free one of 10.97.0.0/16 … 10.112.0.0/16 is claimed. */
   readonly serviceCidr?: string
 }
 
 const SLOTS = 64
-const CANDIDATE_RANGES = Array.from({ length: 16 }, (_, n) => `10.${96 + n}.0.0/16`)
+// 10.96.0.0/16, the control plane's default, is left to test runs, which route their shared control plane's range.
+const CANDIDATE_RANGES = Array.from({ length: 16 }, (_, n) => `10.${97 + n}.0.0/16`)
 
 const slotAddress = (slot: number, host: 1 | 2) => `198.51.100.${slot * 4 + host}`
 

@@ -2,7 +2,6 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import {
-  CoordinationV1Api,
   CoreV1Api,
   KubeConfig,
   PatchStrategy,
@@ -51,7 +50,6 @@ export const startNodeAgent = async (options: NodeAgentOptions): Promise<NodeAge
   const kubeConfig = new KubeConfig()
   kubeConfig.loadFromFile(options.kubeconfigPath)
   const core = kubeConfig.makeApiClient(CoreV1Api)
-  const coordination = kubeConfig.makeApiClient(CoordinationV1Api)
   const nodeName = options.nodeName ?? "fto-local-node"
   const address = options.address ?? "127.0.0.1"
   const log = options.log ?? (() => {})
@@ -77,6 +75,7 @@ export const startNodeAgent = async (options: NodeAgentOptions): Promise<NodeAge
     .catch((error: { code?: number }) => {
       if (error.code !== 409) throw error
     })
+  // Node status only: the local control plane's node-lifecycle grace is a year, so no node Lease is kept.
   const heartbeat = async () => {
     const now = new Date()
     await core.patchNodeStatus(
@@ -105,14 +104,6 @@ export const startNodeAgent = async (options: NodeAgentOptions): Promise<NodeAge
       },
       mergePatch,
     )
-    const lease = {
-      metadata: { name: nodeName, namespace: "kube-node-lease" },
-      spec: { holderIdentity: nodeName, leaseDurationSeconds: 40, renewTime: now },
-    }
-    await coordination
-      .replaceNamespacedLease({ name: nodeName, namespace: "kube-node-lease", body: lease })
-      .catch(() => coordination.createNamespacedLease({ namespace: "kube-node-lease", body: lease }))
-      .catch((error: unknown) => log(`node lease: ${String(error)}`))
   }
   await heartbeat()
   const heartbeatTimer = setInterval(

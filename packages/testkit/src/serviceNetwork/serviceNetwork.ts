@@ -13,7 +13,7 @@ import { serviceNamespacePrefix, sweepStaleServiceNetworks } from "./staleServic
  * Address plan, per network with slot S (0–63, claimed through the unique name of the host-side veth `ftosvcS`):
  *   link host ⇄ namespace   198.51.100.(4S+1) ⇄ 198.51.100.(4S+2) (/30, TEST-NET-2)
  *   service range           host route `<range> via 198.51.100.(4S+2)`, local inside the namespace
- * Everything on the host hangs off `ftosvcS`, which dies with the namespace.
+ * Everything on the host hangs off `ftosvcS`, which is deleted on stop (and dies with the namespace).
  */
 export interface ServiceNetwork {
   /** The network namespace, e.g. `fto-svc-1234-a1b2c3`. */
@@ -67,6 +67,9 @@ export const acquireServiceNetwork = Effect.fn("acquireServiceNetwork")(function
   if (slot === undefined)
     return yield* new ServiceNetworkError({ message: `no free service network slot (all ${SLOTS} taken)` })
   const hostLink = `ftosvc${slot}`
+  // Deleted explicitly: a namespace still referenced by an exiting process outlives `netns del`, and with it the
+  // veth and the host route. Deleting one end of the pair removes both at once.
+  yield* Effect.addFinalizer(() => ipBestEffort(["link", "del", hostLink]))
   const hostAddress = slotAddress(slot, 1)
   const namespaceAddress = slotAddress(slot, 2)
 

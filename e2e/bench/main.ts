@@ -9,12 +9,12 @@ import {
   deployOperator,
   type EchoBackend,
   ensureTools,
+  eventually,
   type OperatorProcess,
   startEchoBackend,
   startLocalStack,
   startOperatorProcess,
 } from "@fly-tunnel-operator/testkit"
-import { eventually } from "../local/eventually.ts"
 import { loadBalancerService, makeKubectl } from "../local/kubectl.ts"
 import { exchangeUntil } from "../local/tcpExchange.ts"
 import { criticalPathMs, flyLikeLatencyMs } from "./flyLatency.ts"

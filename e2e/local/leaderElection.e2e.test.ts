@@ -3,6 +3,7 @@ import { hostname } from "node:os"
 import {
   deployOperator,
   type EchoBackend,
+  eventually,
   type LocalStack,
   type OperatorDeployment,
   type OperatorProcess,
@@ -11,7 +12,6 @@ import {
 } from "@fly-tunnel-operator/testkit"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { recordE2eFigures } from "./benchReport.ts"
-import { eventually } from "./eventually.ts"
 import { type Kubectl, loadBalancerService, makeKubectl } from "./kubectl.ts"
 
 const tools = inject("tools")

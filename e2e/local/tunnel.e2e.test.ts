@@ -4,6 +4,7 @@ import type { EmulatorState } from "@fly-tunnel-operator/fly-emulator"
 import {
   deployOperator,
   type EchoBackend,
+  eventually,
   type LocalStack,
   type OperatorDeployment,
   type OperatorProcess,
@@ -12,7 +13,6 @@ import {
 } from "@fly-tunnel-operator/testkit"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { recordE2eFigures } from "./benchReport.ts"
-import { eventually } from "./eventually.ts"
 import { frpcProcessesOf } from "./frpcProcesses.ts"
 import { type Kubectl, loadBalancerService, makeKubectl } from "./kubectl.ts"
 import { parseProxyProtocolHeader } from "./proxyProtocolHeader.ts"

@@ -1,4 +1,5 @@
 export * from "./controlPlane/index.ts"
+export { eventually } from "./eventually.ts"
 export * from "./localStack/index.ts"
 export { type NodeAgent, type NodeAgentOptions, startNodeAgent } from "./nodeAgent/nodeAgent.ts"
 export * from "./serviceNetwork/index.ts"

@@ -1,7 +1,8 @@
 import { mkdir, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Cause, Context, Effect, Exit, Layer, Schedule, Schema, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Schedule, Schema, Scope } from "effect"
+import { startScoped } from "../startScoped.ts"
 import type { Tools } from "../tools/toolNames.ts"
 import { type ApiClientTls, apiRequest } from "./apiRequest.ts"
 import { ControlPlaneError } from "./errors.ts"
@@ -270,22 +271,8 @@ export interface ControlPlane extends ControlPlaneEndpoint {
 }
 
 /** Promise front door for vitest global setups and scripts; see `acquireControlPlane`. */
-export const startControlPlane = async (options: ControlPlaneOptions): Promise<ControlPlane> => {
-  const scope = Effect.runSync(Scope.make())
-  const exit = await Effect.runPromiseExit(acquireControlPlane(options).pipe(Scope.provide(scope)))
-  if (Exit.isFailure(exit)) {
-    await Effect.runPromise(Scope.close(scope, exit))
-    throw Cause.squash(exit.cause)
-  }
-  let stopped: Promise<void> | undefined
-  return {
-    ...exit.value,
-    stop: () => {
-      stopped ??= Effect.runPromise(Scope.close(scope, Exit.void))
-      return stopped
-    },
-  }
-}
+export const startControlPlane = (options: ControlPlaneOptions): Promise<ControlPlane> =>
+  startScoped(acquireControlPlane(options))
 
 /** The local control plane as an Effect service, started when its layer is built and stopped with it. */
 export class LocalControlPlane extends Context.Service<LocalControlPlane, ControlPlaneEndpoint>()(

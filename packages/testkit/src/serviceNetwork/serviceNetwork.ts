@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto"
-import { Cause, Effect, Exit, Scope } from "effect"
+import { Effect } from "effect"
+import { startScoped } from "../startScoped.ts"
 import { alreadyExists, ip, ipBestEffort } from "./ipCommand.ts"
 import { ServiceNetworkError } from "./ServiceNetworkError.ts"
 import { serviceNamespacePrefix, sweepStaleServiceNetworks } from "./staleServiceNetworks.ts"
@@ -122,19 +123,5 @@ export interface RunningServiceNetwork extends ServiceNetwork {
 }
 
 /** Promise front door for scripts and tests; see `acquireServiceNetwork`. */
-export const startServiceNetwork = async (options: ServiceNetworkOptions = {}): Promise<RunningServiceNetwork> => {
-  const scope = Effect.runSync(Scope.make())
-  const exit = await Effect.runPromiseExit(acquireServiceNetwork(options).pipe(Scope.provide(scope)))
-  if (Exit.isFailure(exit)) {
-    await Effect.runPromise(Scope.close(scope, exit))
-    throw Cause.squash(exit.cause)
-  }
-  let stopped: Promise<void> | undefined
-  return {
-    ...exit.value,
-    stop: () => {
-      stopped ??= Effect.runPromise(Scope.close(scope, Exit.void))
-      return stopped
-    },
-  }
-}
+export const startServiceNetwork = (options: ServiceNetworkOptions = {}): Promise<RunningServiceNetwork> =>
+  startScoped(acquireServiceNetwork(options))

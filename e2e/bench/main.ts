@@ -3,18 +3,19 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
 import { type Action, type RunningEmulator, startEmulator } from "@fly-tunnel-operator/fly-emulator"
-import { bundleOperator } from "@fly-tunnel-operator/operator/build/bundle"
 import {
   deployOperator,
   type EchoBackend,
   ensureTools,
-  eventually,
   type OperatorProcess,
   startEchoBackend,
   startLocalStack,
   startOperatorProcess,
-} from "@fly-tunnel-operator/testkit"
+} from "@fly-tunnel-operator/local-stack"
+import { operatorBundleScript } from "@fly-tunnel-operator/operator"
+import { eventually } from "@fly-tunnel-operator/testkit"
 import { loadBalancerService, makeKubectl } from "../local/kubectl.ts"
 import { exchangeUntil } from "../local/tcpExchange.ts"
 import { criticalPathMs, flyLikeLatencyMs } from "./flyLatency.ts"
@@ -121,7 +122,7 @@ try {
   // Pods stay Pending).
   progress("operator memory: bundling the operator; in-memory Fly emulator; node agent stopped")
   const bundle = join(scratch, "operator.mjs")
-  await bundleOperator(bundle)
+  await promisify(execFile)(process.execPath, [operatorBundleScript, bundle])
   await operator.stop()
   await stack.nodeAgent.stop()
   memoryFly = await startEmulator({})

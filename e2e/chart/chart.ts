@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url"
-import type { Tools } from "@fly-tunnel-operator/testkit/tools/toolNames"
+import type { Tools } from "@fly-tunnel-operator/local-stack"
 import { loadAllYaml } from "@kubernetes/client-node"
 import { Effect } from "effect"
 import { inject } from "vitest"

@@ -1,11 +1,10 @@
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { DEFAULT_LOAD_BALANCER_CLASS } from "@fly-tunnel-operator/api/constants"
-import { DEFAULT_MACHINE_SIZE, MACHINE_SIZES } from "@fly-tunnel-operator/api/machineSize"
+import { DEFAULT_LOAD_BALANCER_CLASS, DEFAULT_MACHINE_SIZE, MACHINE_SIZES } from "@fly-tunnel-operator/api"
 // e2e does not depend on @fly-tunnel-operator/frp; the pinned images are plain constants.
 import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
-import { SETTINGS } from "@fly-tunnel-operator/operator/config/operatorSettings"
+import { SETTINGS } from "@fly-tunnel-operator/operator"
 import type { V1Deployment } from "@kubernetes/client-node"
 import { loadYaml } from "@kubernetes/client-node"
 import { Effect, Schema } from "effect"

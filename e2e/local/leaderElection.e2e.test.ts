@@ -3,13 +3,13 @@ import { hostname } from "node:os"
 import {
   deployOperator,
   type EchoBackend,
-  eventually,
   type LocalStack,
   type OperatorDeployment,
   type OperatorProcess,
   startEchoBackend,
   startLocalStack,
-} from "@fly-tunnel-operator/testkit"
+} from "@fly-tunnel-operator/local-stack"
+import { eventually } from "@fly-tunnel-operator/testkit"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { recordE2eFigures } from "./benchReport.ts"
 import { type Kubectl, loadBalancerService, makeKubectl } from "./kubectl.ts"

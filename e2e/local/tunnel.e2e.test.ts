@@ -4,13 +4,13 @@ import type { EmulatorState } from "@fly-tunnel-operator/fly-emulator"
 import {
   deployOperator,
   type EchoBackend,
-  eventually,
   type LocalStack,
   type OperatorDeployment,
   type OperatorProcess,
   startEchoBackend,
   startLocalStack,
-} from "@fly-tunnel-operator/testkit"
+} from "@fly-tunnel-operator/local-stack"
+import { eventually } from "@fly-tunnel-operator/testkit"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { recordE2eFigures } from "./benchReport.ts"
 import { frpcProcessesOf } from "./frpcProcesses.ts"

@@ -1,5 +1,4 @@
 import * as net from "node:net"
-import "@fly-tunnel-operator/testkit/vitest/toolsSetup"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { eventually, type Harness, startHarness } from "./apiHarness.ts"
 

@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto"
 import * as net from "node:net"
-import "@fly-tunnel-operator/testkit/vitest/toolsSetup"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest"
 import { EmulatorNetwork } from "../src/network/EmulatorNetwork.ts"

@@ -1,6 +1,1 @@
-export * from "./controlPlane/index.ts"
 export { eventually } from "./eventually.ts"
-export * from "./localStack/index.ts"
-export { type NodeAgent, type NodeAgentOptions, startNodeAgent } from "./nodeAgent/nodeAgent.ts"
-export * from "./serviceNetwork/index.ts"
-export * from "./tools/index.ts"

@@ -1,4 +1,4 @@
-import type { ControlPlaneEndpoint } from "../controlPlane/controlPlane.ts"
+import type { ControlPlaneEndpoint } from "@fly-tunnel-operator/local-stack"
 
 declare module "vitest" {
   export interface ProvidedContext {

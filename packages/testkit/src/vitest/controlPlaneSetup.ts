@@ -1,6 +1,5 @@
+import { ensureTools, startControlPlane } from "@fly-tunnel-operator/local-stack"
 import type { TestProject } from "vitest/node"
-import { startControlPlane } from "../controlPlane/controlPlane.ts"
-import { ensureTools } from "../tools/ensureTools.ts"
 import "./controlPlaneContext.ts"
 
 /**

@@ -1,6 +1,6 @@
+import type { Tools } from "@fly-tunnel-operator/local-stack"
+import { ensureTools } from "@fly-tunnel-operator/local-stack"
 import type { TestProject } from "vitest/node"
-import { ensureTools } from "../tools/ensureTools.ts"
-import type { Tools } from "../tools/toolNames.ts"
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -1,10 +1,8 @@
 import { spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
+import { operatorEntrypoint } from "@fly-tunnel-operator/operator"
 import { Effect } from "effect"
 import { parentDeathPrefix, reapOnExit } from "../controlPlane/childReaper.ts"
 import { freeLoopbackPorts } from "../controlPlane/freePort.ts"
-
-const OPERATOR_MAIN = fileURLToPath(new URL("../../../operator/src/main.ts", import.meta.url))
 
 export interface OperatorProcessOptions {
   /** The operator's kubeconfig: a ServiceAccount's (see installOperatorRbac), not the admin's. */
@@ -56,7 +54,7 @@ export const startOperatorProcess = async (options: OperatorProcessOptions): Pro
     LOG_LEVEL: options.logLevel ?? "info",
     ...options.env,
   }
-  const [command, ...args] = [...parentDeathPrefix, process.execPath, options.entry ?? OPERATOR_MAIN]
+  const [command, ...args] = [...parentDeathPrefix, process.execPath, options.entry ?? operatorEntrypoint]
   const child = spawn(command as string, args, { env, stdio: ["ignore", "pipe", "pipe"] })
   reapOnExit(child)
   const lines: Array<string> = []

@@ -2,7 +2,10 @@ import { execFile } from "node:child_process"
 import { createWriteStream } from "node:fs"
 import { connect } from "node:net"
 import { dirname, join } from "node:path"
-import { deployOperator, ensureTools, startEchoBackend, startLocalStack } from "@fly-tunnel-operator/testkit"
+import { startLocalStack } from "../localStack/localStack.ts"
+import { deployOperator } from "../localStack/operatorDeployment.ts"
+import { startEchoBackend } from "../serviceNetwork/echoBackend.ts"
+import { ensureTools } from "../tools/ensureTools.ts"
 
 const SAMPLE = { namespace: "default", name: "echo", port: 8080 }
 const OPERATOR_NAMESPACE = "fly-tunnel-operator"

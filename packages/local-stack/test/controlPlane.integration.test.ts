@@ -3,7 +3,6 @@ import { randomBytes } from "node:crypto"
 import { promisify } from "node:util"
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Deployment } from "@kubernetes/client-node"
 import { describe, expect, inject, it } from "vitest"
-import "../src/vitest/controlPlaneContext.ts"
 
 const controlPlane = inject("controlPlane")
 const tools = inject("tools")

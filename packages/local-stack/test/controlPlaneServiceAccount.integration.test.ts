@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto"
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node"
 import { expect, inject, it } from "vitest"
 import { serviceAccountKubeconfig } from "../src/controlPlane/serviceAccountKubeconfig.ts"
-import "../src/vitest/controlPlaneContext.ts"
 
 const controlPlane = inject("controlPlane")
 

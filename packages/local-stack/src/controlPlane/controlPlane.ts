@@ -276,7 +276,7 @@ export const startControlPlane = (options: ControlPlaneOptions): Promise<Control
 
 /** The local control plane as an Effect service, started when its layer is built and stopped with it. */
 export class LocalControlPlane extends Context.Service<LocalControlPlane, ControlPlaneEndpoint>()(
-  "@fly-tunnel-operator/testkit/controlPlane/LocalControlPlane",
+  "@fly-tunnel-operator/local-stack/LocalControlPlane",
 ) {
   static readonly layer = (options: ControlPlaneOptions) =>
     Layer.effect(LocalControlPlane, acquireControlPlane(options))

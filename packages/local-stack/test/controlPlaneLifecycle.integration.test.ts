@@ -7,7 +7,6 @@ import { CoreV1Api, KubeConfig } from "@kubernetes/client-node"
 import { Effect } from "effect"
 import { describe, expect, inject, it } from "vitest"
 import { LocalControlPlane, startControlPlane } from "../src/controlPlane/controlPlane.ts"
-import "../src/vitest/controlPlaneContext.ts"
 
 /** Command lines of every live process that mentions `text` (each component's flags name its dir). */
 const processesMentioning = async (text: string) => {

@@ -1,10 +1,10 @@
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { parentDeathPrefix } from "@fly-tunnel-operator/testkit/controlPlane/childReaper"
+import { operatorEntrypoint } from "@fly-tunnel-operator/operator"
+import { parentDeathPrefix } from "../controlPlane/childReaper.ts"
 import { runMode } from "./runMode.ts"
 
-const OPERATOR_MAIN = fileURLToPath(new URL("../main.ts", import.meta.url))
-const LOCAL_DEMO = fileURLToPath(new URL("./localDemo.ts", import.meta.url))
+const LOCAL_DEMO = fileURLToPath(new URL("./demo.ts", import.meta.url))
 const argv = process.argv.slice(2)
 
 /** `pnpm start`: the operator against your cluster (kubeconfig + Fly token), or the local stack (neither). */
@@ -17,7 +17,7 @@ switch (mode._tag) {
   case "Cluster": {
     // The operator itself, with this environment and these flags. Ctrl-C reaches it through the terminal's
     // process group; a SIGTERM sent to this process is passed on.
-    const operator = spawn(process.execPath, [OPERATOR_MAIN, ...argv.filter((arg) => arg !== "--local")], {
+    const operator = spawn(process.execPath, [operatorEntrypoint, ...argv.filter((arg) => arg !== "--local")], {
       stdio: "inherit",
     })
     process.on("SIGINT", () => {})

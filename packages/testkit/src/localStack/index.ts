@@ -1,5 +1,0 @@
-export { installCrds } from "./crdInstall.ts"
-export { type LocalStack, type LocalStackOptions, startLocalStack } from "./localStack.ts"
-export { deployOperator, type OperatorDeployment } from "./operatorDeployment.ts"
-export { type OperatorProcess, type OperatorProcessOptions, startOperatorProcess } from "./operatorProcess.ts"
-export { installOperatorRbac, type OperatorIdentity } from "./operatorRbac.ts"

@@ -40,7 +40,7 @@ const printerColumns = [
     name: "Target",
     type: "string",
     description: "The Service or address the tunnel delivers to.",
-    jsonPath: ".spec.target.*",
+    jsonPath: ".status.target",
   },
   {
     name: "Address",
@@ -48,7 +48,7 @@ const printerColumns = [
     description: "The tunnel's public IPv4.",
     jsonPath: '.status.addresses[?(@.type=="v4")].ip',
   },
-  { name: "Regions", type: "string", description: "Fly regions of the Machines.", jsonPath: ".spec.regions" },
+  { name: "Regions", type: "string", description: "Fly regions of the Machines.", jsonPath: ".status.regions" },
   {
     name: "Ready",
     type: "string",

@@ -1,4 +1,4 @@
-import { Effect, Schema, SchemaIssue } from "effect"
+import { Effect, Result, Schema, SchemaIssue } from "effect"
 import { API_VERSION, KIND } from "./constants.ts"
 import { FlyTunnelSpec } from "./flyTunnelSpec.ts"
 import { FlyTunnelStatus } from "./flyTunnelStatus.ts"
@@ -40,12 +40,6 @@ export const FlyTunnel = Schema.Struct({
 })
 export type FlyTunnel = typeof FlyTunnel.Type
 
-/** One reason a value was refused, at a dotted path such as `spec.ports[1].port`. */
-export interface FieldIssue {
-  readonly path: string
-  readonly message: string
-}
-
 /** Untrusted data that is not a valid FlyTunnel (or spec); `message` names every bad field. */
 export class InvalidFlyTunnel extends Schema.TaggedError<InvalidFlyTunnel>()("InvalidFlyTunnel", {
   message: Schema.String,
@@ -76,6 +70,7 @@ const toInvalid = (root: string) => (error: Schema.SchemaError) => {
 
 const decodeTunnel = Schema.decodeUnknownEffect(FlyTunnel)
 const decodeSpec = Schema.decodeUnknownEffect(FlyTunnelSpec)
+const decodeSpecResult = Schema.decodeUnknownResult(FlyTunnelSpec)
 
 /** Decodes a FlyTunnel from the API server (defaults applied), or fails naming every bad field. */
 export const decodeFlyTunnel = (input: unknown): Effect.Effect<FlyTunnel, InvalidFlyTunnel> =>
@@ -84,3 +79,7 @@ export const decodeFlyTunnel = (input: unknown): Effect.Effect<FlyTunnel, Invali
 /** Decodes a spec (e.g. one built from Service annotations), naming fields as `spec.…`. */
 export const decodeFlyTunnelSpec = (input: unknown): Effect.Effect<FlyTunnelSpec, InvalidFlyTunnel> =>
   decodeSpec(input, { errors: "all" }).pipe(Effect.mapError(toInvalid("spec")))
+
+/** `decodeFlyTunnelSpec` without an Effect, for pure code. */
+export const decodeFlyTunnelSpecResult = (input: unknown): Result.Result<FlyTunnelSpec, InvalidFlyTunnel> =>
+  Result.mapError(decodeSpecResult(input, { errors: "all" }), toInvalid("spec"))

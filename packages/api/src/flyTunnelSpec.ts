@@ -67,12 +67,16 @@ export const Port = Schema.Struct({
     description: "Name of the port, unique in the tunnel (a DNS label). It names the frp proxy.",
   }),
   port: PortNumber.annotate({ description: "Public port on the tunnel's Fly address (1-65535)." }),
-  protocol: withDefault(Schema.Literals(Protocols), "TCP", "TCP or UDP. Defaults to TCP."),
+  protocol: withDefault(
+    Schema.Literals(Protocols).annotate({ expected: "TCP or UDP (Fly cannot carry SCTP)" }),
+    "TCP",
+    "TCP or UDP. Defaults to TCP.",
+  ),
   targetPort: Schema.optionalKey(PortNumber).annotate({
     description: "Port on the target that receives the traffic (1-65535). Defaults to port.",
   }),
   proxyProtocol: withDefault(
-    Schema.Literals(ProxyProtocols),
+    Schema.Literals(ProxyProtocols).annotate({ expected: "none, v1 or v2" }),
     "none",
     "PROXY protocol header Fly's edge prepends so the target sees the client's address: none, v1 or v2. TCP only. Defaults to none.",
   ),
@@ -139,14 +143,19 @@ export const Ports = Schema.Array(Port)
 
 export const REGION_PATTERN = "^[a-z]{3}$"
 
-export const Regions = Schema.Array(
-  Schema.String.check(Schema.isPattern(new RegExp(REGION_PATTERN, "u"))).annotate({
-    description: "A Fly region code, e.g. ord.",
+/** A Fly region code. Whether Fly has the region is for Fly to say; the form is checked here. */
+export const Region = Schema.String.check(
+  Schema.isPattern(new RegExp(REGION_PATTERN, "u"), {
+    expected: "a Fly region code: three lowercase letters, e.g. ord",
   }),
-)
+).annotate({
+  description: "A Fly region code, e.g. ord.",
+})
+
+export const Regions = Schema.Array(Region)
   .check(
-    Schema.isMinLength(1),
-    Schema.isMaxLength(MAX_REGIONS),
+    Schema.isMinLength(1, { expected: "at least one region" }),
+    Schema.isMaxLength(MAX_REGIONS, { expected: `at most ${MAX_REGIONS} regions` }),
     // Enforced at admission by list-type "set" (uniqueItems is not allowed in a CRD).
     Schema.makeFilter<ReadonlyArray<string>>(
       (regions) => duplicates(regions, (region) => region, [], "regions must be unique"),
@@ -159,7 +168,9 @@ export const Regions = Schema.Array(
   })
 
 const Quantity = Schema.Union([
-  Schema.String.check(Schema.isPattern(new RegExp(QUANTITY, "u"))),
+  Schema.String.check(
+    Schema.isPattern(new RegExp(QUANTITY, "u"), { expected: "a Kubernetes quantity such as 10m, 0.5, 32Mi or 1Gi" }),
+  ),
   Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
 ]).annotate({ "x-kubernetes-int-or-string": true })
 
@@ -198,7 +209,12 @@ export const Toleration = Schema.Struct({
 
 export const Frpc = Schema.Struct({
   replicas: withDefault(
-    Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: MAX_FRPC_REPLICAS })),
+    Schema.Int.check(
+      Schema.isBetween(
+        { minimum: 1, maximum: MAX_FRPC_REPLICAS },
+        { expected: `a whole number from 1 to ${MAX_FRPC_REPLICAS}` },
+      ),
+    ),
     1,
     `Number of frpc Pods (1-${MAX_FRPC_REPLICAS}); more than one share each TCP port through an frp load-balancing group. Defaults to 1.`,
   ),

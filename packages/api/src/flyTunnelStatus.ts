@@ -28,6 +28,18 @@ export type Condition = typeof Condition.Type
 export const AppStatus = Schema.Struct({
   name: Schema.String.annotate({ description: "Name of the Fly App (derived from the FlyTunnel's UID)." }),
   network: Schema.optionalKey(Schema.String.annotate({ description: "The App's isolated Fly private network." })),
+  id: Schema.optionalKey(Schema.String.annotate({ description: "Fly's id of the App (a rebuilt App has a new one)." })),
+  secretsVersion: Schema.optionalKey(
+    Schema.Int.annotate({
+      description: "The App's secrets version holding the tunnel's current token; Machines boot with at least it.",
+    }),
+  ),
+  tokenDigest: Schema.optionalKey(
+    Schema.String.annotate({
+      description:
+        "Short SHA-256 digest of the token last given to the App (never the token): a new token is pushed and rolled out.",
+    }),
+  ),
 }).annotate({ description: "The Fly App that holds the tunnel's Machines and address." })
 
 export const MachineStatus = Schema.Struct({
@@ -77,6 +89,12 @@ export const FlyTunnelStatus = Schema.Struct({
       "x-kubernetes-list-type": "map",
       "x-kubernetes-list-map-keys": ["ip"],
     }),
+  ),
+  target: Schema.optionalKey(
+    Schema.String.annotate({ description: "The target, for display: svc/<name> or the address host." }),
+  ),
+  regions: Schema.optionalKey(
+    Schema.String.annotate({ description: "The regions of the spec, for display: comma-separated." }),
   ),
   configHash: Schema.optionalKey(
     Schema.String.annotate({

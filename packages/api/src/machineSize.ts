@@ -31,4 +31,6 @@ export const MACHINE_SIZES = Object.keys(machineGuests) as ReadonlyArray<Machine
 
 export const DEFAULT_MACHINE_SIZE: MachineSize = "shared-cpu-1x"
 
-export const MachineSize = Schema.Literals(MACHINE_SIZES as [MachineSize, ...Array<MachineSize>])
+export const MachineSize = Schema.Literals(MACHINE_SIZES as [MachineSize, ...Array<MachineSize>]).annotate({
+  expected: `one of ${MACHINE_SIZES.join(", ")}`,
+})

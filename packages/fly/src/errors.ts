@@ -85,14 +85,20 @@ export class FlyDecodeError extends Schema.TaggedError<FlyDecodeError>()("FlyDec
   message: Schema.String,
 }) {}
 
-export type FlyError =
-  | FlyUnauthorized
-  | FlyNotFound
-  | FlyNameTaken
-  | FlyConflict
-  | FlyRateLimited
-  | FlyCapacity
-  | FlyInvalid
-  | FlyTimeout
-  | FlyTransport
-  | FlyDecodeError
+/** Every failure of a Fly call, as one union: callers route by `_tag`. */
+export const FlyError = Schema.Union([
+  FlyUnauthorized,
+  FlyNotFound,
+  FlyNameTaken,
+  FlyConflict,
+  FlyRateLimited,
+  FlyCapacity,
+  FlyInvalid,
+  FlyTimeout,
+  FlyTransport,
+  FlyDecodeError,
+])
+export type FlyError = typeof FlyError.Type
+
+/** Whether a failure is a Fly call's (any member of the union), for code that also sees other failures. */
+export const isFlyError: (u: unknown) => u is FlyError = Schema.is(FlyError)

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs"
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Logger, Ref, References } from "effect"
-import { loadOperatorConfig, settingsHelp } from "./config/operatorConfig.ts"
+import { loadOperatorConfig, OperatorConfigError, settingsHelp } from "./config/operatorConfig.ts"
 import { healthServer, metricsServer } from "./http/operatorHttp.ts"
 import { operatorLayer, runOperator } from "./operator.ts"
 
@@ -15,44 +15,7 @@ if (argv.includes("--help") || argv.includes("-h")) {
   process.exit(0)
 }
 
-const program = Effect.gen(function* () {
-  const config = yield* loadOperatorConfig(argv, process.env)
-  const operatorNamespace = config.operatorNamespace || readInClusterNamespace()
-  if (operatorNamespace === "") {
-    return yield* Effect.fail(
-      new Error(
-        "--operator-namespace (OPERATOR_NAMESPACE) is required outside a Pod: the namespace of frpc objects and the Lease",
-      ),
-    )
-  }
-  const full = { ...config, operatorNamespace }
-  const synced = yield* Ref.make(false)
-  // A standby replica is ready too: readiness gates traffic to /metrics, not leadership.
-  const ready = config.leaderElect ? Effect.succeed(true) : Ref.get(synced)
-  yield* Effect.logInfo("starting", {
-    org: config.flyOrg,
-    class: config.loadBalancerClass,
-    namespace: operatorNamespace,
-    leaderElection: config.leaderElect,
-  })
-  return yield* runOperator(full, synced).pipe(
-    Effect.provide(
-      Layer.mergeAll(operatorLayer(full), metricsServer(config.metricsAddr), healthServer(config.healthAddr, ready)),
-    ),
-    Effect.provideService(
-      References.MinimumLogLevel,
-      config.logLevel === "warn"
-        ? "Warn"
-        : config.logLevel === "error"
-          ? "Error"
-          : config.logLevel === "debug"
-            ? "Debug"
-            : "Info",
-    ),
-  )
-})
-
-function readInClusterNamespace(): string {
+const readInClusterNamespace = (): string => {
   try {
     return readFileSync(IN_CLUSTER_NAMESPACE, "utf8").trim()
   } catch {
@@ -60,7 +23,37 @@ function readInClusterNamespace(): string {
   }
 }
 
+const logLevels = { debug: "Debug", info: "Info", warn: "Warn", error: "Error" } as const
+
+const program = Effect.gen(function* () {
+  const loaded = yield* loadOperatorConfig(argv, process.env)
+  const config = { ...loaded, operatorNamespace: loaded.operatorNamespace || readInClusterNamespace() }
+  if (config.operatorNamespace === "") {
+    return yield* new OperatorConfigError({
+      problems: [
+        "--operator-namespace (OPERATOR_NAMESPACE) is required outside a Pod: the namespace of frpc objects and the Lease",
+      ],
+    })
+  }
+  const synced = yield* Ref.make(false)
+  // A standby replica is ready too: readiness gates traffic to /metrics, not leadership.
+  const ready = config.leaderElect ? Effect.succeed(true) : Ref.get(synced)
+  yield* Effect.logInfo("starting", {
+    org: config.flyOrg,
+    class: config.loadBalancerClass,
+    namespace: config.operatorNamespace,
+    leaderElection: config.leaderElect,
+  })
+  return yield* runOperator(config, synced).pipe(
+    Effect.provide(
+      Layer.mergeAll(operatorLayer(config), metricsServer(config.metricsAddr), healthServer(config.healthAddr, ready)),
+    ),
+    Effect.provideService(References.MinimumLogLevel, logLevels[config.logLevel]),
+  )
+})
+
 program.pipe(
+  // A setting the operator cannot start with: say which, and exit 2 (as a bad flag does).
   Effect.catchTag("OperatorConfigError", (error) =>
     Effect.sync(() => {
       process.stderr.write(`${error.message}\n`)

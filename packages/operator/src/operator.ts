@@ -2,10 +2,12 @@ import { hostname } from "node:os"
 import { FlyClient } from "@fly-tunnel-operator/fly"
 import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { type Duration, Effect, Layer, Ref } from "effect"
-import type { OperatorConfigShape } from "./config/operatorConfig.ts"
+import type { OperatorConfig } from "./config/operatorConfig.ts"
 import { EventRecorder } from "./kube/eventRecorder.ts"
+import { KubeCache } from "./kube/kubeCache.ts"
 import { KubeClient } from "./kube/kubeClient.ts"
 import * as LeaderElection from "./kube/leaderElection.ts"
+import { isManagedService } from "./service/serviceClass.ts"
 import { makeServiceController } from "./service/serviceController.ts"
 import { ServiceSettings } from "./service/serviceSettings.ts"
 import { makeTunnelController } from "./tunnel/tunnelController.ts"
@@ -37,10 +39,16 @@ export const runControllers = (options: ControllersOptions) =>
     }),
   )
 
+export type OperatorLayerConfig = OperatorConfig & { readonly operatorNamespace: string }
+
 /** Every service the controllers need, from the operator's settings. */
-export const operatorLayer = (config: OperatorConfigShape & { readonly operatorNamespace: string }) =>
+export const operatorLayer = (config: OperatorLayerConfig) =>
   Layer.mergeAll(
     EventRecorder.layer({ component: "fly-tunnel-operator", instance: hostname() }),
+    KubeCache.layer({
+      operatorNamespace: config.operatorNamespace,
+      isManagedService: (service) => isManagedService(service, config.loadBalancerClass),
+    }),
     Layer.succeed(TunnelSettings, {
       flyOrg: config.flyOrg,
       frpsImage: config.frpsImage || FRPS_IMAGE,
@@ -50,7 +58,7 @@ export const operatorLayer = (config: OperatorConfigShape & { readonly operatorN
     Layer.succeed(ServiceSettings, {
       loadBalancerClass: config.loadBalancerClass,
       defaultRegion: config.flyRegion,
-      defaultMachineSize: config.flyMachineSize as ServiceSettings["Service"]["defaultMachineSize"],
+      defaultMachineSize: config.flyMachineSize,
     }),
     FlyClient.layer({ baseUrl: config.flyApiBaseUrl, token: config.flyApiToken }),
   ).pipe(
@@ -61,12 +69,9 @@ export const operatorLayer = (config: OperatorConfigShape & { readonly operatorN
 
 /**
  * The operator: controllers under leader election (only the leader reconciles; a lost lease stops them and the
- * replica campaigns again), or directly when leader election is off.
+ * replica campaigns again), or directly when leader election is off. The cache runs in either case.
  */
-export const runOperator = (
-  config: OperatorConfigShape & { readonly operatorNamespace: string },
-  synced: Ref.Ref<boolean>,
-) => {
+export const runOperator = (config: OperatorLayerConfig, synced: Ref.Ref<boolean>) => {
   const controllers = runControllers({
     concurrency: config.concurrency,
     resync: `${config.resyncSeconds} seconds`,

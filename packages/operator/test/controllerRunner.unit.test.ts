@@ -4,18 +4,18 @@ import { TestClock } from "effect/testing"
 import * as Controller from "../src/controller/controller.ts"
 import { reconcileErrorsTotal, reconcileTotal } from "../src/controller/controllerMetrics.ts"
 import * as ReconcileResult from "../src/controller/reconcileResult.ts"
-import * as Source from "../src/controller/source.ts"
+import type * as Source from "../src/controller/source.ts"
 
 // A source the test feeds by hand.
 const fakeSource = Effect.gen(function* () {
   const keys = yield* Queue.unbounded<string>()
   const synced = yield* Deferred.make<void>()
   const known = new Set<string>()
-  const source = Source.make({
+  const source: Source.Source = {
     changes: Stream.fromQueue(keys),
     synced: Deferred.await(synced),
     keys: Effect.sync(() => [...known]),
-  })
+  }
   const emit = (key: string) => Effect.sync(() => known.add(key)).pipe(Effect.andThen(Queue.offer(keys, key)))
   return { source, emit, markSynced: Deferred.succeed(synced, undefined) }
 })

@@ -1,27 +1,43 @@
 import { readFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
+import type { V1ConfigMap, V1Namespace } from "@kubernetes/client-node"
 import { Effect, Fiber, Layer, Option, Schedule, type Scope, Stream } from "effect"
 import { inject } from "vitest"
 import { parse } from "yaml"
 import { EventRecorder } from "../src/kube/eventRecorder.ts"
-import { KubeClient } from "../src/kube/kubeClient.ts"
+import * as Informer from "../src/kube/informer.ts"
+import { addFinalizer, FieldManager, KubeClient, removeFinalizer } from "../src/kube/kubeClient.ts"
 import { type KubeError, KubeUnavailable } from "../src/kube/kubeErrors.ts"
 import * as LeaderElection from "../src/kube/leaderElection.ts"
 import * as ResourceType from "../src/kube/resourceType.ts"
-import * as ResourceWatch from "../src/kube/resourceWatch.ts"
 
 const { kubeconfigPath } = inject("controlPlane")
 const Client = KubeClient.layerFromFile(kubeconfigPath)
 const run = <A, E>(effect: Effect.Effect<A, E, KubeClient | Scope.Scope>) =>
   effect.pipe(Effect.scoped, Effect.provide(Client), Effect.timeout("120 seconds"))
 
-const CustomResourceDefinition = ResourceType.make({
+// Kinds only this test touches.
+const CustomResourceDefinition: ResourceType.ResourceType<ResourceType.KubeObject> = {
   group: "apiextensions.k8s.io",
   version: "v1",
   kind: "CustomResourceDefinition",
   plural: "customresourcedefinitions",
   namespaced: false,
-})
+}
+const Namespace: ResourceType.ResourceType<V1Namespace> = {
+  group: "",
+  version: "v1",
+  kind: "Namespace",
+  plural: "namespaces",
+  namespaced: false,
+}
+const ConfigMap: ResourceType.ResourceType<V1ConfigMap> = {
+  group: "",
+  version: "v1",
+  kind: "ConfigMap",
+  plural: "configmaps",
+  namespaced: true,
+}
 
 const namespace = `kube-it-${Date.now().toString(36)}`
 
@@ -35,7 +51,7 @@ const eventually = <A, E, R>(check: Effect.Effect<A, E, R>, holds: (a: A) => boo
 
 const ensureNamespace = Effect.gen(function* () {
   const client = yield* KubeClient
-  yield* client.apply(ResourceType.Namespace, { metadata: { name: namespace } })
+  yield* client.apply(Namespace, { metadata: { name: namespace } })
 })
 
 const ensureCrd = Effect.gen(function* () {
@@ -103,17 +119,24 @@ describe("KubeClient against a real API server", () => {
           metadata: { name: "applied", namespace, labels: { app: "frpc" } },
           data: { "frpc.toml": "serverAddr = '127.0.0.1'" },
         }
-        const first = yield* client.apply(ResourceType.ConfigMap, desired)
-        const second = yield* client.apply(ResourceType.ConfigMap, desired)
+        const first = yield* client.apply(ConfigMap, desired)
+        const second = yield* client.apply(ConfigMap, desired)
         assert.strictEqual(second.metadata?.resourceVersion, first.metadata?.resourceVersion)
         assert.isTrue(second.metadata?.managedFields?.some((f) => f.manager === "fly-tunnel-operator") ?? false)
-        const changed = yield* client.apply(ResourceType.ConfigMap, { ...desired, data: { "frpc.toml": "changed" } })
+        const changed = yield* client.apply(ConfigMap, { ...desired, data: { "frpc.toml": "changed" } })
         assert.notStrictEqual(changed.metadata?.resourceVersion, first.metadata?.resourceVersion)
+        // Each field manager owns what it applied: dropping a key it owns removes it, another manager's stays.
+        const other = yield* client
+          .apply(ConfigMap, { metadata: { name: "applied", namespace }, data: { other: "theirs" } })
+          .pipe(Effect.provideService(FieldManager, "someone-else"))
+        assert.deepStrictEqual(other.data, { "frpc.toml": "changed", other: "theirs" })
+        const dropped = yield* client.apply(ConfigMap, { metadata: { name: "applied", namespace }, data: {} })
+        assert.deepStrictEqual(dropped.data, { other: "theirs" })
       }),
     ),
   )
 
-  it.live("status: patch to /status, and updateStatus writes only on change", () =>
+  it.live("status: server-side apply to /status leaves the spec alone and keeps other managers' fields", () =>
     run(
       Effect.gen(function* () {
         const client = yield* KubeClient
@@ -126,22 +149,24 @@ describe("KubeClient against a real API server", () => {
             ports: [{ name: "http", port: 80 }],
             regions: ["ams"],
           },
-        } as ResourceType.KubeObject)
-        const patched = yield* client.patchStatus(ResourceType.FlyTunnel, "status", namespace, {
-          phase: "Pending",
-          observedGeneration: 1,
         })
-        assert.deepInclude((patched as { status?: object }).status ?? {}, { phase: "Pending", observedGeneration: 1 })
-        assert.strictEqual((patched as { spec?: unknown }).spec !== undefined, true)
-        const same = yield* client.updateStatus(ResourceType.FlyTunnel, patched, {
-          observedGeneration: 1,
-          phase: "Pending",
-        } as never)
-        assert.strictEqual(same.metadata?.resourceVersion, patched.metadata?.resourceVersion, "no write when equal")
-        const updated = yield* client.updateStatus(ResourceType.FlyTunnel, patched, { phase: "Provisioning" } as never)
-        assert.notStrictEqual(updated.metadata?.resourceVersion, patched.metadata?.resourceVersion)
-        assert.deepStrictEqual((updated as { status?: object }).status, { phase: "Provisioning" })
-        assert.notStrictEqual(tunnel.metadata?.uid, undefined)
+        const metadata = { name: "status", namespace, uid: tunnel.metadata?.uid ?? "" }
+        const applied = yield* client.applyStatus(ResourceType.FlyTunnel, {
+          metadata,
+          status: { phase: "Pending", observedGeneration: 1, target: "svc/web" },
+        })
+        assert.deepStrictEqual(applied.status, { phase: "Pending", observedGeneration: 1, target: "svc/web" })
+        assert.deepStrictEqual(applied.spec, tunnel.spec)
+        const next = yield* client.applyStatus(ResourceType.FlyTunnel, { metadata, status: { phase: "Provisioning" } })
+        assert.deepStrictEqual(next.status, { phase: "Provisioning" }, "fields no longer applied are removed")
+        // A uid that is not the object's (a deleted and re-created tunnel) is refused (422), not written.
+        const stale = yield* Effect.flip(
+          client.applyStatus(ResourceType.FlyTunnel, { metadata: { ...metadata, uid: "not-the-uid" }, status: {} }),
+        )
+        assert.strictEqual(stale._tag, "KubeInvalid")
+        assert.deepStrictEqual((yield* client.get(ResourceType.FlyTunnel, "status", namespace)).status, {
+          phase: "Provisioning",
+        })
       }),
     ),
   )
@@ -153,13 +178,13 @@ describe("KubeClient against a real API server", () => {
         yield* ensureNamespace
         const finalizer = "fly-tunnel-operator.dev/finalizer"
         const original = yield* client.create(ResourceType.Secret, secret("finalized", { a: "b" }))
-        const withFinalizer = yield* client.addFinalizer(ResourceType.Secret, original, finalizer)
+        const withFinalizer = yield* addFinalizer(ResourceType.Secret, original, finalizer)
         assert.deepStrictEqual(withFinalizer.metadata?.finalizers, [finalizer])
-        const unchanged = yield* client.addFinalizer(ResourceType.Secret, withFinalizer, finalizer)
+        const unchanged = yield* addFinalizer(ResourceType.Secret, withFinalizer, finalizer)
         assert.strictEqual(unchanged, withFinalizer, "already present: no request")
         // A writer holding the stale copy loses.
         const conflict = yield* Effect.flip(
-          client.removeFinalizer(
+          removeFinalizer(
             ResourceType.Secret,
             { ...original, metadata: { ...original.metadata, finalizers: [finalizer] } },
             finalizer,
@@ -169,7 +194,7 @@ describe("KubeClient against a real API server", () => {
         yield* client.delete(ResourceType.Secret, "finalized", namespace)
         const terminating = yield* client.get(ResourceType.Secret, "finalized", namespace)
         assert.isDefined(terminating.metadata?.deletionTimestamp)
-        yield* client.removeFinalizer(ResourceType.Secret, terminating, finalizer)
+        yield* removeFinalizer(ResourceType.Secret, terminating, finalizer)
         yield* eventually(
           client.get(ResourceType.Secret, "finalized", namespace).pipe(Effect.exit),
           (exit) => exit._tag === "Failure",
@@ -178,12 +203,12 @@ describe("KubeClient against a real API server", () => {
     ),
   )
 
-  it.live("ResourceWatch sees create, update and delete, and keeps going across watch closes", () =>
+  it.live("an informer sees create, update and delete, and keeps going across watch closes", () =>
     run(
       Effect.gen(function* () {
         const client = yield* KubeClient
         yield* ensureNamespace
-        const watch = yield* ResourceWatch.make(ResourceType.Service, {
+        const watch = yield* Informer.make(ResourceType.Service, {
           namespace,
           labelSelector: "kube-it=yes",
           // The server ends each watch after a second: every step below crosses reconnects.
@@ -245,11 +270,7 @@ describe("KubeClient against a real API server", () => {
           namespace,
           fieldSelector: `involvedObject.uid=${target.metadata?.uid}`,
         })
-        const byReason = (reason: string) =>
-          events.items.filter((e) => (e as { reason?: string }).reason === reason) as Array<{
-            count?: number
-            type?: string
-          }>
+        const byReason = (reason: string) => events.items.filter((event) => event.reason === reason)
         assert.strictEqual(byReason("InvalidAnnotation").length, 1)
         assert.strictEqual(byReason("InvalidAnnotation")[0]?.count, 5)
         assert.strictEqual(byReason("InvalidAnnotation")[0]?.type, "Warning")

@@ -1,8 +1,10 @@
 import { type FlyTunnelStatus, type Reason, Reasons } from "@fly-tunnel-operator/api"
+import type { V1Condition, V1Service } from "@kubernetes/client-node"
 import { describe, expect, it } from "vitest"
-import type { ServiceCondition, ServiceObject } from "../src/service/serviceObjects.ts"
 import {
   invalidServiceStatus,
+  type OwnedServiceStatus,
+  ownedStatusOf,
   releasedServiceStatus,
   SERVICE_CONDITION,
   serviceStatusFor,
@@ -23,25 +25,36 @@ const tunnelStatus = (
 const readyAt = (address: string) =>
   tunnelStatus({ status: "True", reason: Reasons.Ready, message: `tunnel carries traffic at ${address}` }, address)
 
-const service = (status?: ServiceObject["status"]): ServiceObject => ({
+const theirs: V1Condition = {
+  type: "example.com/Other",
+  status: "True",
+  reason: "Fine",
+  message: "someone else's",
+  lastTransitionTime: new Date(EARLIER),
+}
+
+/** A Service whose status holds another writer's condition and what we applied (as the API server merges it). */
+const service = (owned: OwnedServiceStatus = {}): V1Service => ({
   metadata: { name: "web", namespace: "default" },
   spec: { type: "LoadBalancer", loadBalancerClass: "fly-tunnel-operator.dev/lb" },
-  ...(status === undefined ? {} : { status }),
+  status: {
+    loadBalancer: owned.ingress === undefined ? {} : { ingress: [...owned.ingress] },
+    conditions: [theirs, ...(owned.condition === undefined ? [] : [owned.condition])],
+  },
 })
 
-const ours = (status: ServiceObject["status"]): ServiceCondition | undefined =>
-  status?.conditions?.find((condition) => condition.type === SERVICE_CONDITION)
+const ours = (status: OwnedServiceStatus): V1Condition | undefined => status.condition
 
 describe("serviceStatusFor", () => {
   it("publishes the address of a Ready tunnel as ingress with ipMode Proxy and a True condition", () => {
     const status = serviceStatusFor(service(), readyAt("203.0.113.7"), NOW)
-    expect(status.loadBalancer).toEqual({ ingress: [{ ip: "203.0.113.7", ipMode: "Proxy" }] })
+    expect(status.ingress).toEqual([{ ip: "203.0.113.7", ipMode: "Proxy" }])
     expect(ours(status)).toEqual({
       type: SERVICE_CONDITION,
       status: "True",
       reason: Reasons.Ready,
       message: "public address 203.0.113.7",
-      lastTransitionTime: NOW,
+      lastTransitionTime: new Date(NOW),
     })
   })
 
@@ -54,7 +67,7 @@ describe("serviceStatusFor", () => {
       ),
       NOW,
     )
-    expect(status.loadBalancer).toEqual({})
+    expect(status.ingress).toBeUndefined()
     expect(ours(status)?.status).toBe("False")
   })
 
@@ -68,7 +81,7 @@ describe("serviceStatusFor", () => {
       ),
       NOW,
     )
-    expect(updating.loadBalancer).toEqual({ ingress: [{ ip: "203.0.113.7", ipMode: "Proxy" }] })
+    expect(updating.ingress).toEqual([{ ip: "203.0.113.7", ipMode: "Proxy" }])
     expect(ours(updating)?.reason).toBe(Reasons.MachineCreating)
   })
 
@@ -79,12 +92,12 @@ describe("serviceStatusFor", () => {
       tunnelStatus({ status: "False", reason: Reasons.ClientDeploying, message: "rolling out" }, "198.51.100.9"),
       NOW,
     )
-    expect(moved.loadBalancer).toEqual({})
+    expect(moved.ingress).toBeUndefined()
   })
 
   it("says it waits for provisioning while the tunnel has no status", () => {
     const status = serviceStatusFor(service(), undefined, NOW)
-    expect(status.loadBalancer).toEqual({})
+    expect(status.ingress).toBeUndefined()
     expect(ours(status)).toMatchObject({ status: "False", reason: Reasons.Provisioning })
     expect(ours(status)?.message).toMatch(/^waiting for the tunnel: /)
   })
@@ -142,24 +155,19 @@ describe("serviceStatusFor", () => {
       tunnelStatus({ status: "False", reason: Reasons.ClientDeploying, message: "rolling out" }),
       NOW,
     )
-    expect(ours(stillWaiting)).toMatchObject({ reason: Reasons.ClientDeploying, lastTransitionTime: EARLIER })
+    expect(ours(stillWaiting)).toMatchObject({
+      reason: Reasons.ClientDeploying,
+      lastTransitionTime: new Date(EARLIER),
+    })
     const ready = serviceStatusFor(service(stillWaiting), readyAt("203.0.113.7"), NOW)
-    expect(ours(ready)).toMatchObject({ status: "True", lastTransitionTime: NOW })
+    expect(ours(ready)).toMatchObject({ status: "True", lastTransitionTime: new Date(NOW) })
   })
 
-  it("leaves other conditions and their order alone", () => {
-    const theirs: ServiceCondition = {
-      type: "example.com/Other",
-      status: "True",
-      reason: "Fine",
-      message: "someone else's",
-      lastTransitionTime: EARLIER,
-    }
-    const first = serviceStatusFor(service({ conditions: [theirs] }), undefined, EARLIER)
-    const withOursFirst = { ...first, conditions: [...(first.conditions ?? [])].reverse() }
-    const next = serviceStatusFor(service(withOursFirst), readyAt("203.0.113.7"), NOW)
-    expect(next.conditions?.map((condition) => condition.type)).toEqual([SERVICE_CONDITION, "example.com/Other"])
-    expect(next.conditions?.[1]).toEqual(theirs)
+  it("owns only its own condition: another writer's is neither read as ours nor applied", () => {
+    const status = serviceStatusFor(service(), readyAt("203.0.113.7"), NOW)
+    expect(ours(status)?.type).toBe(SERVICE_CONDITION)
+    expect(ownedStatusOf(service(status))).toEqual(status)
+    expect(ownedStatusOf(service())).toEqual({})
   })
 })
 
@@ -168,28 +176,21 @@ describe("invalidServiceStatus", () => {
     const published = serviceStatusFor(service(), readyAt("203.0.113.7"), EARLIER)
     const message = 'fly-tunnel-operator.dev/fly-machine-size: "huge" is not allowed; use one of shared-cpu-1x'
     const status = invalidServiceStatus(service(published), message, NOW)
-    expect(status.loadBalancer).toEqual({ ingress: [{ ip: "203.0.113.7", ipMode: "Proxy" }] })
+    expect(status.ingress).toEqual([{ ip: "203.0.113.7", ipMode: "Proxy" }])
     expect(ours(status)).toEqual({
       type: SERVICE_CONDITION,
       status: "False",
       reason: Reasons.InvalidSpec,
       message,
-      lastTransitionTime: NOW,
+      lastTransitionTime: new Date(NOW),
     })
   })
 })
 
 describe("releasedServiceStatus", () => {
-  it("clears our ingress and our condition, keeping other conditions", () => {
-    const theirs: ServiceCondition = {
-      type: "example.com/Other",
-      status: "True",
-      reason: "Fine",
-      message: "someone else's",
-      lastTransitionTime: EARLIER,
-    }
-    const published = serviceStatusFor(service({ conditions: [theirs] }), readyAt("203.0.113.7"), EARLIER)
-    expect(releasedServiceStatus(service(published))).toEqual({ loadBalancer: {}, conditions: [theirs] })
+  it("owns nothing: applied, it removes our ingress and our condition and leaves the others'", () => {
+    expect(releasedServiceStatus).toEqual({})
+    expect(ownedStatusOf(service(releasedServiceStatus))).toEqual({})
   })
 })
 

@@ -1,30 +1,29 @@
 import { Annotations } from "@fly-tunnel-operator/api"
+import type { V1Service, V1ServicePort } from "@kubernetes/client-node"
+import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import type { ServiceObject } from "../src/service/serviceObjects.ts"
 import { describeProblem, tunnelSpecFromService } from "../src/service/serviceTunnelSpec.ts"
 
 const defaults = { region: "ord", machineSize: "shared-cpu-1x" } as const
 
 const service = (
   annotations: Record<string, string> = {},
-  ports: Partial<NonNullable<ServiceObject["spec"]>> = {},
-): ServiceObject => ({
+  ports: ReadonlyArray<V1ServicePort> = [
+    { name: "https", port: 443, protocol: "TCP", targetPort: 8443 },
+    { name: "dns", port: 53, protocol: "UDP" },
+  ],
+): V1Service => ({
   metadata: { name: "web", namespace: "default", annotations },
-  spec: {
-    type: "LoadBalancer",
-    loadBalancerClass: "fly-tunnel-operator.dev/lb",
-    ports: [
-      { name: "https", port: 443, protocol: "TCP", targetPort: 8443 },
-      { name: "dns", port: 53, protocol: "UDP" },
-    ],
-    ...ports,
-  },
+  spec: { type: "LoadBalancer", loadBalancerClass: "fly-tunnel-operator.dev/lb", ports: [...ports] },
 })
 
+const problemsOf = (result: ReturnType<typeof tunnelSpecFromService>) =>
+  Result.isFailure(result) ? result.failure : []
+
 describe("tunnelSpecFromService", () => {
-  it("maps ports to the Service port (frpc dials the ClusterIP) and applies defaults", () => {
-    expect(tunnelSpecFromService(service(), defaults)).toEqual({
-      spec: {
+  it("maps ports to the Service port (frpc dials the ClusterIP) and applies the schema's defaults", () => {
+    expect(tunnelSpecFromService(service(), defaults)).toEqual(
+      Result.succeed({
         target: { service: { name: "web" } },
         ports: [
           { name: "https", port: 443, protocol: "TCP", targetPort: 443, proxyProtocol: "none" },
@@ -33,8 +32,8 @@ describe("tunnelSpecFromService", () => {
         regions: ["ord"],
         machineSize: "shared-cpu-1x",
         frpc: { replicas: 1 },
-      },
-    })
+      }),
+    )
   })
 
   it("reads the Go operator's annotations and ours", () => {
@@ -49,15 +48,15 @@ describe("tunnelSpecFromService", () => {
       }),
       defaults,
     )
-    expect(result).toMatchObject({
-      spec: {
-        regions: ["ams"],
-        machineSize: "shared-cpu-2x",
-        frpc: { replicas: 2, resources: { requests: { cpu: "20m" }, limits: { memory: "256Mi" } } },
-      },
+    expect(Result.isSuccess(result)).toBe(true)
+    if (Result.isFailure(result)) return
+    expect(result.success).toMatchObject({
+      regions: ["ams"],
+      machineSize: "shared-cpu-2x",
+      frpc: { replicas: 2, resources: { requests: { cpu: "20m" }, limits: { memory: "256Mi" } } },
     })
     // PROXY protocol applies to TCP ports only.
-    expect("spec" in result && result.spec.ports.map((port) => port.proxyProtocol)).toEqual(["v2", "none"])
+    expect(result.success.ports.map((port) => port.proxyProtocol)).toEqual(["v2", "none"])
   })
 
   it("prefers the region list over the single region", () => {
@@ -65,39 +64,44 @@ describe("tunnelSpecFromService", () => {
       service({ [Annotations.flyRegion]: "ams", [Annotations.flyRegions]: "ord, fra" }),
       defaults,
     )
-    expect(result).toMatchObject({ spec: { regions: ["ord", "fra"] } })
+    expect(Result.isSuccess(result) && result.success.regions).toEqual(["ord", "fra"])
   })
 
-  it("names every bad annotation with its value and the allowed values", () => {
-    const result = tunnelSpecFromService(
-      service({
-        [Annotations.flyRegion]: "Chicago",
-        [Annotations.flyMachineSize]: "huge",
-        [Annotations.proxyProtocol]: "v3",
-        [Annotations.frpcReplicas]: "0",
-        [Annotations.frpcCpuLimit]: "lots",
-      }),
-      defaults,
-    )
-    expect("problems" in result).toBe(true)
-    const messages = "problems" in result ? result.problems.map(describeProblem) : []
-    expect(messages).toHaveLength(5)
-    expect(messages[0]).toContain(`${Annotations.flyRegion}: "Chicago"`)
-    expect(messages[0]).toContain("three lowercase letters")
-    expect(messages[1]).toContain("shared-cpu-1x")
-    expect(messages[2]).toContain("none, v1 or v2")
-    expect(messages[3]).toContain("from 1 to 10")
-    expect(messages[4]).toContain(Annotations.frpcCpuLimit)
-  })
-
-  it("refuses SCTP and duplicate regions", () => {
-    const result = tunnelSpecFromService(
-      service({ [Annotations.flyRegions]: "ord,ord" }, { ports: [{ port: 9, protocol: "SCTP" }] }),
-      defaults,
-    )
-    expect("problems" in result && result.problems.map((problem) => problem.field)).toEqual([
-      Annotations.flyRegions,
-      "spec.ports[0].protocol",
+  it("names every bad annotation with its value and what the FlyTunnel schema allows", () => {
+    const messages = problemsOf(
+      tunnelSpecFromService(
+        service({
+          [Annotations.flyRegion]: "Chicago",
+          [Annotations.flyMachineSize]: "huge",
+          [Annotations.proxyProtocol]: "v3",
+          [Annotations.frpcReplicas]: "0",
+          [Annotations.frpcCpuLimit]: "lots",
+        }),
+        defaults,
+      ),
+    ).map(describeProblem)
+    expect(messages).toEqual([
+      expect.stringMatching(/^fly-tunnel-operator\.dev\/proxy-protocol: "v3" is not allowed: expected none, v1 or v2$/),
+      expect.stringMatching(/^fly-tunnel-operator\.dev\/fly-region: "Chicago" .*three lowercase letters/),
+      expect.stringMatching(/^fly-tunnel-operator\.dev\/fly-machine-size: "huge" .*shared-cpu-1x/),
+      expect.stringMatching(/^fly-tunnel-operator\.dev\/frpc-replicas: "0" .*from 1 to 10/),
+      expect.stringMatching(/^fly-tunnel-operator\.dev\/frpc-cpu-limit: "lots" .*Kubernetes quantity/),
     ])
+  })
+
+  it("refuses SCTP (a Service field) and duplicate regions (an annotation), naming each", () => {
+    const problems = problemsOf(
+      tunnelSpecFromService(
+        service({ [Annotations.flyRegions]: "ord,ord" }, [{ port: 9, protocol: "SCTP" }]),
+        defaults,
+      ),
+    )
+    expect(problems.map((problem) => problem.field)).toEqual(["spec.ports[0].protocol", Annotations.flyRegions])
+    expect(describeProblem(problems[0] ?? { field: "", value: "", message: "" })).toContain('"SCTP"')
+  })
+
+  it("refuses a replica count that is not a whole number with the text given", () => {
+    const [problem] = problemsOf(tunnelSpecFromService(service({ [Annotations.frpcReplicas]: "two" }), defaults))
+    expect(problem).toMatchObject({ field: Annotations.frpcReplicas, value: "two" })
   })
 })

@@ -1,19 +1,29 @@
 import { readFileSync } from "node:fs"
-import { Context, Effect, Redacted, Result, Schema } from "effect"
+import { parseArgs } from "node:util"
+import { Effect, Redacted, Result, Schema, SchemaIssue, Struct } from "effect"
 import { SETTINGS, type Setting } from "./operatorSettings.ts"
 
-type Settings = typeof SETTINGS
-type Decoded = { readonly [K in keyof Settings]: Settings[K] extends Setting<infer A> ? A : never }
+interface SchemaOfSetting extends Struct.Lambda {
+  <A>(setting: Setting<A>): Schema.Codec<A, string>
+  readonly "~lambda.out": this["~lambda.in"] extends Setting<infer A> ? Schema.Codec<A, string> : never
+}
 
-export interface OperatorConfigShape extends Omit<Decoded, "flyApiToken" | "flyApiTokenFile" | "leaderElect"> {
+/** Every setting decoded at once from its text: one Struct, typed field by field from the SETTINGS table. */
+const SettingsSchema = Schema.Struct(
+  Struct.map(
+    SETTINGS,
+    Struct.lambda<SchemaOfSetting>((setting) => setting.schema),
+  ),
+)
+const decodeSettings = Schema.decodeUnknownResult(SettingsSchema)
+type Decoded = typeof SettingsSchema.Type
+
+export interface OperatorConfig extends Omit<Decoded, "flyApiToken" | "flyApiTokenFile" | "leaderElect"> {
   readonly flyApiToken: Redacted.Redacted<string>
   readonly leaderElect: boolean
 }
 
-export class OperatorConfig extends Context.Service<OperatorConfig, OperatorConfigShape>()(
-  "@fly-tunnel-operator/operator/OperatorConfig",
-) {}
-
+/** A setting the operator cannot start with; the process exits with code 2. */
 export class OperatorConfigError extends Schema.TaggedError<OperatorConfigError>()("OperatorConfigError", {
   problems: Schema.Array(Schema.String),
 }) {
@@ -25,24 +35,28 @@ export class OperatorConfigError extends Schema.TaggedError<OperatorConfigError>
 const settingName = (setting: Setting<unknown>): string =>
   setting.flag === "" ? setting.env : `--${setting.flag} (${setting.env})`
 
-/** `--name=value` and `--name value`; `--name` alone means "true". */
-const parseFlags = (argv: ReadonlyArray<string>): { flags: Map<string, string>; unknown: Array<string> } => {
+const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/**
+ * `--name=value` or `--name value` for every setting that has a flag. Anything else is a problem, reported with the
+ * others (node's parseArgs, non-strict so that one bad argument does not hide the rest).
+ */
+const parseFlags = (argv: ReadonlyArray<string>) => {
   const known = new Set(Object.values(SETTINGS).map((setting) => setting.flag))
-  const flags = new Map<string, string>()
-  const unknown: Array<string> = []
-  for (let index = 0; index < argv.length; index++) {
-    const argument = argv[index] ?? ""
-    const match = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(argument)
-    if (match?.[1] === undefined || !known.has(match[1])) {
-      unknown.push(argument)
-      continue
-    }
-    const next = argv[index + 1]
-    if (match[2] !== undefined) flags.set(match[1], match[2])
-    else if (next !== undefined && !next.startsWith("--")) flags.set(match[1], argv[++index] ?? "")
-    else flags.set(match[1], "true")
+  const options = Object.fromEntries(
+    [...known].filter((flag) => flag !== "").map((flag) => [flag, { type: "string" as const }]),
+  )
+  const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true })
+  const values: Record<string, string> = {}
+  const problems: Array<string> = []
+  for (const token of tokens) {
+    if (token.kind === "positional") problems.push(`unknown argument ${token.value}; run with --help for the settings`)
+    else if (token.kind === "option" && !known.has(token.name))
+      problems.push(`unknown argument ${token.rawName}; run with --help for the settings`)
+    else if (token.kind === "option" && token.value === undefined) problems.push(`${token.rawName} needs a value`)
+    else if (token.kind === "option" && token.value !== undefined) values[token.name] = token.value
   }
-  return { flags, unknown }
+  return { values, problems }
 }
 
 /**
@@ -53,42 +67,43 @@ export const loadOperatorConfig = (
   argv: ReadonlyArray<string>,
   env: Readonly<Record<string, string | undefined>>,
   readFile: (path: string) => string = (path) => readFileSync(path, "utf8"),
-): Effect.Effect<OperatorConfigShape, OperatorConfigError> =>
+): Effect.Effect<OperatorConfig, OperatorConfigError> =>
   Effect.suspend(() => {
-    const { flags, unknown } = parseFlags(argv)
-    const problems = unknown.map((argument) => `unknown argument ${argument}; run with --help for the settings`)
-    const decoded: Record<string, unknown> = {}
-    for (const [key, setting] of Object.entries(SETTINGS) as Array<[keyof Settings, Setting<unknown>]>) {
-      const raw = (setting.flag === "" ? undefined : flags.get(setting.flag)) ?? env[setting.env] ?? setting.default
-      if (raw === undefined) {
-        problems.push(`${settingName(setting)} is required: ${setting.description}`)
-        continue
-      }
-      const result = Schema.decodeUnknownResult(setting.schema)(raw)
-      if (Result.isFailure(result))
-        problems.push(`${settingName(setting)}=${JSON.stringify(raw)}: ${result.failure.message}`)
-      else decoded[key] = result.success
+    const { values: flags, problems } = parseFlags(argv)
+    const raw: Record<string, string> = {}
+    for (const [key, setting] of Object.entries(SETTINGS)) {
+      const value = (setting.flag === "" ? undefined : flags[setting.flag]) ?? env[setting.env] ?? setting.default
+      if (value === undefined) problems.push(`${settingName(setting)} is required: ${setting.description}`)
+      else raw[key] = value
     }
-    let token = String(decoded.flyApiToken ?? "")
-    const tokenFile = String(decoded.flyApiTokenFile ?? "")
+    const decoded = decodeSettings(raw, { errors: "all" })
+    if (Result.isFailure(decoded)) {
+      for (const issue of formatIssues(decoded.failure.issue).issues) {
+        const key = String(issue.path?.[0] ?? "")
+        const setting = Object.entries(SETTINGS).find(([name]) => name === key)?.[1]
+        // A missing value is already reported above, as required.
+        if (setting !== undefined && raw[key] !== undefined) {
+          problems.push(`${settingName(setting)}=${JSON.stringify(raw[key])}: ${issue.message}`)
+        }
+      }
+    }
+    let token = raw.flyApiToken ?? ""
+    const tokenFile = raw.flyApiTokenFile ?? ""
     if (tokenFile !== "") {
       try {
         token = readFile(tokenFile).trim()
       } catch (error) {
         problems.push(
-          `--fly-api-token-file (FLY_API_TOKEN_FILE): cannot read ${tokenFile}: ${(error as Error).message}`,
+          `--fly-api-token-file (FLY_API_TOKEN_FILE): cannot read ${tokenFile}: ${error instanceof Error ? error.message : String(error)}`,
         )
       }
     }
     if (token === "" && problems.every((problem) => !problem.includes("FLY_API_TOKEN_FILE"))) {
       problems.push("a Fly API token is required: set FLY_API_TOKEN_FILE (--fly-api-token-file) or FLY_API_TOKEN")
     }
-    if (problems.length > 0) return Effect.fail(new OperatorConfigError({ problems }))
-    return Effect.succeed({
-      ...(decoded as unknown as Decoded),
-      flyApiToken: Redacted.make(token),
-      leaderElect: decoded.leaderElect === "true",
-    })
+    if (problems.length > 0 || Result.isFailure(decoded)) return Effect.fail(new OperatorConfigError({ problems }))
+    const { flyApiToken: _token, flyApiTokenFile: _file, leaderElect, ...settings } = decoded.success
+    return Effect.succeed({ ...settings, flyApiToken: Redacted.make(token), leaderElect: leaderElect === "true" })
   })
 
 /** Text for --help: every setting with its flag, variable and default. */

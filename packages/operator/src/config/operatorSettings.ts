@@ -1,3 +1,4 @@
+import { MachineSize, Region } from "@fly-tunnel-operator/api"
 import { Schema } from "effect"
 
 /**
@@ -19,9 +20,6 @@ const Address = Schema.String.check(
   Schema.makeFilter(
     (value) => /^(\[[0-9a-fA-F:]+\]|[\w.-]*):\d{1,5}$/.test(value) || "must look like HOST:PORT or :PORT",
   ),
-)
-const Region = Schema.String.check(
-  Schema.makeFilter((value) => /^[a-z]{3}$/.test(value) || "must be a Fly region code of three lowercase letters"),
 )
 const Enabled = Schema.Literals(["true", "false"])
 const PositiveInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThan(0))
@@ -75,7 +73,7 @@ export const SETTINGS = {
     flag: "fly-machine-size",
     env: "FLY_MACHINE_SIZE",
     description: "default Machine size preset",
-    schema: NonEmpty,
+    schema: MachineSize,
     default: "shared-cpu-1x",
   }),
   loadBalancerClass: setting({

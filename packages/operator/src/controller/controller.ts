@@ -1,6 +1,6 @@
 // The generic controller loop: sources → work queue → N workers running `reconcile(key)`, with
 // controller-runtime's handling of the result (see reconcileResult.ts) and its metric names.
-import { Cause, Duration, Effect, Exit, Fiber, Metric, Option, Schedule, type Scope, Stream } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Metric, Option, Schedule, Stream } from "effect"
 import { reconcileDurationSeconds, reconcileErrorsTotal, reconcileTotal } from "./controllerMetrics.ts"
 import type { ReconcileResult } from "./reconcileResult.ts"
 import type { Source } from "./source.ts"
@@ -115,7 +115,3 @@ export const make = <E, R>(options: ControllerOptions<E, R>): Controller<R> => {
 
   return { name, run, isSynced: Effect.sync(() => synced) }
 }
-
-/** For callers that manage the scope themselves (e.g. a layer). */
-export const runScoped = <R>(controller: Controller<R>): Effect.Effect<void, never, R | Scope.Scope> =>
-  Effect.forkScoped(controller.run).pipe(Effect.asVoid)

@@ -2,8 +2,8 @@
 // state has been delivered (workers start only after every source synced, like client-go's
 // WaitForCacheSync), and the full key set for a periodic resync.
 import { Effect, Stream } from "effect"
+import type { Informer, InformerChange } from "../kube/informer.ts"
 import { type KubeObject, keyOf } from "../kube/resourceType.ts"
-import type { ResourceWatch } from "../kube/resourceWatch.ts"
 
 export interface Source {
   /** Keys to enqueue as changes happen. */
@@ -14,32 +14,35 @@ export interface Source {
   readonly keys: Effect.Effect<ReadonlyArray<string>>
 }
 
-export const make = (source: {
-  readonly changes: Stream.Stream<string>
-  readonly synced?: Effect.Effect<void> | undefined
-  readonly keys?: Effect.Effect<ReadonlyArray<string>> | undefined
-}): Source => ({
-  changes: source.changes,
-  synced: source.synced ?? Effect.void,
-  keys: source.keys ?? Effect.succeed([]),
+/**
+ * Keys from an informer's changes. `toKeys` maps a change to the keys to reconcile — the object's
+ * own key by default, or an owner's; returning none filters the event out (controller-runtime's
+ * predicates), so objects the controller does not manage cost no reconcile. A resync asks it for
+ * every stored object as if it had just been added.
+ */
+export const fromInformer = <A extends KubeObject>(
+  informer: Informer<A>,
+  toKeys: (change: InformerChange<A>) => Iterable<string> = (change) => [keyOf(change.object)],
+): Source => ({
+  changes: informer.changes.pipe(Stream.flatMap((change) => Stream.fromIterable(new Set(toKeys(change))))),
+  synced: informer.synced,
+  keys: Effect.map(informer.list(), (objects) => [
+    ...new Set(objects.flatMap((object) => [...toKeys({ type: "Added", object })])),
+  ]),
 })
 
 /**
- * Keys from a ResourceWatch. `toKeys` maps an object to the keys to reconcile (default: its own
- * `namespace/name`; e.g. an owner's key for owned objects). On an update both the old and the new
- * object are mapped, so a key the object stopped pointing at is reconciled too.
+ * Keys from an informer's changes when finding them needs a look elsewhere (e.g. the tunnels that target a changed
+ * Service). Such a source adds nothing to a resync: the objects it points at have sources of their own.
  */
-export const fromWatch = <A extends KubeObject>(
-  watch: ResourceWatch<A>,
-  toKeys: (object: A) => Iterable<string> = (object) => [keyOf(object)],
+export const fromInformerLookup = <A extends KubeObject>(
+  informer: Informer<A>,
+  toKeys: (change: InformerChange<A>) => Effect.Effect<Iterable<string>>,
 ): Source => ({
-  changes: watch.changes.pipe(
-    Stream.flatMap((change) =>
-      Stream.fromIterable(
-        change.type === "Updated" ? new Set([...toKeys(change.old), ...toKeys(change.object)]) : toKeys(change.object),
-      ),
-    ),
+  changes: informer.changes.pipe(
+    Stream.mapEffect(toKeys),
+    Stream.flatMap((keys) => Stream.fromIterable(new Set(keys))),
   ),
-  synced: watch.synced,
-  keys: Effect.map(watch.list(), (objects) => [...new Set(objects.flatMap((object) => [...toKeys(object)]))]),
+  synced: informer.synced,
+  keys: Effect.succeed([]),
 })

@@ -3,7 +3,7 @@
 // Event instead of creating a new one, and the bumps are written at most once per `patchInterval`,
 // so a hot reconcile loop cannot flood the API server. Recording is best-effort: a failure is
 // logged, never returned. Callers must not put secrets in messages.
-import { Clock, Context, Duration, Effect, Layer } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Struct } from "effect"
 import { KubeClient } from "./kubeClient.ts"
 import { CoreEvent, type KubeObject } from "./resourceType.ts"
 
@@ -95,24 +95,20 @@ export const make = Effect.fnUntraced(function* (options: EventRecorderOptions) 
       kind: "Event",
       metadata: { name, namespace },
       involvedObject: {
-        apiVersion: object.apiVersion,
-        kind: object.kind,
-        name: metadata.name,
-        namespace: metadata.namespace,
-        uid: metadata.uid,
-        resourceVersion: metadata.resourceVersion,
+        ...Struct.pick(object, ["apiVersion", "kind"]),
+        ...Struct.pick(metadata, ["name", "namespace", "uid", "resourceVersion"]),
       },
       type: event.type,
       reason: event.reason,
       message,
       action: event.action ?? event.reason,
       count: 1,
-      firstTimestamp: timestamp(now),
-      lastTimestamp: timestamp(now),
+      firstTimestamp: new Date(now),
+      lastTimestamp: new Date(now),
       source: { component: options.component },
       reportingComponent: options.component,
       reportingInstance: options.instance ?? options.component,
-    } as KubeObject)
+    })
     if (seen.size >= maxTracked) {
       const oldest = seen.keys().next()
       if (!oldest.done) seen.delete(oldest.value)

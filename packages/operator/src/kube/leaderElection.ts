@@ -4,10 +4,11 @@
 // between replicas does not matter); the leader renews every `retryPeriod` and steps down when
 // it could not renew for `renewDeadline`. Writes are PUTs conditional on resourceVersion, so two
 // candidates can never both win one round.
+import { type V1Lease, V1MicroTime } from "@kubernetes/client-node"
 import { Clock, Duration, Effect, Option, Schedule } from "effect"
 import { KubeClient } from "./kubeClient.ts"
 import type { KubeError } from "./kubeErrors.ts"
-import { type KubeObject, Lease, make as resourceType } from "./resourceType.ts"
+import { Lease } from "./resourceType.ts"
 
 export interface LeaderElectionOptions {
   readonly name: string
@@ -19,20 +20,8 @@ export interface LeaderElectionOptions {
   readonly retryPeriod?: Duration.Input | undefined
 }
 
-interface LeaseObject extends KubeObject {
-  readonly spec?: {
-    readonly holderIdentity?: string | null | undefined
-    readonly leaseDurationSeconds?: number | undefined
-    readonly acquireTime?: string | null | undefined
-    readonly renewTime?: string | null | undefined
-    readonly leaseTransitions?: number | undefined
-  }
-}
-
-const LeaseResource = resourceType<LeaseObject>(Lease)
-
-/** RFC 3339 with microseconds, the format of Kubernetes MicroTime fields. */
-const microTime = (millis: number): string => new Date(millis).toISOString().replace(/Z$/, "000Z")
+/** A MicroTime (microsecond RFC 3339), as Lease times are written. */
+const microTime = (millis: number): V1MicroTime => new V1MicroTime(millis)
 
 const settings = (options: LeaderElectionOptions) => ({
   leaseDuration: Duration.fromInputUnsafe(options.leaseDuration ?? Duration.seconds(15)),
@@ -57,7 +46,7 @@ export const runTerm = <A, E, R>(
     let observed: { resourceVersion: string | undefined; at: number } | undefined
     let leading = false
 
-    const observe = (lease: LeaseObject, now: number) => {
+    const observe = (lease: V1Lease, now: number) => {
       const resourceVersion = lease.metadata?.resourceVersion
       if (observed === undefined || observed.resourceVersion !== resourceVersion)
         observed = { resourceVersion, at: now }
@@ -66,12 +55,12 @@ export const runTerm = <A, E, R>(
     /** client-go's tryAcquireOrRenew: true when we hold the Lease after this call. */
     const tryAcquireOrRenew: Effect.Effect<boolean, KubeError> = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
-      const current = yield* client.get(LeaseResource, options.name, options.namespace).pipe(
-        Effect.map((lease) => Option.some(lease as LeaseObject)),
+      const current = yield* client.get(Lease, options.name, options.namespace).pipe(
+        Effect.map(Option.some),
         Effect.catchTag("KubeNotFound", () => Effect.succeedNone),
       )
       if (Option.isNone(current)) {
-        const created = yield* client.create(LeaseResource, {
+        const created = yield* client.create(Lease, {
           metadata: { name: options.name, namespace: options.namespace },
           spec: {
             holderIdentity: options.identity,
@@ -80,8 +69,8 @@ export const runTerm = <A, E, R>(
             renewTime: microTime(now),
             leaseTransitions: 0,
           },
-        } as LeaseObject)
-        observe(created as LeaseObject, now)
+        })
+        observe(created, now)
         return true
       }
       const lease = current.value
@@ -90,7 +79,7 @@ export const runTerm = <A, E, R>(
       const heldByUs = holder === options.identity
       const duration = (lease.spec?.leaseDurationSeconds ?? leaseSeconds) * 1000
       if (!heldByUs && holder !== "" && (observed?.at ?? now) + duration > now) return false
-      const updated = yield* client.replace(LeaseResource, {
+      const updated = yield* client.replace(Lease, {
         ...lease,
         spec: {
           ...lease.spec,
@@ -100,8 +89,8 @@ export const runTerm = <A, E, R>(
           acquireTime: heldByUs ? (lease.spec?.acquireTime ?? microTime(now)) : microTime(now),
           leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + (heldByUs ? 0 : 1),
         },
-      } as LeaseObject)
-      observe(updated as LeaseObject, now)
+      })
+      observe(updated, now)
       return true
     })
 
@@ -112,9 +101,9 @@ export const runTerm = <A, E, R>(
     const release = Effect.gen(function* () {
       if (!leading) return
       const now = yield* Clock.currentTimeMillis
-      const lease = (yield* client.get(LeaseResource, options.name, options.namespace)) as LeaseObject
+      const lease = yield* client.get(Lease, options.name, options.namespace)
       if (lease.spec?.holderIdentity !== options.identity) return
-      yield* client.replace(LeaseResource, {
+      yield* client.replace(Lease, {
         ...lease,
         spec: {
           ...lease.spec,
@@ -123,7 +112,7 @@ export const runTerm = <A, E, R>(
           renewTime: microTime(now),
           acquireTime: microTime(now),
         },
-      } as LeaseObject)
+      })
       yield* Effect.logInfo("released leadership")
     }).pipe(Effect.catch((error) => Effect.logWarning("could not release the lease", { error: error.message })))
 

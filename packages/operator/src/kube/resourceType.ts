@@ -1,18 +1,24 @@
 // What the client needs to address a kind over REST: group, version, plural and scope. A static
 // table instead of discovery: the operator touches a handful of kinds, all known at build time.
-import type { IObjectMeta } from "@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta"
+// Objects stay the API server's JSON; the built-in kinds are typed with client-node's models
+// (type-only: timestamps arrive as strings, which the operator never reads as dates).
+import { type FlyTunnelStatus, GROUP, KIND, PLURAL, VERSION } from "@fly-tunnel-operator/api"
+import type { CoreV1Event, V1Deployment, V1Lease, V1ObjectMeta, V1Secret, V1Service } from "@kubernetes/client-node"
 
 /** Any Kubernetes object as it comes over the wire (raw JSON; decode what you rely on with Schema). */
 export interface KubeObject {
-  readonly apiVersion?: string | undefined
-  readonly kind?: string | undefined
-  readonly metadata?: IObjectMeta | undefined
+  readonly apiVersion?: string
+  readonly kind?: string
+  readonly metadata?: V1ObjectMeta
 }
 
-/** A KubeObject with its other fields untyped: the default for the built-in resource types. */
-export type AnyObject = KubeObject & { readonly [field: string]: unknown }
+/** A FlyTunnel as the API server has it: metadata and status as written, the spec still to be decoded. */
+export interface FlyTunnelObject extends KubeObject {
+  readonly spec?: unknown
+  readonly status?: FlyTunnelStatus
+}
 
-export interface ResourceType<A extends KubeObject = AnyObject> {
+export interface ResourceType<A extends KubeObject> {
   /** "" for the core group. */
   readonly group: string
   readonly version: string
@@ -23,10 +29,18 @@ export interface ResourceType<A extends KubeObject = AnyObject> {
   readonly _A?: (_: never) => A
 }
 
-export const make = <A extends KubeObject = AnyObject>(type: Omit<ResourceType<A>, "_A">): ResourceType<A> => type
+const make = <A extends KubeObject>(type: Omit<ResourceType<A>, "_A">): ResourceType<A> => type
 
 export const apiVersion = (type: ResourceType<KubeObject>): string =>
   type.group === "" ? type.version : `${type.group}/${type.version}`
+
+/**
+ * An object as the API server sent it for `type`, with its type meta restored (lists and watch
+ * events leave it out). The one place JSON from the server becomes a typed object: the server is
+ * trusted to answer with the kind that was asked for; what the operator relies on is decoded.
+ */
+export const fromServer = <A extends KubeObject>(type: ResourceType<A>, json: object): A =>
+  ({ ...json, apiVersion: apiVersion(type), kind: type.kind }) as A
 
 /** The collection path, e.g. `/apis/apps/v1/namespaces/ns/deployments`. */
 export const collectionPath = (type: ResourceType<KubeObject>, namespace?: string | undefined): string => {
@@ -53,30 +67,39 @@ export const parseKey = (key: string): { readonly namespace: string | undefined;
     : { namespace: key.slice(0, slash), name: key.slice(slash + 1) }
 }
 
-export const Service = make({ group: "", version: "v1", kind: "Service", plural: "services", namespaced: true })
-export const Secret = make({ group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true })
-export const ConfigMap = make({ group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true })
-export const Namespace = make({ group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false })
-export const Pod = make({ group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true })
-export const CoreEvent = make({ group: "", version: "v1", kind: "Event", plural: "events", namespaced: true })
-export const Deployment = make({
+export const Service = make<V1Service>({
+  group: "",
+  version: "v1",
+  kind: "Service",
+  plural: "services",
+  namespaced: true,
+})
+export const Secret = make<V1Secret>({ group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true })
+export const CoreEvent = make<CoreV1Event>({
+  group: "",
+  version: "v1",
+  kind: "Event",
+  plural: "events",
+  namespaced: true,
+})
+export const Deployment = make<V1Deployment>({
   group: "apps",
   version: "v1",
   kind: "Deployment",
   plural: "deployments",
   namespaced: true,
 })
-export const Lease = make({
+export const Lease = make<V1Lease>({
   group: "coordination.k8s.io",
   version: "v1",
   kind: "Lease",
   plural: "leases",
   namespaced: true,
 })
-export const FlyTunnel = make({
-  group: "fly-tunnel-operator.dev",
-  version: "v1alpha1",
-  kind: "FlyTunnel",
-  plural: "flytunnels",
+export const FlyTunnel = make<FlyTunnelObject>({
+  group: GROUP,
+  version: VERSION,
+  kind: KIND,
+  plural: PLURAL,
   namespaced: true,
 })

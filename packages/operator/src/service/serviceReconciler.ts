@@ -1,53 +1,83 @@
 import { Annotations, API_VERSION, FINALIZER, KIND, Labels, MANAGED_BY, Reasons } from "@fly-tunnel-operator/api"
-import { DateTime, Effect, Option } from "effect"
+import type { V1OwnerReference, V1Service } from "@kubernetes/client-node"
+import { Effect, Option, Result } from "effect"
 import { done, requeueAfter } from "../controller/reconcileResult.ts"
 import { EventRecorder } from "../kube/eventRecorder.ts"
-import { KubeClient } from "../kube/kubeClient.ts"
-import * as ResourceType from "../kube/resourceType.ts"
+import { KubeCache } from "../kube/kubeCache.ts"
+import { addFinalizer, KubeClient, removeFinalizer } from "../kube/kubeClient.ts"
+import { kubeTimeNow } from "../kube/kubeTime.ts"
+import { sameJson } from "../kube/patches.ts"
+import { FlyTunnel, type FlyTunnelObject, parseKey, Service } from "../kube/resourceType.ts"
 import { isOurService } from "./serviceClass.ts"
-import { type ServiceObject, ServiceType, type TunnelObject, TunnelType } from "./serviceObjects.ts"
 import { ServiceSettings } from "./serviceSettings.ts"
 import { invalidServiceStatus, releasedServiceStatus, serviceStatusFor, tunnelFailure } from "./serviceStatus.ts"
+import { writeServiceStatus } from "./serviceStatusWriter.ts"
 import { describeProblem, tunnelSpecFromService } from "./serviceTunnelSpec.ts"
 
 /** While the tunnel is being deleted, how soon to look again before releasing the Service. */
 const TEARDOWN_POLL = "2 seconds"
 
-const now = DateTime.now.pipe(Effect.map((time) => DateTime.formatIso(time).replace(/\.\d{3}Z$/, "Z")))
+/** The controller reference that makes a FlyTunnel the Service's (and lets garbage collection follow it). */
+const ownerReference = (service: V1Service): V1OwnerReference => ({
+  apiVersion: "v1",
+  kind: "Service",
+  name: service.metadata?.name ?? "",
+  uid: service.metadata?.uid ?? "",
+  controller: true,
+  blockOwnerDeletion: true,
+})
 
-const ownedBy = (tunnel: TunnelObject, service: ServiceObject): boolean =>
+const ownedBy = (tunnel: FlyTunnelObject, service: V1Service): boolean =>
   (tunnel.metadata?.ownerReferences ?? []).some((owner) => owner.uid === service.metadata?.uid)
-
-const findTunnel = (kube: KubeClient["Service"], name: string, namespace: string) =>
-  kube.get(TunnelType, name, namespace).pipe(
-    Effect.map(Option.some),
-    Effect.catchTag("KubeNotFound", () => Effect.succeedNone),
-  )
 
 /**
  * A Service that is no longer ours (deleted, type or class changed): its tunnel is deleted and waited for (the
  * tunnel's own finalizer tears Fly down), then our ingress, condition and finalizer are removed.
  */
-const release = Effect.fn("releaseService")(function* (service: ServiceObject) {
+const release = Effect.fn("releaseService")(function* (service: V1Service) {
   const kube = yield* KubeClient
-  const name = service.metadata?.name ?? ""
-  const namespace = service.metadata?.namespace ?? ""
-  const tunnel = yield* findTunnel(kube, name, namespace)
+  const cache = yield* KubeCache
+  const { name = "", namespace = "" } = service.metadata ?? {}
+  const tunnel = yield* cache.tunnels.get(name, namespace)
   if (Option.isSome(tunnel) && ownedBy(tunnel.value, service)) {
     if (tunnel.value.metadata?.deletionTimestamp === undefined) {
-      yield* kube
-        .delete(ResourceType.FlyTunnel, name, namespace)
-        .pipe(Effect.catchTag("KubeNotFound", () => Effect.void))
+      yield* kube.delete(FlyTunnel, name, namespace).pipe(Effect.catchTag("KubeNotFound", () => Effect.void))
     }
     return requeueAfter(TEARDOWN_POLL)
   }
-  let current = service
-  if (service.metadata?.deletionTimestamp === undefined) {
-    current = yield* kube.updateStatus(ServiceType, service, releasedServiceStatus(service))
-  }
-  yield* kube.removeFinalizer(ServiceType, current, FINALIZER).pipe(Effect.catchTag("KubeNotFound", () => Effect.void))
+  const current =
+    service.metadata?.deletionTimestamp === undefined
+      ? yield* writeServiceStatus(service, releasedServiceStatus)
+      : service
+  yield* removeFinalizer(Service, current, FINALIZER).pipe(Effect.catchTag("KubeNotFound", () => Effect.void))
   return done
 })
+
+/** The FlyTunnel a Service asks for: same namespace and name, owned by it, with `force-delete` passed through. */
+const desiredTunnel = (service: V1Service, spec: unknown): FlyTunnelObject => {
+  const forceDelete = service.metadata?.annotations?.[Annotations.forceDelete]
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: {
+      name: service.metadata?.name ?? "",
+      namespace: service.metadata?.namespace ?? "",
+      labels: { [Labels.managedBy]: MANAGED_BY },
+      // Passed through so the tunnel's finalizer honours it when the Service is deleted.
+      ...(forceDelete === undefined ? {} : { annotations: { [Annotations.forceDelete]: forceDelete } }),
+      ownerReferences: [ownerReference(service)],
+    },
+    spec,
+  }
+}
+
+/** Whether the cached tunnel already is what `desired` asks for, so applying it would change nothing. */
+const inStep = (current: FlyTunnelObject, desired: FlyTunnelObject): boolean =>
+  sameJson(current.spec, desired.spec) &&
+  current.metadata?.labels?.[Labels.managedBy] === MANAGED_BY &&
+  current.metadata?.annotations?.[Annotations.forceDelete] ===
+    desired.metadata?.annotations?.[Annotations.forceDelete] &&
+  sameJson(current.metadata?.ownerReferences, desired.metadata?.ownerReferences)
 
 /**
  * The Service controller's reconcile: a Service of our class gets a FlyTunnel of the same name (owned by it, kept in
@@ -55,62 +85,40 @@ const release = Effect.fn("releaseService")(function* (service: ServiceObject) {
  */
 export const reconcileService = Effect.fn("reconcileService")(function* (key: string) {
   const kube = yield* KubeClient
+  const cache = yield* KubeCache
   const events = yield* EventRecorder
   const settings = yield* ServiceSettings
-  const { namespace = "", name } = ResourceType.parseKey(key)
-  const found = yield* kube.get(ServiceType, name, namespace).pipe(
-    Effect.map(Option.some),
-    Effect.catchTag("KubeNotFound", () => Effect.succeedNone),
-  )
+  const { namespace = "", name } = parseKey(key)
+  const found = yield* cache.services.get(name, namespace)
   if (Option.isNone(found)) return done
   let service = found.value
   const ours = isOurService(service, settings.loadBalancerClass)
   const hasFinalizer = (service.metadata?.finalizers ?? []).includes(FINALIZER)
   if (!ours || service.metadata?.deletionTimestamp !== undefined) return hasFinalizer ? yield* release(service) : done
-  if (!hasFinalizer) service = yield* kube.addFinalizer(ServiceType, service, FINALIZER)
+  service = yield* addFinalizer(Service, service, FINALIZER)
 
   const desired = tunnelSpecFromService(service, {
     region: settings.defaultRegion,
     machineSize: settings.defaultMachineSize,
   })
-  if ("problems" in desired) {
+  if (Result.isFailure(desired)) {
     // The tunnel is left as it was: a typo in an annotation never takes a working address down.
-    const message = desired.problems.map(describeProblem).join("; ")
-    yield* kube.updateStatus(ServiceType, service, invalidServiceStatus(service, message, yield* now))
+    const message = desired.failure.map(describeProblem).join("; ")
+    yield* writeServiceStatus(service, invalidServiceStatus(service, message, yield* kubeTimeNow))
     yield* events.record(service, { type: "Warning", reason: Reasons.InvalidSpec, message })
     return done
   }
 
-  const existing = yield* findTunnel(kube, name, namespace)
+  const existing = yield* cache.tunnels.get(name, namespace)
   if (Option.isSome(existing) && !ownedBy(existing.value, service)) {
     const message = `FlyTunnel ${namespace}/${name} exists and is not owned by this Service; rename one of them`
-    yield* kube.updateStatus(ServiceType, service, invalidServiceStatus(service, message, yield* now))
+    yield* writeServiceStatus(service, invalidServiceStatus(service, message, yield* kubeTimeNow))
     yield* events.record(service, { type: "Warning", reason: Reasons.InvalidSpec, message })
     return done
   }
-  const forceDelete = service.metadata?.annotations?.[Annotations.forceDelete]
-  const tunnel = yield* kube.apply(TunnelType, {
-    apiVersion: API_VERSION,
-    kind: KIND,
-    metadata: {
-      name,
-      namespace,
-      labels: { [Labels.managedBy]: MANAGED_BY },
-      // Passed through so the tunnel's finalizer honours it when the Service is deleted.
-      ...(forceDelete === undefined ? {} : { annotations: { [Annotations.forceDelete]: forceDelete } }),
-      ownerReferences: [
-        {
-          apiVersion: "v1",
-          kind: "Service",
-          name,
-          uid: service.metadata?.uid ?? "",
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
-    },
-    spec: desired.spec,
-  })
+  const wanted = desiredTunnel(service, desired.success)
+  const tunnel =
+    Option.isSome(existing) && inStep(existing.value, wanted) ? existing.value : yield* kube.apply(FlyTunnel, wanted)
   if (Option.isNone(existing)) {
     yield* events.record(service, {
       type: "Normal",
@@ -119,9 +127,9 @@ export const reconcileService = Effect.fn("reconcileService")(function* (key: st
     })
   }
   const before = service.status?.loadBalancer?.ingress?.[0]?.ip
-  const status = serviceStatusFor(service, tunnel.status, yield* now)
-  yield* kube.updateStatus(ServiceType, service, status)
-  const after = status.loadBalancer?.ingress?.[0]?.ip
+  const status = serviceStatusFor(service, tunnel.status, yield* kubeTimeNow)
+  yield* writeServiceStatus(service, status)
+  const after = status.ingress?.[0]?.ip
   if (after !== undefined && after !== before) {
     yield* events.record(service, { type: "Normal", reason: "AddressAssigned", message: `public address ${after}` })
   }

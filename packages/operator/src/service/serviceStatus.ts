@@ -1,5 +1,5 @@
 import { Annotations, type FlyTunnelStatus, type Reason, Reasons } from "@fly-tunnel-operator/api"
-import type { ServiceCondition, ServiceObject } from "./serviceObjects.ts"
+import type { V1Condition, V1LoadBalancerIngress, V1Service } from "@kubernetes/client-node"
 
 /** The condition on our Services; `kubectl describe svc` shows it, and a `<pending>` Service always has one. */
 export const SERVICE_CONDITION = "fly-tunnel-operator.dev/TunnelReady"
@@ -28,6 +28,8 @@ const advice: Record<Reason, string> = {
   [Reasons.DeleteFailed]: `removing the Fly resources failed; it is retried (set ${Annotations.forceDelete}=true to give up)`,
 }
 
+const isReason = (reason: string): reason is Reason => Object.hasOwn(advice, reason)
+
 /** Tunnel reasons that need a person (or at least explain a delay): a Warning on the Service. The rest is progress. */
 const failureReasons: ReadonlySet<string> = new Set<Reason>([
   Reasons.AppNameTaken,
@@ -47,7 +49,7 @@ const waitingFor = (status: FlyTunnelStatus | undefined): { readonly reason: str
   const ready = readyCondition(status)
   if (ready === undefined)
     return { reason: Reasons.Provisioning, message: `waiting for the tunnel: ${advice.Provisioning}` }
-  const hint = ready.reason in advice ? advice[ready.reason as Reason] : undefined
+  const hint = isReason(ready.reason) ? advice[ready.reason] : undefined
   return {
     reason: ready.reason,
     message: `waiting for the tunnel: ${hint === undefined ? "" : `${hint}: `}${ready.message}`,
@@ -67,21 +69,37 @@ export const tunnelAddress = (status: FlyTunnelStatus | undefined): string | und
 
 export const tunnelReady = (status: FlyTunnelStatus | undefined): boolean => readyCondition(status)?.status === "True"
 
-/** Our condition set or replaced in place (other controllers' conditions untouched, order kept). */
-const withCondition = (
-  service: ServiceObject,
-  condition: Omit<ServiceCondition, "lastTransitionTime">,
-  now: string,
-): ReadonlyArray<ServiceCondition> => {
-  const existing = service.status?.conditions ?? []
-  const before = existing.find((item) => item.type === condition.type)
-  const next = {
-    ...condition,
-    lastTransitionTime: before?.status === condition.status ? before.lastTransitionTime : now,
+/**
+ * The part of a Service's status the Service controller owns (server-side apply): the ingress it publishes and its
+ * one condition. Other writers' conditions are theirs; a field dropped from here is removed from the Service.
+ */
+export interface OwnedServiceStatus {
+  readonly ingress?: ReadonlyArray<V1LoadBalancerIngress>
+  readonly condition?: V1Condition
+}
+
+/** What the Service shows now of the fields we own. */
+export const ownedStatusOf = (service: V1Service): OwnedServiceStatus => {
+  const ingress = service.status?.loadBalancer?.ingress
+  const condition = service.status?.conditions?.find((item) => item.type === SERVICE_CONDITION)
+  return {
+    ...(ingress === undefined || ingress.length === 0 ? {} : { ingress }),
+    ...(condition === undefined ? {} : { condition }),
   }
-  return before === undefined
-    ? [...existing, next]
-    : existing.map((item) => (item.type === condition.type ? next : item))
+}
+
+/** Our condition, keeping its transition time while its status stands. */
+const conditionFor = (
+  service: V1Service,
+  condition: Omit<V1Condition, "type" | "lastTransitionTime">,
+  now: string,
+): V1Condition => {
+  const before = ownedStatusOf(service).condition
+  return {
+    type: SERVICE_CONDITION,
+    ...condition,
+    lastTransitionTime: before?.status === condition.status ? before.lastTransitionTime : new Date(now),
+  }
 }
 
 /**
@@ -89,44 +107,35 @@ const withCondition = (
  * short-cuts it) once the tunnel is Ready, kept while the address stands; a condition saying what it waits for.
  */
 export const serviceStatusFor = (
-  service: ServiceObject,
+  service: V1Service,
   tunnel: FlyTunnelStatus | undefined,
   now: string,
-): NonNullable<ServiceObject["status"]> => {
+): OwnedServiceStatus => {
   const address = tunnelAddress(tunnel)
   const ready = tunnelReady(tunnel)
   const current = service.status?.loadBalancer?.ingress?.[0]?.ip
   const publish = address !== undefined && (ready || current === address)
   const waiting = waitingFor(tunnel)
   return {
-    ...service.status,
-    loadBalancer: publish ? { ingress: [{ ip: address, ipMode: "Proxy" }] } : {},
-    conditions: withCondition(
+    ...(publish ? { ingress: [{ ip: address, ipMode: "Proxy" }] } : {}),
+    condition: conditionFor(
       service,
       ready
-        ? { type: SERVICE_CONDITION, status: "True", reason: Reasons.Ready, message: `public address ${address}` }
-        : { type: SERVICE_CONDITION, status: "False", reason: waiting.reason, message: waiting.message },
+        ? { status: "True", reason: Reasons.Ready, message: `public address ${address}` }
+        : { status: "False", reason: waiting.reason, message: waiting.message },
       now,
     ),
   }
 }
 
-/** The status of a Service we no longer manage: no ingress of ours, no condition of ours. */
-export const releasedServiceStatus = (service: ServiceObject): NonNullable<ServiceObject["status"]> => ({
-  ...service.status,
-  loadBalancer: {},
-  conditions: (service.status?.conditions ?? []).filter((condition) => condition.type !== SERVICE_CONDITION),
-})
+/** A Service whose annotations are invalid: the condition says why; a published address stays (a typo never takes it down). */
+export const invalidServiceStatus = (service: V1Service, message: string, now: string): OwnedServiceStatus => {
+  const { ingress } = ownedStatusOf(service)
+  return {
+    ...(ingress === undefined ? {} : { ingress }),
+    condition: conditionFor(service, { status: "False", reason: Reasons.InvalidSpec, message }, now),
+  }
+}
 
-export const invalidServiceStatus = (
-  service: ServiceObject,
-  message: string,
-  now: string,
-): NonNullable<ServiceObject["status"]> => ({
-  ...service.status,
-  conditions: withCondition(
-    service,
-    { type: SERVICE_CONDITION, status: "False", reason: Reasons.InvalidSpec, message },
-    now,
-  ),
-})
+/** A Service we no longer manage: none of our fields. */
+export const releasedServiceStatus: OwnedServiceStatus = {}

@@ -2,6 +2,7 @@ import type { FlyTunnelSpec } from "@fly-tunnel-operator/api"
 import { type App, FlyClient, type Machine } from "@fly-tunnel-operator/fly"
 import { chooseControlPorts } from "@fly-tunnel-operator/frp"
 import { Effect } from "effect"
+import type { PushedToken } from "./flySecret.ts"
 import { configHashOf, frpsMachineConfig } from "./frpsMachineConfig.ts"
 import { blockedByFly } from "./tunnelBlocked.ts"
 import { MachineMetadata, machineName, type TunnelIdentity } from "./tunnelNames.ts"
@@ -31,7 +32,7 @@ export const ensureMachines = Effect.fn("ensureMachines")(function* (
   tunnel: TunnelIdentity,
   spec: FlyTunnelSpec,
   app: App,
-  secretsVersion: number,
+  token: PushedToken,
 ) {
   const fly = yield* FlyClient
   const settings = yield* TunnelSettings
@@ -54,14 +55,14 @@ export const ensureMachines = Effect.fn("ensureMachines")(function* (
   return yield* Effect.forEach(
     plans,
     Effect.fnUntraced(function* (plan) {
-      const config = frpsMachineConfig(tunnel, spec, plan, settings.frpsImage)
+      const config = frpsMachineConfig(tunnel, spec, plan, settings.frpsImage, token.tokenDigest)
       const current = kept.get(plan.region)
       if (current === undefined) {
         const created = yield* fly.createMachine(app.name, {
           name: machineName(plan.region),
           region: plan.region,
           config,
-          min_secrets_version: secretsVersion,
+          min_secrets_version: token.secretsVersion,
         })
         return { machine: created, controlPort: plan.controlPort }
       }
@@ -70,7 +71,7 @@ export const ensureMachines = Effect.fn("ensureMachines")(function* (
       const updated = yield* fly.updateMachine(app.name, current.id, {
         region: plan.region,
         config,
-        min_secrets_version: secretsVersion,
+        min_secrets_version: token.secretsVersion,
         current_version: current.instance_id,
       })
       return { machine: updated, controlPort: plan.controlPort }

@@ -1,37 +1,34 @@
-import { createHash } from "node:crypto"
-import { DEFAULT_FRPC_RESOURCES, type FlyTunnelSpec, Labels } from "@fly-tunnel-operator/api"
-import { Env, frpcConfig, renderFrpcToml } from "@fly-tunnel-operator/frp"
-import { Effect } from "effect"
+import { type FlyTunnelSpec, Labels } from "@fly-tunnel-operator/api"
+import { frpcConfig, renderFrpcToml } from "@fly-tunnel-operator/frp"
+import type { V1Secret } from "@kubernetes/client-node"
+import { Effect, type Option } from "effect"
+import { KubeCache } from "../kube/kubeCache.ts"
 import { KubeClient } from "../kube/kubeClient.ts"
-import * as ResourceType from "../kube/resourceType.ts"
+import { Deployment } from "../kube/resourceType.ts"
 import type { TunnelMachine } from "./flyMachines.ts"
-import { type DeploymentObject, DeploymentType } from "./kubeObjects.ts"
-import { frpcDeploymentName, frpcObjectName, type TunnelIdentity, tunnelLabels } from "./tunnelNames.ts"
+import { clientRolledOut, frpcDeployment, SPEC_HASH_ANNOTATION } from "./frpcDeployment.ts"
+import { frpcDeploymentName, type TunnelIdentity } from "./tunnelNames.ts"
+import { tokenDigest, writeTunnelSecret } from "./tunnelSecret.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
-import { type KubeSecret, SecretType, TOKEN_KEY } from "./tunnelToken.ts"
-
-const CONFIG_FILE = "frpc.toml"
-const REGION_LABEL = "fly-tunnel-operator.dev/region"
-const CONFIG_DIR = "/etc/frp"
 
 /**
- * frpc for the tunnel: its config (with the token reference, never the token) and the token in one Secret, and a
- * Deployment that passes Pod Security "restricted". Applied server-side: an unchanged object is not written.
+ * frpc for the tunnel: one config per Machine in the tunnel's Secret (next to the token), and one
+ * Deployment per Machine, each dialling that Machine's own control port through the shared
+ * address. A Deployment whose desired content did not change is not applied again. Returns whether
+ * every one has rolled out, as the shared cache last saw them.
  */
 export const ensureClient = Effect.fn("ensureClient")(function* (
   tunnel: TunnelIdentity,
   spec: FlyTunnelSpec,
-  secret: KubeSecret,
+  credentials: { readonly token: string; readonly secret: Option.Option<V1Secret> },
   address: string,
   machines: ReadonlyArray<TunnelMachine>,
   target: string,
 ) {
   const kube = yield* KubeClient
+  const cache = yield* KubeCache
   const settings = yield* TunnelSettings
-  const name = frpcObjectName(tunnel)
   const namespace = settings.operatorNamespace
-  const labels = tunnelLabels(tunnel)
-  // One frpc Deployment per Machine, each dialling that Machine's own control port through the shared address.
   const clients = machines.map((entry) => ({
     region: entry.machine.region,
     toml: renderFrpcToml(
@@ -50,120 +47,35 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
       }),
     ),
   }))
-  const token = secret.data?.[TOKEN_KEY] ?? ""
-  yield* kube.apply(SecretType, {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: {
-      name,
-      namespace,
-      labels,
-      // Kept as they are: they record where the token was pushed.
-      ...(secret.metadata.annotations === undefined ? {} : { annotations: secret.metadata.annotations }),
-    },
-    type: "Opaque",
-    data: {
-      [TOKEN_KEY]: token,
-      ...Object.fromEntries(
-        clients.map((client) => [configKey(client.region), Buffer.from(client.toml).toString("base64")]),
-      ),
-    },
+  yield* writeTunnelSecret(tunnel, credentials.secret, {
+    token: credentials.token,
+    configs: Object.fromEntries(clients.map((client) => [client.region, client.toml])),
   })
-  const deployments = yield* Effect.forEach(clients, (client) =>
-    kube.apply(DeploymentType, clientDeployment(tunnel, spec, settings.frpcImage, namespace, client, token)),
+  const digest = tokenDigest(credentials.token)
+  const existing = (yield* cache.deployments.list(namespace)).filter(
+    (deployment) => deployment.metadata?.labels?.[Labels.tunnelUid] === tunnel.uid,
   )
-  const current = new Set(clients.map((client) => frpcDeploymentName(tunnel, client.region)))
-  const existing = yield* kube.list(DeploymentType, { namespace, labelSelector: `${Labels.tunnelUid}=${tunnel.uid}` })
+  const rolledOut = yield* Effect.forEach(clients, (client) =>
+    Effect.gen(function* () {
+      const desired = frpcDeployment(tunnel, spec, settings.frpcImage, namespace, client, digest)
+      const current = existing.find((deployment) => deployment.metadata?.name === desired.metadata?.name)
+      const unchanged =
+        current !== undefined &&
+        current.metadata?.annotations?.[SPEC_HASH_ANNOTATION] === desired.metadata?.annotations?.[SPEC_HASH_ANNOTATION]
+      // A Deployment just applied has not rolled out yet, whatever its previous status said.
+      if (unchanged) return clientRolledOut(current)
+      yield* kube.apply(Deployment, desired)
+      return false
+    }),
+  )
+  const wanted = new Set(clients.map((client) => frpcDeploymentName(tunnel, client.region)))
   yield* Effect.forEach(
-    existing.items.filter((deployment) => !current.has(deployment.metadata?.name ?? "")),
+    existing.filter((deployment) => !wanted.has(deployment.metadata?.name ?? "")),
     (stale) =>
       kube
-        .delete(ResourceType.Deployment, stale.metadata?.name ?? "", namespace)
+        .delete(Deployment, stale.metadata?.name ?? "", namespace)
         .pipe(Effect.catchTag("KubeNotFound", () => Effect.void)),
     { discard: true },
   )
-  return deployments
+  return rolledOut.every(Boolean)
 })
-
-const configKey = (region: string) => `frpc-${region}.toml`
-
-const clientDeployment = (
-  tunnel: TunnelIdentity,
-  spec: FlyTunnelSpec,
-  image: string,
-  namespace: string,
-  client: { readonly region: string; readonly toml: string },
-  token: string,
-): DeploymentObject => {
-  const name = frpcObjectName(tunnel)
-  const labels = { ...tunnelLabels(tunnel), [REGION_LABEL]: client.region }
-  const checksum = createHash("sha256").update(client.toml).update(token).digest("hex")
-  const hasUdp = spec.ports.some((port) => port.protocol === "UDP")
-  const resources = spec.frpc?.resources ?? DEFAULT_FRPC_RESOURCES
-  return {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name: frpcDeploymentName(tunnel, client.region), namespace, labels },
-    spec: {
-      replicas: spec.frpc?.replicas ?? 1,
-      selector: { matchLabels: labels },
-      // UDP proxies cannot share a port between two frpc (no frp groups for UDP): replace, do not overlap.
-      strategy: hasUdp
-        ? { type: "Recreate" }
-        : { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
-      template: {
-        metadata: { labels, annotations: { "fly-tunnel-operator.dev/config-checksum": checksum } },
-        spec: {
-          automountServiceAccountToken: false,
-          enableServiceLinks: false,
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: 65532,
-            runAsGroup: 65532,
-            seccompProfile: { type: "RuntimeDefault" },
-          },
-          ...(spec.frpc?.nodeSelector === undefined ? {} : { nodeSelector: { ...spec.frpc.nodeSelector } }),
-          ...(spec.frpc?.tolerations === undefined
-            ? {}
-            : { tolerations: spec.frpc.tolerations.map((toleration) => ({ ...toleration })) }),
-          containers: [
-            {
-              name: "frpc",
-              image,
-              args: ["-c", `${CONFIG_DIR}/${CONFIG_FILE}`],
-              env: [
-                { name: Env.token, valueFrom: { secretKeyRef: { name, key: TOKEN_KEY } } },
-                { name: Env.podName, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-              ],
-              volumeMounts: [{ name: "config", mountPath: CONFIG_DIR, readOnly: true }],
-              resources: JSON.parse(JSON.stringify(resources)),
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                runAsNonRoot: true,
-                capabilities: { drop: ["ALL"] },
-              },
-            },
-          ],
-          volumes: [
-            {
-              name: "config",
-              secret: { secretName: name, items: [{ key: configKey(client.region), path: CONFIG_FILE }] },
-            },
-          ],
-        },
-      },
-    },
-  }
-}
-
-/** Rolled out: every replica runs the current template and is available. */
-export const clientRolledOut = (deployment: DeploymentObject): boolean => {
-  const replicas = deployment.spec?.replicas ?? 1
-  const status = deployment.status
-  return (
-    (status?.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 1) &&
-    (status?.updatedReplicas ?? 0) >= replicas &&
-    (status?.availableReplicas ?? 0) >= replicas
-  )
-}

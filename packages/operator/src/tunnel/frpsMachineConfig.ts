@@ -52,6 +52,7 @@ export const frpsMachineConfig = (
   spec: FlyTunnelSpec,
   plan: FrpsMachinePlan,
   image: string,
+  tokenDigest: string,
 ): MachineConfig => {
   const toml = renderFrpsToml(frpsConfig({ bindPort: plan.controlPort, ports: spec.ports }))
   const config = {
@@ -63,7 +64,8 @@ export const frpsMachineConfig = (
     services: services(spec, plan.controlPort),
     auto_destroy: false,
   }
-  const hash = createHash("sha256").update(JSON.stringify(config)).digest("hex").slice(0, 16)
+  // The token is an app secret frps reads at start, so a new token must restart it: its digest is part of the hash.
+  const hash = createHash("sha256").update(JSON.stringify(config)).update(tokenDigest).digest("hex").slice(0, 16)
   return {
     ...config,
     metadata: {

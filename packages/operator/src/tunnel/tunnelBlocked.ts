@@ -1,6 +1,6 @@
 import { ConditionTypes, Reasons } from "@fly-tunnel-operator/api"
-import type { FlyError } from "@fly-tunnel-operator/fly"
-import { Effect, Predicate, Schema } from "effect"
+import { type FlyError, isFlyError } from "@fly-tunnel-operator/fly"
+import { Effect, Schema } from "effect"
 import { describeFlyError, reasonOfFlyError } from "./flyFailure.ts"
 
 /**
@@ -14,24 +14,25 @@ export class TunnelBlocked extends Schema.TaggedError<TunnelBlocked>()("TunnelBl
   retry: Schema.Boolean,
 }) {}
 
-const isFlyError = (error: unknown): error is FlyError =>
-  Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" && error._tag.startsWith("Fly")
-
 /** Turns a Fly failure of a step into the step's condition; the work is retried with backoff. */
 export const blockedByFly =
   (condition: TunnelBlocked["condition"]) =>
-  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, FlyError> | TunnelBlocked, R> =>
-    Effect.catchIf(effect, isFlyError, (error) => {
-      const failure = error as unknown as FlyError
-      return Effect.fail(
-        new TunnelBlocked({
-          condition,
-          reason: reasonOfFlyError(failure),
-          message: describeFlyError(failure),
-          retry: true,
-        }),
-      )
-    }) as Effect.Effect<A, Exclude<E, FlyError> | TunnelBlocked, R>
+  <A, E, R>(effect: Effect.Effect<A, E | FlyError, R>): Effect.Effect<A, Exclude<E, FlyError> | TunnelBlocked, R> =>
+    effect.pipe(
+      Effect.catchIf<E | FlyError, FlyError, never, TunnelBlocked, never>(isFlyError, (error) =>
+        Effect.fail(
+          new TunnelBlocked({
+            condition,
+            reason: reasonOfFlyError(error),
+            message: describeFlyError(error),
+            retry: true,
+          }),
+        ),
+      ),
+    )
+
+/** Whether a failure is a step's TunnelBlocked (routed by its tag, as a member of the step's error union). */
+export const isTunnelBlocked: (u: unknown) => u is TunnelBlocked = Schema.is(TunnelBlocked)
 
 export const invalidSpec = (message: string) =>
   new TunnelBlocked({ condition: "Ready", reason: Reasons.InvalidSpec, message, retry: false })

@@ -1,7 +1,7 @@
 import { Phases } from "@fly-tunnel-operator/api"
 import { Effect, Metric, Schedule } from "effect"
-import type { ResourceWatch } from "../kube/resourceWatch.ts"
-import type { RawFlyTunnel } from "./tunnelReconciler.ts"
+import type { Informer } from "../kube/informer.ts"
+import type { FlyTunnelObject } from "../kube/resourceType.ts"
 
 /** `fly_tunnel_operator_tunnels{phase}`: how many FlyTunnels are in each phase (Pending for no status yet). */
 export const tunnelsByPhase = Metric.gauge("fly_tunnel_operator_tunnels", {
@@ -9,7 +9,7 @@ export const tunnelsByPhase = Metric.gauge("fly_tunnel_operator_tunnels", {
 })
 
 /** Counts the watch's store every few seconds, so the gauge needs no bookkeeping in the reconcile path. */
-export const reportTunnelPhases = (tunnels: ResourceWatch<RawFlyTunnel>) =>
+export const reportTunnelPhases = (tunnels: Informer<FlyTunnelObject>) =>
   Effect.gen(function* () {
     const all = yield* tunnels.list()
     for (const phase of Phases) {

@@ -1,33 +1,26 @@
-import { Annotations, decodeFlyTunnel, FINALIZER, type FlyTunnelStatus, Reasons } from "@fly-tunnel-operator/api"
-import { DateTime, Effect, Option } from "effect"
+import { decodeFlyTunnel, FINALIZER, Reasons } from "@fly-tunnel-operator/api"
+import { Effect, Option } from "effect"
 import { done, type ReconcileResult, requeueAfter, retry } from "../controller/reconcileResult.ts"
 import { EventRecorder } from "../kube/eventRecorder.ts"
-import { KubeClient } from "../kube/kubeClient.ts"
-import * as ResourceType from "../kube/resourceType.ts"
+import { KubeCache } from "../kube/kubeCache.ts"
+import { addFinalizer } from "../kube/kubeClient.ts"
+import { kubeTimeNow } from "../kube/kubeTime.ts"
+import { FlyTunnel, parseKey } from "../kube/resourceType.ts"
 import { ensureAddress } from "./flyAddress.ts"
 import { ensureFlyApp } from "./flyApp.ts"
 import { ensureMachines } from "./flyMachines.ts"
-import { clientRolledOut, ensureClient } from "./frpcClient.ts"
-import { TunnelBlocked } from "./tunnelBlocked.ts"
+import { ensureFlySecret } from "./flySecret.ts"
+import { ensureClient } from "./frpcClient.ts"
+import { invalidSpec, isTunnelBlocked, type TunnelBlocked } from "./tunnelBlocked.ts"
 import type { TunnelIdentity } from "./tunnelNames.ts"
+import { newToken, readTunnelSecret, secretContent, writeTunnelSecret } from "./tunnelSecret.ts"
 import { isReady, type Observations, tunnelStatus } from "./tunnelStatus.ts"
+import { writeTunnelStatus } from "./tunnelStatusWriter.ts"
 import { resolveTarget } from "./tunnelTarget.ts"
-import { teardownTunnel } from "./tunnelTeardown.ts"
-import { ensureTeardownStatus } from "./tunnelTeardownStatus.ts"
-import { ensureFlySecret, ensureTokenSecret } from "./tunnelToken.ts"
-
-/** A FlyTunnel as the API server has it: metadata we rely on, the rest decoded by the api package. */
-export interface RawFlyTunnel extends ResourceType.KubeObject {
-  readonly spec?: unknown
-  readonly status?: FlyTunnelStatus
-}
-
-export const FlyTunnelType = ResourceType.FlyTunnel as ResourceType.ResourceType<RawFlyTunnel>
+import { finalizeTunnel } from "./tunnelTeardown.ts"
 
 /** While provisioning, how soon to look again (Machines start and frpc connects within seconds). */
 const PROGRESS_INTERVAL = "2 seconds"
-
-const now = DateTime.now.pipe(Effect.map((time) => DateTime.formatIso(time).replace(/\.\d{3}Z$/, "Z")))
 
 /** Runs a step, turning its TunnelBlocked into an observation instead of a failure of the whole reconcile. */
 const attempt = <A, E, R>(
@@ -36,93 +29,64 @@ const attempt = <A, E, R>(
 ): Effect.Effect<Option.Option<A>, Exclude<E, TunnelBlocked>, R> =>
   step.pipe(
     Effect.map(Option.some),
-    Effect.catchIf(
-      (error): error is TunnelBlocked => error instanceof TunnelBlocked,
-      (error) =>
-        Effect.sync(() => {
-          blocked.push(error)
-          return Option.none<A>()
-        }),
+    Effect.catchIf<E | TunnelBlocked, TunnelBlocked, Option.Option<A>, never, never>(isTunnelBlocked, (error) =>
+      Effect.sync(() => {
+        blocked.push(error)
+        return Option.none<A>()
+      }),
     ),
-  ) as Effect.Effect<Option.Option<A>, Exclude<E, TunnelBlocked>, R>
-
-const finalize = Effect.fn("finalizeTunnel")(function* (tunnel: RawFlyTunnel, identity: TunnelIdentity) {
-  const kube = yield* KubeClient
-  const events = yield* EventRecorder
-  if (!(tunnel.metadata?.finalizers ?? []).includes(FINALIZER)) return done
-  const current = yield* ensureTeardownStatus(tunnel)
-  const outcome = yield* Effect.result(teardownTunnel(identity))
-  if (outcome._tag === "Failure") {
-    const force = tunnel.metadata?.annotations?.[Annotations.forceDelete] === "true"
-    yield* events.record(tunnel, {
-      type: "Warning",
-      reason: Reasons.DeleteFailed,
-      message: force
-        ? `${outcome.failure.message}; ${Annotations.forceDelete} is set, so the finalizer is removed anyway and Fly resources may remain`
-        : outcome.failure.message,
-    })
-    if (!force) {
-      yield* ensureTeardownStatus(current, outcome.failure)
-      return retry
-    }
-  }
-  yield* kube
-    .removeFinalizer(FlyTunnelType, current, FINALIZER)
-    .pipe(Effect.catchTag("KubeNotFound", () => Effect.void))
-  return done
-})
+  )
 
 /**
- * The Tunnel controller's reconcile: reads the FlyTunnel, converges Fly (App, token secret, Machines and IPv4 in
- * parallel) and the cluster (frpc), then writes what it saw as status. Every step looks before it creates, so a
- * crash or a lost answer at any point is repaired by the next pass without duplicates.
+ * The Tunnel controller's reconcile: reads the FlyTunnel from the cache, converges Fly (App, token secret, Machines
+ * and IPv4 in parallel) and the cluster (frpc), then writes what it saw as status. Every step looks before it
+ * creates, so a crash or a lost answer at any point is repaired by the next pass without duplicates.
  */
 export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: string) {
-  const kube = yield* KubeClient
+  const cache = yield* KubeCache
   const events = yield* EventRecorder
-  const { namespace = "", name } = ResourceType.parseKey(key)
-  const found = yield* kube.get(FlyTunnelType, name, namespace).pipe(
-    Effect.map(Option.some),
-    Effect.catchTag("KubeNotFound", () => Effect.succeedNone),
-  )
+  const { namespace = "", name } = parseKey(key)
+  const found = yield* cache.tunnels.get(name, namespace)
   if (Option.isNone(found)) return done
   let tunnel = found.value
   const identity: TunnelIdentity = { namespace, name, uid: tunnel.metadata?.uid ?? "" }
-  if (tunnel.metadata?.deletionTimestamp !== undefined) return yield* finalize(tunnel, identity)
+  if (tunnel.metadata?.deletionTimestamp !== undefined) return yield* finalizeTunnel(tunnel, identity)
 
   const generation = tunnel.metadata?.generation ?? 0
   const decoded = yield* Effect.result(decodeFlyTunnel(tunnel))
   if (decoded._tag === "Failure") {
     // Admission should have refused it; if not, say which field and provision nothing.
-    const invalid = new TunnelBlocked({
-      condition: "Ready",
-      reason: Reasons.InvalidSpec,
-      message: decoded.failure.message,
-      retry: false,
-    })
-    yield* kube.updateStatus(
-      FlyTunnelType,
+    const invalid = invalidSpec(decoded.failure.message)
+    yield* writeTunnelStatus(
       tunnel,
-      tunnelStatus({ generation, blocked: [invalid] }, tunnel.status, yield* now),
+      tunnelStatus({ generation, blocked: [invalid] }, tunnel.status, yield* kubeTimeNow),
     )
     yield* events.record(tunnel, { type: "Warning", reason: Reasons.InvalidSpec, message: invalid.message })
     return done
   }
   const spec = decoded.success.spec
-  if (!(tunnel.metadata?.finalizers ?? []).includes(FINALIZER)) {
-    tunnel = yield* kube.addFinalizer(FlyTunnelType, tunnel, FINALIZER)
+  tunnel = yield* addFinalizer(FlyTunnel, tunnel, FINALIZER)
+
+  // The token: kept while the Secret holds one; a missing or emptied one is replaced, and the new one is stored
+  // before Fly or frpc ever see it.
+  let secret = yield* readTunnelSecret(identity)
+  const current = Option.map(secret, secretContent)
+  const stored = Option.match(current, { onNone: () => "", onSome: (content) => content.token })
+  const token = stored === "" ? newToken() : stored
+  if (stored === "") {
+    const configs = Option.match(current, { onNone: () => ({}), onSome: (content) => content.configs })
+    secret = Option.some(yield* writeTunnelSecret(identity, secret, { token, configs }))
   }
 
   const blocked: Array<TunnelBlocked> = []
-  const secret = yield* ensureTokenSecret(identity)
   const app = yield* attempt(blocked, ensureFlyApp(identity))
-  let observations: Observations = { generation, blocked, ...(Option.isSome(app) ? { app: app.value } : {}) }
+  let observations: Observations = { generation, spec, blocked, ...(Option.isSome(app) ? { app: app.value } : {}) }
   if (Option.isSome(app)) {
-    const secretsVersion = yield* attempt(blocked, ensureFlySecret(secret, app.value))
+    const pushed = yield* attempt(blocked, ensureFlySecret(token, app.value, tunnel.status?.app))
     const [machines, address] = yield* Effect.all(
       [
-        Option.isSome(secretsVersion)
-          ? attempt(blocked, ensureMachines(identity, spec, app.value, secretsVersion.value))
+        Option.isSome(pushed)
+          ? attempt(blocked, ensureMachines(identity, spec, app.value, pushed.value))
           : Effect.succeedNone,
         attempt(blocked, ensureAddress(app.value)),
       ],
@@ -130,22 +94,29 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
     )
     observations = {
       ...observations,
+      ...(Option.isSome(pushed) ? { token: pushed.value } : {}),
       ...(Option.isSome(machines) ? { machines: machines.value } : {}),
       ...(Option.isSome(address) ? { address: address.value } : {}),
     }
     if (Option.isSome(machines) && Option.isSome(address)) {
       const target = yield* attempt(blocked, resolveTarget(namespace, spec))
       if (Option.isSome(target)) {
-        const deployments = yield* ensureClient(identity, spec, secret, address.value, machines.value, target.value)
-        observations = { ...observations, clientRolledOut: deployments.every(clientRolledOut) }
+        const rolledOut = yield* ensureClient(
+          identity,
+          spec,
+          { token, secret },
+          address.value,
+          machines.value,
+          target.value,
+        )
+        observations = { ...observations, clientRolledOut: rolledOut }
       }
     }
   }
 
-  const status = tunnelStatus(observations, tunnel.status, yield* now)
-  yield* kube.updateStatus(FlyTunnelType, tunnel, status)
-  const wasReady = tunnel.status !== undefined && isReady(tunnel.status)
-  if (isReady(status) && !wasReady) {
+  const status = tunnelStatus(observations, tunnel.status, yield* kubeTimeNow)
+  yield* writeTunnelStatus(tunnel, status)
+  if (isReady(status) && !isReady(tunnel.status)) {
     yield* events.record(tunnel, {
       type: "Normal",
       reason: Reasons.Ready,

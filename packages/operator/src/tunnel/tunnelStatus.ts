@@ -1,12 +1,27 @@
-import { type Condition, type ConditionType, type FlyTunnelStatus, type Phase, Reasons } from "@fly-tunnel-operator/api"
+// The FlyTunnel's status as a pure function of what one reconcile saw: conditions with reasons,
+// the phase, the App, Machines and addresses, and display fields for `kubectl get`.
+import {
+  type Condition,
+  type ConditionType,
+  type FlyTunnelSpec,
+  type FlyTunnelStatus,
+  type Phase,
+  Reasons,
+} from "@fly-tunnel-operator/api"
 import type { App } from "@fly-tunnel-operator/fly"
 import type { TunnelMachine } from "./flyMachines.ts"
+import type { PushedToken } from "./flySecret.ts"
 import type { TunnelBlocked } from "./tunnelBlocked.ts"
+import { targetSummary } from "./tunnelTarget.ts"
 
 /** What one reconcile saw; a step that could not run leaves its field undefined and may name why. */
 export interface Observations {
   readonly generation: number
+  /** The decoded spec (absent when it is invalid). */
+  readonly spec?: FlyTunnelSpec
   readonly app?: App
+  /** The token the App holds, when it was checked this time. */
+  readonly token?: PushedToken
   readonly machines?: ReadonlyArray<TunnelMachine>
   readonly address?: string
   /** frpc rolled out (every replica available). */
@@ -29,7 +44,10 @@ const blockedFor = (observations: Observations, type: ConditionType): Verdict | 
 const checksPassing = (machine: TunnelMachine): boolean =>
   (machine.machine.checks ?? []).every((check) => check.status === "passing")
 
-const verdicts = (observations: Observations): Record<Exclude<ConditionType, "Ready">, Verdict> => {
+/** The conditions `Ready` sums up, in the order they are written. */
+const PART_CONDITIONS = ["AppReady", "MachinesReady", "AddressReady", "ClientReady"] as const
+
+const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[number], Verdict> => {
   const machines = observations.machines ?? []
   const started = machines.filter((machine) => machine.machine.state === "started")
   return {
@@ -67,6 +85,7 @@ const verdicts = (observations: Observations): Record<Exclude<ConditionType, "Re
   }
 }
 
+/** A condition that keeps its transition time while its status stands. */
 const condition = (
   type: ConditionType,
   verdict: Verdict,
@@ -86,7 +105,24 @@ const condition = (
   }
 }
 
-/** The status a reconcile writes: conditions keep their transition time while their status stands. */
+const appStatus = (observations: Observations, previous: FlyTunnelStatus["app"]): FlyTunnelStatus["app"] => {
+  const app = observations.app
+  if (app === undefined) return previous
+  // The token the App holds: seen this time, or as recorded for this same App.
+  const token =
+    observations.token ??
+    (previous?.id === app.id && previous.secretsVersion !== undefined && previous.tokenDigest !== undefined
+      ? { secretsVersion: previous.secretsVersion, tokenDigest: previous.tokenDigest }
+      : undefined)
+  return {
+    name: app.name,
+    ...(app.network === undefined ? {} : { network: app.network }),
+    id: app.id,
+    ...(token === undefined ? {} : token),
+  }
+}
+
+/** The status a reconcile writes. Whatever a step could not observe this time keeps its previous value. */
 export const tunnelStatus = (
   observations: Observations,
   previous: FlyTunnelStatus | undefined,
@@ -106,45 +142,60 @@ export const tunnelStatus = (
         ? "Pending"
         : "Provisioning"
   const before = previous?.conditions ?? []
+  const app = appStatus(observations, previous?.app)
+  const spec = observations.spec
+  const target = spec === undefined ? previous?.target : targetSummary(spec)
+  const regions = spec === undefined ? previous?.regions : spec.regions.join(",")
+  const machines =
+    observations.machines === undefined
+      ? previous?.machines
+      : observations.machines.map((entry) => ({
+          id: entry.machine.id,
+          region: entry.machine.region,
+          state: entry.machine.state,
+          instanceId: entry.machine.instance_id,
+          controlPort: entry.controlPort,
+        }))
+  const addresses =
+    observations.address === undefined ? previous?.addresses : [{ ip: observations.address, type: "v4" as const }]
   return {
     observedGeneration: observations.generation,
     phase,
     conditions: [
       condition("Ready", ready, observations.generation, before, now),
-      ...(Object.entries(parts) as Array<[ConditionType, Verdict]>).map(([type, verdict]) =>
-        condition(type, verdict, observations.generation, before, now),
-      ),
+      ...PART_CONDITIONS.map((type) => condition(type, parts[type], observations.generation, before, now)),
     ],
-    ...(observations.app === undefined
-      ? previous?.app === undefined
-        ? {}
-        : { app: previous.app }
-      : {
-          app: {
-            name: observations.app.name,
-            ...(observations.app.network === undefined ? {} : { network: observations.app.network }),
-          },
-        }),
-    ...(observations.machines === undefined
-      ? previous?.machines === undefined
-        ? {}
-        : { machines: previous.machines }
-      : {
-          machines: observations.machines.map((entry) => ({
-            id: entry.machine.id,
-            region: entry.machine.region,
-            state: entry.machine.state,
-            instanceId: entry.machine.instance_id,
-            controlPort: entry.controlPort,
-          })),
-        }),
-    ...(observations.address === undefined
-      ? previous?.addresses === undefined
-        ? {}
-        : { addresses: previous.addresses }
-      : { addresses: [{ ip: observations.address, type: "v4" as const }] }),
+    ...(target === undefined ? {} : { target }),
+    ...(regions === undefined ? {} : { regions }),
+    ...(app === undefined ? {} : { app }),
+    ...(machines === undefined ? {} : { machines }),
+    ...(addresses === undefined ? {} : { addresses }),
   }
 }
 
-export const isReady = (status: FlyTunnelStatus): boolean =>
-  status.conditions?.some((condition) => condition.type === "Ready" && condition.status === "True") ?? false
+/** While teardown runs: phase Deleting, and the Ready condition says why it waits (the finalizer stays on failure). */
+export const teardownStatus = (
+  previous: FlyTunnelStatus | undefined,
+  generation: number,
+  failure: TunnelBlocked | undefined,
+  now: string,
+): FlyTunnelStatus => {
+  const before = previous?.conditions ?? []
+  const ready = condition(
+    "Ready",
+    failure === undefined
+      ? { ok: false, reason: Reasons.Deleting, message: "tearing down frpc, the IPs, the Machines and the App" }
+      : { ok: false, reason: Reasons.DeleteFailed, message: failure.message },
+    generation,
+    before,
+    now,
+  )
+  return {
+    ...previous,
+    phase: "Deleting",
+    conditions: [ready, ...before.filter((existing) => existing.type !== "Ready")],
+  }
+}
+
+export const isReady = (status: FlyTunnelStatus | undefined): boolean =>
+  status?.conditions?.some((condition) => condition.type === "Ready" && condition.status === "True") ?? false

@@ -1,12 +1,18 @@
-import { Labels, Reasons } from "@fly-tunnel-operator/api"
+import { Annotations, FINALIZER, Labels, Reasons } from "@fly-tunnel-operator/api"
 import { FlyClient, type FlyError } from "@fly-tunnel-operator/fly"
 import { Effect } from "effect"
-import { KubeClient } from "../kube/kubeClient.ts"
+import { done, type ReconcileResult, retry } from "../controller/reconcileResult.ts"
+import { EventRecorder } from "../kube/eventRecorder.ts"
+import { KubeCache } from "../kube/kubeCache.ts"
+import { KubeClient, removeFinalizer } from "../kube/kubeClient.ts"
 import type { KubeError } from "../kube/kubeErrors.ts"
-import * as ResourceType from "../kube/resourceType.ts"
+import { kubeTimeNow } from "../kube/kubeTime.ts"
+import { Deployment, FlyTunnel, type FlyTunnelObject, Secret } from "../kube/resourceType.ts"
 import { TunnelBlocked } from "./tunnelBlocked.ts"
 import { flyAppName, flyNetworkName, frpcObjectName, MachineMetadata, type TunnelIdentity } from "./tunnelNames.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
+import { teardownStatus } from "./tunnelStatus.ts"
+import { writeTunnelStatus } from "./tunnelStatusWriter.ts"
 
 /**
  * Tears a tunnel down in reverse: frpc, then the IPs, the Machines and the App. A 404 means already gone. Any other
@@ -15,25 +21,24 @@ import { TunnelSettings } from "./tunnelSettings.ts"
 export const teardownTunnel = Effect.fn("teardownTunnel")(
   function* (tunnel: TunnelIdentity) {
     const kube = yield* KubeClient
+    const cache = yield* KubeCache
     const fly = yield* FlyClient
     const settings = yield* TunnelSettings
-    const name = frpcObjectName(tunnel)
-    const deployments = yield* kube.list(ResourceType.Deployment, {
-      namespace: settings.operatorNamespace,
-      labelSelector: `${Labels.tunnelUid}=${tunnel.uid}`,
-    })
+    const deployments = (yield* cache.deployments.list(settings.operatorNamespace)).filter(
+      (deployment) => deployment.metadata?.labels?.[Labels.tunnelUid] === tunnel.uid,
+    )
     yield* Effect.forEach(
-      deployments.items,
+      deployments,
       (deployment) =>
         kube
-          .delete(ResourceType.Deployment, deployment.metadata?.name ?? "", settings.operatorNamespace, {
+          .delete(Deployment, deployment.metadata?.name ?? "", settings.operatorNamespace, {
             propagationPolicy: "Foreground",
           })
           .pipe(Effect.catchTag("KubeNotFound", () => Effect.void)),
       { discard: true },
     )
     yield* kube
-      .delete(ResourceType.Secret, name, settings.operatorNamespace)
+      .delete(Secret, frpcObjectName(tunnel), settings.operatorNamespace)
       .pipe(Effect.catchTag("KubeNotFound", () => Effect.void))
 
     const appName = flyAppName(tunnel)
@@ -44,7 +49,9 @@ export const teardownTunnel = Effect.fn("teardownTunnel")(
     yield* Effect.forEach(
       ips,
       (ip) => fly.deleteIpAssignment(appName, ip.ip).pipe(Effect.catchTag("FlyNotFound", () => Effect.void)),
-      { discard: true },
+      {
+        discard: true,
+      },
     )
     const machines = yield* fly
       .listMachines(appName, { metadata: { [MachineMetadata.tunnelUid]: tunnel.uid } })
@@ -69,3 +76,37 @@ export const teardownTunnel = Effect.fn("teardownTunnel")(
       }),
   ),
 )
+
+/**
+ * A FlyTunnel being deleted: status says Deleting, everything is torn down, then the finalizer goes. A failed
+ * teardown keeps the finalizer and says why, unless `force-delete` asks to let go anyway.
+ */
+export const finalizeTunnel = Effect.fn("finalizeTunnel")(function* (
+  tunnel: FlyTunnelObject,
+  identity: TunnelIdentity,
+): Effect.fn.Return<ReconcileResult, KubeError, KubeClient | KubeCache | FlyClient | TunnelSettings | EventRecorder> {
+  if (!(tunnel.metadata?.finalizers ?? []).includes(FINALIZER)) return done
+  const events = yield* EventRecorder
+  const generation = tunnel.metadata?.generation ?? 0
+  const current = yield* writeTunnelStatus(
+    tunnel,
+    teardownStatus(tunnel.status, generation, undefined, yield* kubeTimeNow),
+  )
+  const outcome = yield* Effect.result(teardownTunnel(identity))
+  if (outcome._tag === "Failure") {
+    const force = tunnel.metadata?.annotations?.[Annotations.forceDelete] === "true"
+    yield* events.record(tunnel, {
+      type: "Warning",
+      reason: Reasons.DeleteFailed,
+      message: force
+        ? `${outcome.failure.message}; ${Annotations.forceDelete} is set, so the finalizer is removed anyway and Fly resources may remain`
+        : outcome.failure.message,
+    })
+    if (!force) {
+      yield* writeTunnelStatus(current, teardownStatus(current.status, generation, outcome.failure, yield* kubeTimeNow))
+      return retry
+    }
+  }
+  yield* removeFinalizer(FlyTunnel, current, FINALIZER).pipe(Effect.catchTag("KubeNotFound", () => Effect.void))
+  return done
+})

@@ -8,15 +8,19 @@ import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { type NodeAgent, startNodeAgent, type Tools } from "@fly-tunnel-operator/local-stack"
 import { type Duration, type Effect, Exit, Fiber, Layer, Logger, ManagedRuntime, Redacted } from "effect"
 import { EventRecorder } from "../../src/kube/eventRecorder.ts"
+import { KubeCache } from "../../src/kube/kubeCache.ts"
 import { KubeClient } from "../../src/kube/kubeClient.ts"
 import * as ResourceType from "../../src/kube/resourceType.ts"
 import { runControllers } from "../../src/operator.ts"
+import { isManagedService } from "../../src/service/serviceClass.ts"
 import { ServiceSettings } from "../../src/service/serviceSettings.ts"
 import { TunnelSettings } from "../../src/tunnel/tunnelSettings.ts"
 
 const CRD = fileURLToPath(new URL("../../../../crds/fly-tunnel-operator.dev_flytunnels.yaml", import.meta.url))
 
 export const run = promisify(execFile)
+
+const LOAD_BALANCER_CLASS = "fly-tunnel-operator.dev/lb"
 
 export interface HarnessOptions {
   readonly kubeconfigPath: string
@@ -27,7 +31,7 @@ export interface HarnessOptions {
   readonly resync?: Duration.Input
 }
 
-type Services = KubeClient | FlyClient | EventRecorder | TunnelSettings | ServiceSettings
+type Services = KubeClient | KubeCache | FlyClient | EventRecorder | TunnelSettings | ServiceSettings
 
 /**
  * One operator in this process against the local control plane and a Fly emulator, plus a node agent that runs the
@@ -72,6 +76,10 @@ export class OperatorHarness {
     this.runtime = ManagedRuntime.make(
       Layer.mergeAll(
         EventRecorder.layer({ component: "fly-tunnel-operator", instance: "test", patchInterval: "0 millis" }),
+        KubeCache.layer({
+          operatorNamespace: this.operatorNamespace,
+          isManagedService: (service) => isManagedService(service, LOAD_BALANCER_CLASS),
+        }),
         Layer.succeed(TunnelSettings, {
           flyOrg: "personal",
           frpsImage: FRPS_IMAGE,
@@ -79,7 +87,7 @@ export class OperatorHarness {
           operatorNamespace: this.operatorNamespace,
         }),
         Layer.succeed(ServiceSettings, {
-          loadBalancerClass: "fly-tunnel-operator.dev/lb",
+          loadBalancerClass: LOAD_BALANCER_CLASS,
           defaultRegion: "ord",
           defaultMachineSize: "shared-cpu-1x",
         }),
@@ -146,7 +154,11 @@ export class OperatorHarness {
     return run(this.options.tools.kubectl, ["--kubeconfig", this.options.kubeconfigPath, ...args])
   }
 
-  async getJson<A>(type: ResourceType.ResourceType, name: string, namespace: string): Promise<A | undefined> {
+  async getJson<A>(
+    type: ResourceType.ResourceType<ResourceType.KubeObject>,
+    name: string,
+    namespace: string,
+  ): Promise<A | undefined> {
     const exit = await this.runtime.runPromiseExit(
       KubeClient.use((kube) => kube.get(type, name, namespace)) as Effect.Effect<unknown, unknown, Services>,
     )

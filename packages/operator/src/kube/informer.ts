@@ -2,34 +2,36 @@
 // publishing changes. A watch the server ends (timeoutSeconds) resumes from the last seen
 // resourceVersion; 410 Gone re-lists, emitting Deleted for what vanished meanwhile; any other
 // failure reconnects with backoff. Resource versions are opaque: compared for equality only.
+// `transform` trims each object before it is stored (client-go's SetTransform), so the store holds
+// only what the controllers read.
 import { Deferred, Effect, Option, PubSub, Schedule, type Scope, Stream } from "effect"
 import { KubeClient, type ListOptions } from "./kubeClient.ts"
 import type { KubeError } from "./kubeErrors.ts"
 import { type KubeObject, keyOf, type ResourceType } from "./resourceType.ts"
 
-export type WatchChange<A> =
+export type InformerChange<A> =
   | { readonly type: "Added"; readonly object: A }
   | { readonly type: "Updated"; readonly object: A; readonly old: A }
   | { readonly type: "Deleted"; readonly object: A }
 
-export interface ResourceWatch<A extends KubeObject> {
+export interface Informer<A extends KubeObject> {
   readonly type: ResourceType<A>
   /** From the store; `None` when absent (or not synced yet). */
   readonly get: (name: string, namespace?: string) => Effect.Effect<Option.Option<A>>
   /** Every object in the store, optionally of one namespace. */
   readonly list: (namespace?: string) => Effect.Effect<ReadonlyArray<A>>
-  /** Store keys (`namespace/name`). */
-  readonly keys: Effect.Effect<ReadonlyArray<string>>
   /** Completes after the first list reached the store. */
   readonly synced: Effect.Effect<void>
   /**
    * Once synced: every stored object as Added, then each change as it happens (like registering
    * an event handler on a client-go informer). Each run of the stream is its own subscription.
    */
-  readonly changes: Stream.Stream<WatchChange<A>>
+  readonly changes: Stream.Stream<InformerChange<A>>
 }
 
-export interface ResourceWatchOptions extends ListOptions {
+export interface InformerOptions<A> extends ListOptions {
+  /** Applied to every object before it is stored and published; default: managedFields dropped. */
+  readonly transform?: ((object: A) => A) | undefined
   /** Reconnect backoff after a failed list or watch; default 1s doubling to 30s, jittered. */
   readonly reconnect?: Schedule.Schedule<unknown, KubeError> | undefined
   /** Passed to each watch request; tests use a short one to exercise reconnects. */
@@ -41,22 +43,31 @@ export const defaultReconnect: Schedule.Schedule<unknown, KubeError> = Schedule.
   Schedule.spaced("30 seconds"),
 ]).pipe(Schedule.jittered, Schedule.setInputType<KubeError>())
 
+/** Nobody reads managedFields, and they are often the larger half of an object. */
+export const withoutManagedFields = <A extends KubeObject>(object: A): A => {
+  if (object.metadata?.managedFields === undefined) return object
+  const { managedFields: _, ...metadata } = object.metadata
+  return { ...object, metadata }
+}
+
 export const make = Effect.fnUntraced(function* <A extends KubeObject>(
   type: ResourceType<A>,
-  options: ResourceWatchOptions = {},
-): Effect.fn.Return<ResourceWatch<A>, never, KubeClient | Scope.Scope> {
+  options: InformerOptions<A> = {},
+): Effect.fn.Return<Informer<A>, never, KubeClient | Scope.Scope> {
   const client = yield* KubeClient
+  const transform = options.transform ?? withoutManagedFields
   const store = new Map<string, A>()
-  const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<WatchChange<A>>(), PubSub.shutdown)
+  const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<InformerChange<A>>(), PubSub.shutdown)
   const synced = yield* Deferred.make<void>()
   let resourceVersion: string | undefined
 
-  const publish = (change: WatchChange<A>) => PubSub.publish(pubsub, change)
+  const publish = (change: InformerChange<A>) => PubSub.publish(pubsub, change)
 
   const relist = Effect.gen(function* () {
     const listed = yield* client.list(type, options)
     const seen = new Set<string>()
-    for (const object of listed.items) {
+    for (const item of listed.items) {
+      const object = transform(item)
       const key = keyOf(object)
       seen.add(key)
       const old = store.get(key)
@@ -84,7 +95,7 @@ export const make = Effect.fnUntraced(function* <A extends KubeObject>(
             resourceVersion = event.resourceVersion
             return
           }
-          const object = event.object
+          const object = transform(event.object)
           const key = keyOf(object)
           resourceVersion = object.metadata?.resourceVersion ?? resourceVersion
           const old = store.get(key)
@@ -117,11 +128,11 @@ export const make = Effect.fnUntraced(function* <A extends KubeObject>(
     Effect.forever(cycle).pipe(Effect.annotateLogs({ watch: type.plural, namespace: options.namespace ?? "*" })),
   )
 
-  const changes: Stream.Stream<WatchChange<A>> = Stream.unwrap(
+  const changes: Stream.Stream<InformerChange<A>> = Stream.unwrap(
     Effect.gen(function* () {
       const subscription = yield* PubSub.subscribe(pubsub)
       yield* Deferred.await(synced)
-      const snapshot = [...store.values()].map((object): WatchChange<A> => ({ type: "Added", object }))
+      const snapshot = [...store.values()].map((object): InformerChange<A> => ({ type: "Added", object }))
       return Stream.concat(Stream.fromIterable(snapshot), Stream.fromSubscription(subscription))
     }),
   )
@@ -134,7 +145,6 @@ export const make = Effect.fnUntraced(function* <A extends KubeObject>(
       Effect.sync(() =>
         [...store.values()].filter((object) => namespace === undefined || object.metadata?.namespace === namespace),
       ),
-    keys: Effect.sync(() => [...store.keys()]),
     synced: Deferred.await(synced),
     changes,
   }

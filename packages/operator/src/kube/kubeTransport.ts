@@ -1,0 +1,142 @@
+// Requests to the API server through Effect's HTTP client (undici underneath), with the
+// kubeconfig's credentials: client-node's KubeConfig supplies the headers (a bearer token it may
+// refresh) and the TLS dispatcher for every request. A request that outlives its timeout is
+// interrupted, which aborts it on the wire.
+import { NodeHttpClient } from "@effect/platform-node"
+import { type KubeConfig, RequestContext } from "@kubernetes/client-node"
+import { Duration, Effect, Stream } from "effect"
+import { type HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
+import type { Dispatcher } from "undici"
+import { fromStatus, type KubeError, KubeUnavailable } from "./kubeErrors.ts"
+
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
+
+export interface KubeRequest {
+  readonly method: Method
+  readonly path: string
+  readonly query?: Readonly<Record<string, string | undefined>> | undefined
+  readonly body?: unknown
+  readonly contentType?: string | undefined
+}
+
+export interface KubeTransport {
+  readonly server: string
+  /** One request: the parsed JSON answer, or the typed error for a non-2xx answer or no answer in time. */
+  readonly send: (request: KubeRequest) => Effect.Effect<unknown, KubeError>
+  /**
+   * A streaming GET (a watch): the body's bytes until the server ends it. It fails when the
+   * server refuses it, and ends with a KubeUnavailable once `deadline` passes, so a connection
+   * that went silent (half-open) cannot hang a watch forever.
+   */
+  readonly stream: (request: KubeRequest, deadline: Duration.Input) => Stream.Stream<Uint8Array, KubeError>
+}
+
+const requestTimeout = Duration.seconds(30)
+
+const label = (request: KubeRequest) => `${request.method} ${request.path}`
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return { message: text.slice(0, 200) }
+  }
+}
+
+const causeMessage = (cause: unknown): string => {
+  if (cause instanceof Error) {
+    const inner = cause.cause
+    return inner instanceof Error ? `${cause.message}: ${inner.message}` : cause.message
+  }
+  return String(cause)
+}
+
+export const makeKubeTransport = (config: KubeConfig): Effect.Effect<KubeTransport, KubeUnavailable> =>
+  Effect.gen(function* () {
+    const cluster = config.getCurrentCluster()
+    if (cluster === null) {
+      return yield* new KubeUnavailable({ request: "load kubeconfig", message: "kubeconfig has no current cluster" })
+    }
+    const server = cluster.server.replace(/\/+$/, "")
+    // client-node keeps one dispatcher per cluster and user; one HTTP client is made per dispatcher it hands out.
+    const clients = new WeakMap<Dispatcher, HttpClient.HttpClient>()
+    const globalClient = yield* NodeHttpClient.makeUndici.pipe(Effect.provide(NodeHttpClient.dispatcherLayerGlobal))
+
+    const prepare = (request: KubeRequest) =>
+      Effect.gen(function* () {
+        const url = new URL(server + request.path)
+        for (const [key, value] of Object.entries(request.query ?? {})) {
+          if (value !== undefined) url.searchParams.set(key, value)
+        }
+        const context = new RequestContext(url.toString(), request.method)
+        yield* Effect.tryPromise(() => config.applySecurityAuthentication(context))
+        const dispatcher = context.getDispatcher()
+        let client = dispatcher === undefined ? globalClient : clients.get(dispatcher)
+        if (client === undefined) {
+          client = yield* NodeHttpClient.makeUndici.pipe(Effect.provideService(NodeHttpClient.Dispatcher, dispatcher))
+          if (dispatcher !== undefined) clients.set(dispatcher, client)
+        }
+        const base = HttpClientRequest.make(request.method)(url, {
+          headers: { ...context.getHeaders(), accept: "application/json" },
+        })
+        const withBody =
+          request.body === undefined
+            ? base
+            : HttpClientRequest.bodyText(base, JSON.stringify(request.body), request.contentType ?? "application/json")
+        return { client, request: withBody }
+      }).pipe(
+        Effect.mapError(
+          (error) => new KubeUnavailable({ request: label(request), message: causeMessage(error.cause) }),
+        ),
+      )
+
+    const execute = (request: KubeRequest): Effect.Effect<HttpClientResponse.HttpClientResponse, KubeError> =>
+      prepare(request).pipe(
+        Effect.flatMap(({ client, request: prepared }) => client.execute(prepared)),
+        Effect.mapError((error) =>
+          error._tag === "KubeUnavailable"
+            ? error
+            : new KubeUnavailable({ request: label(request), message: causeMessage(error) }),
+        ),
+      )
+
+    const send = (request: KubeRequest): Effect.Effect<unknown, KubeError> =>
+      Effect.gen(function* () {
+        const response = yield* execute(request)
+        const text = yield* response.text.pipe(
+          Effect.mapError((error) => new KubeUnavailable({ request: label(request), message: causeMessage(error) })),
+        )
+        const body = parseJson(text)
+        if (response.status >= 200 && response.status < 300) return body
+        return yield* Effect.fail(fromStatus(label(request), response.status, body))
+      }).pipe(
+        Effect.timeoutOrElse({
+          duration: requestTimeout,
+          orElse: () => Effect.fail(new KubeUnavailable({ request: label(request), message: "timed out" })),
+        }),
+      )
+
+    const stream = (request: KubeRequest, deadline: Duration.Input): Stream.Stream<Uint8Array, KubeError> =>
+      Stream.unwrap(
+        Effect.gen(function* () {
+          const response = yield* execute(request)
+          if (response.status !== 200) {
+            const text = yield* response.text.pipe(Effect.orElseSucceed(() => ""))
+            return yield* Effect.fail(fromStatus(label(request), response.status, parseJson(text)))
+          }
+          return response.stream.pipe(
+            Stream.mapError((error) => new KubeUnavailable({ request: label(request), message: causeMessage(error) })),
+          )
+        }),
+      ).pipe(
+        Stream.interruptWhen(
+          Effect.sleep(deadline).pipe(
+            Effect.andThen(
+              Effect.fail(new KubeUnavailable({ request: label(request), message: "no end of the stream in time" })),
+            ),
+          ),
+        ),
+      )
+
+    return { server, send, stream } satisfies KubeTransport
+  })

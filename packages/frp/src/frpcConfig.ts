@@ -3,9 +3,6 @@ import { AUTH_SCOPES } from "./frpsConfig.ts"
 import { envReference, escapeTemplate } from "./template.ts"
 import { Env } from "./version.ts"
 
-/** frpc's admin API port, on 127.0.0.1 inside the Pod: probes run `frpc status` (exec), nothing else reaches it. */
-export const FRPC_ADMIN_PORT = 7400
-
 export interface ClientPort {
   /** Proxy name: a DNS label (validated by the FlyTunnel schema, checked again here). */
   readonly name: string
@@ -23,6 +20,7 @@ export interface FrpcInput {
   /** The target frpc dials: the Service's ClusterIP or the address target's host. */
   readonly localIP: string
   readonly ports: ReadonlyArray<ClientPort>
+  /** frpc's admin API on 127.0.0.1 (tests read proxy status from it); none when absent, as the operator runs frpc. */
   readonly adminPort?: number
 }
 
@@ -43,7 +41,7 @@ export interface FrpcConfig {
   readonly user: string
   readonly auth: { readonly method: "token"; readonly token: string; readonly additionalScopes: ReadonlyArray<string> }
   readonly transport: { readonly protocol: "tcp"; readonly tls: { readonly enable: true } }
-  readonly webServer: { readonly addr: "127.0.0.1"; readonly port: number }
+  readonly webServer?: { readonly addr: "127.0.0.1"; readonly port: number }
   readonly log: { readonly to: "console"; readonly level: "info"; readonly disablePrintColor: true }
   readonly proxies: ReadonlyArray<FrpcProxy>
 }
@@ -76,7 +74,7 @@ export const frpcConfig = (input: FrpcInput): FrpcConfig => {
     user: envReference(Env.podName),
     auth: { method: "token", token: envReference(Env.token), additionalScopes: AUTH_SCOPES },
     transport: { protocol: "tcp", tls: { enable: true } },
-    webServer: { addr: "127.0.0.1", port: input.adminPort ?? FRPC_ADMIN_PORT },
+    ...(input.adminPort === undefined ? {} : { webServer: { addr: "127.0.0.1", port: input.adminPort } }),
     log: { to: "console", level: "info", disablePrintColor: true },
     proxies: input.ports.map((port) => ({
       name: escapeTemplate(port.name),

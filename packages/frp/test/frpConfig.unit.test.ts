@@ -53,7 +53,8 @@ describe("frpc config", () => {
   })
   const parsed = parse(renderFrpcToml(config)) as Record<string, unknown>
 
-  it("dials the server with the shared token and TLS, keeps retrying, and names proxies per Pod", () => {
+  it("dials the server with the shared token and TLS, keeps retrying, names proxies per Pod, opens no admin API", () => {
+    expect(parsed).not.toHaveProperty("webServer")
     expect(parsed).toMatchObject({
       serverAddr: "203.0.113.1",
       serverPort: 7001,
@@ -61,7 +62,6 @@ describe("frpc config", () => {
       user: "{{ .Envs.POD_NAME }}",
       auth: { method: "token", token: "{{ .Envs.FRP_TOKEN }}", additionalScopes: ["HeartBeats", "NewWorkConns"] },
       transport: { protocol: "tcp", tls: { enable: true } },
-      webServer: { addr: "127.0.0.1", port: 7400 },
     })
   })
 

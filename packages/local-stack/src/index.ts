@@ -21,7 +21,6 @@ export {
 export { installOperatorRbac, type OperatorIdentity } from "./localStack/operatorRbac.ts"
 export { type NodeAgent, type NodeAgentOptions, startNodeAgent } from "./nodeAgent/nodeAgent.ts"
 export { type EchoBackend, startEchoBackend } from "./serviceNetwork/echoBackend.ts"
-export { ServiceNetworkError } from "./serviceNetwork/ServiceNetworkError.ts"
 export {
   acquireServiceNetwork,
   type RunningServiceNetwork,
@@ -29,6 +28,7 @@ export {
   type ServiceNetworkOptions,
   startServiceNetwork,
 } from "./serviceNetwork/serviceNetwork.ts"
+export { ServiceNetworkError } from "./serviceNetwork/serviceNetworkError.ts"
 export { startScoped } from "./startScoped.ts"
 export { ensureTools, toolsCacheDir } from "./tools/ensureTools.ts"
 export { TOOL_NAMES, type ToolName, type Tools } from "./tools/toolNames.ts"

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process"
 import { Effect } from "effect"
-import { ServiceNetworkError } from "./ServiceNetworkError.ts"
+import { ServiceNetworkError } from "./serviceNetworkError.ts"
 
 /** Runs `ip <args>` (iproute2); fails with its stderr. */
 export const ip = (args: ReadonlyArray<string>): Effect.Effect<string, ServiceNetworkError> =>

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto"
 import { Effect } from "effect"
 import { startScoped } from "../startScoped.ts"
 import { alreadyExists, ip, ipBestEffort } from "./ipCommand.ts"
-import { ServiceNetworkError } from "./ServiceNetworkError.ts"
+import { ServiceNetworkError } from "./serviceNetworkError.ts"
 import { serviceNamespacePrefix, sweepStaleServiceNetworks } from "./staleServiceNetworks.ts"
 
 /**

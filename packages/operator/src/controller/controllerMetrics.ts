@@ -2,7 +2,7 @@
 import { Metric } from "effect"
 
 export const reconcileTotal = Metric.counter("controller_reconcile_total", {
-  description: "Reconciles per controller and result (done, requeue_after, retry, error).",
+  description: "Reconciles per controller and result (success, requeue, requeue_after, error).",
   incremental: true,
 })
 

@@ -59,7 +59,7 @@ export class EventRecorder extends Context.Service<
 
 const timestamp = (millis: number): string => new Date(millis).toISOString().replace(/\.\d{3}Z$/, "Z")
 
-export const make = Effect.fnUntraced(function* (options: EventRecorderOptions) {
+const make = Effect.fnUntraced(function* (options: EventRecorderOptions) {
   const client = yield* KubeClient
   const window = Duration.toMillis(Duration.fromInputUnsafe(options.window ?? Duration.minutes(10)))
   const patchInterval = Duration.toMillis(Duration.fromInputUnsafe(options.patchInterval ?? Duration.seconds(30)))

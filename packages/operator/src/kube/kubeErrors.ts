@@ -23,12 +23,11 @@ export class KubeForbidden extends Schema.TaggedError<KubeForbidden>()("KubeForb
   status: Schema.Number,
 }) {}
 
-export const FieldCause = Schema.Struct({
+const FieldCause = Schema.Struct({
   reason: Schema.optional(Schema.String),
   message: Schema.optional(Schema.String),
   field: Schema.optional(Schema.String),
 })
-export type FieldCause = typeof FieldCause.Type
 
 /** 400 / 415 / 422: the request or object was refused (schema, CEL, immutable field, bad patch). */
 export class KubeInvalid extends Schema.TaggedError<KubeInvalid>()("KubeInvalid", {
@@ -54,9 +53,9 @@ const StatusBody = Schema.Struct({
   code: Schema.optional(Schema.Number),
   details: Schema.optional(Schema.Struct({ causes: Schema.optional(Schema.Array(FieldCause)) })),
 })
-export type StatusBody = typeof StatusBody.Type
+type StatusBody = typeof StatusBody.Type
 
-export const decodeStatus = (body: unknown): StatusBody =>
+const decodeStatus = (body: unknown): StatusBody =>
   Schema.decodeUnknownOption(StatusBody)(body).pipe((option) => (option._tag === "Some" ? option.value : {}))
 
 /** Maps a non-2xx answer (or a watch ERROR event) to its typed error. */

@@ -64,10 +64,10 @@ export const tunnelFailure = (
   return ready?.status === "False" && failureReasons.has(ready.reason) ? waitingFor(status) : undefined
 }
 
-export const tunnelAddress = (status: FlyTunnelStatus | undefined): string | undefined =>
+const tunnelAddress = (status: FlyTunnelStatus | undefined): string | undefined =>
   status?.addresses?.find((address) => address.type === "v4")?.ip
 
-export const tunnelReady = (status: FlyTunnelStatus | undefined): boolean => readyCondition(status)?.status === "True"
+const tunnelReady = (status: FlyTunnelStatus | undefined): boolean => readyCondition(status)?.status === "True"
 
 /**
  * The part of a Service's status the Service controller owns (server-side apply): the ingress it publishes and its

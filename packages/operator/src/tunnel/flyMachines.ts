@@ -15,7 +15,7 @@ export interface TunnelMachine {
 }
 
 /** The region → control port plan: regions in spec order, each with its own control port. */
-export const machinePlans = (spec: FlyTunnelSpec) => {
+const machinePlans = (spec: FlyTunnelSpec) => {
   const ports = chooseControlPorts(
     spec.ports.map((port) => port.port),
     spec.regions.length,

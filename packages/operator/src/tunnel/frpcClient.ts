@@ -36,8 +36,6 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
         serverAddr: address,
         serverPort: entry.controlPort,
         localIP: target,
-        // No admin API: readiness comes from Fly's checks on the tunnel ports, and Pods share no port.
-        adminPort: 0,
         ports: spec.ports.map((port) => ({
           name: port.name,
           protocol: port.protocol,

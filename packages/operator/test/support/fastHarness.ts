@@ -1,0 +1,111 @@
+// The fast tier's operator: both controllers in this process against the in-memory API server and the Fly emulator's
+// API (in-process, machines without processes). No control plane, no frp: a reconcile's decisions in milliseconds,
+// counted from the two call logs.
+import { NodeHttpClient } from "@effect/platform-node"
+import { FlyClient, RateBudget } from "@fly-tunnel-operator/fly"
+import { type RunningEmulator, startEmulator } from "@fly-tunnel-operator/fly-emulator"
+import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
+import { type Duration, Effect, Fiber, Layer, Logger, ManagedRuntime, Metric, Redacted } from "effect"
+import { reconcileTotal } from "../../src/controller/controllerMetrics.ts"
+import { EventRecorder } from "../../src/kube/eventRecorder.ts"
+import { InMemoryKube, layerInMemoryKube } from "../../src/kube/inMemoryKube.ts"
+import { KubeCache } from "../../src/kube/kubeCache.ts"
+import type { KubeClient } from "../../src/kube/kubeClient.ts"
+import { runControllers } from "../../src/operator.ts"
+import { isManagedService } from "../../src/service/serviceClass.ts"
+import { ServiceSettings } from "../../src/service/serviceSettings.ts"
+import { TunnelSettings } from "../../src/tunnel/tunnelSettings.ts"
+
+export const LOAD_BALANCER_CLASS = "fly-tunnel-operator.dev/lb"
+export const OPERATOR_NAMESPACE = "fly-tunnel-operator"
+
+type Services = KubeClient | InMemoryKube | KubeCache | FlyClient | EventRecorder | TunnelSettings | ServiceSettings
+
+export interface FastOperator {
+  readonly emulator: RunningEmulator
+  readonly kube: InMemoryKube["Service"]
+  /** Runs an effect with the operator's services. */
+  readonly run: <A, E>(effect: Effect.Effect<A, E, Services>) => Promise<A>
+  /** Starts (or restarts) the controllers; the in-memory cluster and the emulator persist across restarts. */
+  /** Reconciles a controller has run so far, whatever their result. */
+  readonly reconciles: (controller: "service" | "tunnel") => Promise<number>
+  readonly startControllers: () => void
+  readonly stopControllers: () => Promise<void>
+  readonly close: () => Promise<void>
+}
+
+export const startFastOperator = async (
+  options: { readonly resync?: Duration.Input; readonly rollOutDeployments?: boolean } = {},
+): Promise<FastOperator> => {
+  const emulator = await startEmulator({ rateLimits: false })
+  const runtime = ManagedRuntime.make(
+    Layer.mergeAll(
+      EventRecorder.layer({ component: "fly-tunnel-operator", instance: "fast", patchInterval: "0 millis" }),
+      KubeCache.layer({
+        operatorNamespace: OPERATOR_NAMESPACE,
+        isManagedService: (service) => isManagedService(service, LOAD_BALANCER_CLASS),
+      }),
+      Layer.succeed(TunnelSettings, {
+        flyOrg: "personal",
+        frpsImage: FRPS_IMAGE,
+        frpcImage: FRPC_IMAGE,
+        operatorNamespace: OPERATOR_NAMESPACE,
+      }),
+      Layer.succeed(ServiceSettings, {
+        loadBalancerClass: LOAD_BALANCER_CLASS,
+        defaultRegion: "ord",
+        defaultMachineSize: "shared-cpu-1x",
+      }),
+      FlyClient.layerNoDeps({
+        baseUrl: emulator.baseUrl,
+        token: Redacted.make(emulator.token),
+        retry: { maxRetries: 2, baseDelay: "5 millis", maxDelay: "20 millis" },
+      }).pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(RateBudget.layerUnlimited)),
+      Logger.layer([]),
+    ).pipe(Layer.provideMerge(layerInMemoryKube({ rollOutDeployments: options.rollOutDeployments ?? true }))),
+  )
+  const kube = await runtime.runPromise(InMemoryKube)
+  let controllers: Fiber.Fiber<void, unknown> | undefined
+  return {
+    emulator,
+    kube,
+    run: (effect) => runtime.runPromise(effect),
+    reconciles: (controller) =>
+      runtime.runPromise(
+        Effect.forEach(["success", "requeue", "requeue_after", "error"], (result) =>
+          Metric.value(Metric.withAttributes(reconcileTotal, { controller, result })),
+        ).pipe(Effect.map((states) => states.reduce((sum, state) => sum + state.count, 0))),
+      ),
+    startControllers: () => {
+      if (controllers !== undefined) throw new Error("controllers already running")
+      controllers = runtime.runFork(runControllers({ concurrency: 2, resync: options.resync ?? "1 hour" }))
+    },
+    stopControllers: async () => {
+      const fiber = controllers
+      controllers = undefined
+      if (fiber !== undefined) await runtime.runPromise(Fiber.interrupt(fiber))
+    },
+    close: async () => {
+      const fiber = controllers
+      controllers = undefined
+      if (fiber !== undefined) await runtime.runPromise(Fiber.interrupt(fiber))
+      await runtime.dispose()
+      await emulator.close()
+    },
+  }
+}
+
+/** Polls `check` until it returns a value (not undefined), or fails after `timeoutMs` naming what it waited for. */
+export const until = async <A>(
+  what: string,
+  check: () => A | undefined | Promise<A | undefined>,
+  timeoutMs = 8_000,
+) => {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const value = await check()
+    if (value !== undefined) return value
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}

@@ -1,0 +1,156 @@
+import { decodeFlyTunnelSpecResult, Labels, MANAGED_BY } from "@fly-tunnel-operator/api"
+import { Env } from "@fly-tunnel-operator/frp"
+import { Result } from "effect"
+import { describe, expect, it } from "vitest"
+import { clientRolledOut, frpcDeployment, SPEC_HASH_ANNOTATION } from "../src/tunnel/frpcDeployment.ts"
+import { configHashOf, frpsMachineConfig } from "../src/tunnel/frpsMachineConfig.ts"
+import {
+  flyAppName,
+  flyNetworkName,
+  frpcDeploymentName,
+  frpcObjectName,
+  MachineMetadata,
+  machineName,
+  tunnelLabels,
+} from "../src/tunnel/tunnelNames.ts"
+
+const tunnel = { namespace: "default", name: "Web_Frontend.Public-Facing", uid: "0f5a2c7e-3b1d-4e8f-9a6b-1c2d3e4f5a6b" }
+const spec = (input: object = {}) =>
+  Result.getOrThrow(
+    decodeFlyTunnelSpecResult({
+      target: { service: { name: "web" } },
+      ports: [
+        { name: "https", port: 443, proxyProtocol: "v2" },
+        { name: "dns", port: 53, protocol: "UDP" },
+      ],
+      regions: ["ord"],
+      ...input,
+    }),
+  )
+
+describe("names", () => {
+  it("derives a valid, cluster-unique Fly App name and network from the UID", () => {
+    const app = flyAppName(tunnel)
+    expect(app).toBe(`fto-web-frontend-public-${tunnel.uid}`)
+    expect(app.length).toBeLessThanOrEqual(63)
+    expect(app).toMatch(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/)
+    expect(flyAppName({ ...tunnel, name: "---" })).toBe(`fto-tunnel-${tunnel.uid}`)
+    expect(flyNetworkName(tunnel)).toBe(`fto-${tunnel.uid}`)
+  })
+
+  it("names Machines per region and frpc objects per tunnel and region, and labels them", () => {
+    expect(machineName("ord")).toBe("frps-ord")
+    expect(frpcObjectName(tunnel)).toBe(`frpc-${tunnel.uid}`)
+    expect(frpcDeploymentName(tunnel, "ams")).toBe(`frpc-${tunnel.uid}-ams`)
+    expect(tunnelLabels(tunnel)).toEqual({
+      [Labels.managedBy]: MANAGED_BY,
+      [Labels.tunnelUid]: tunnel.uid,
+      [Labels.tunnelNamespace]: "default",
+      [Labels.tunnelName]: tunnel.name,
+    })
+  })
+})
+
+describe("frpsMachineConfig", () => {
+  const plan = { region: "ord", controlPort: 7000 }
+  const config = frpsMachineConfig(tunnel, spec(), plan, "frps:1", "digest-1")
+
+  it("runs frps with its config as a file and no token in plain config", () => {
+    expect(config).toMatchObject({
+      image: "frps:1",
+      guest: { cpu_kind: "shared", cpus: 1, memory_mb: 256 },
+      init: { cmd: ["-c", "/etc/frp/frps.toml"] },
+      restart: { policy: "always" },
+      auto_destroy: false,
+    })
+    const toml = Buffer.from(config.files?.[0]?.raw_value ?? "", "base64").toString()
+    expect(toml).toContain(`token = "{{ .Envs.${Env.token} }}"`)
+    expect(JSON.stringify(config)).not.toContain("digest-1")
+  })
+
+  it("publishes the control port, each TCP port with its check and handlers, and UDP on its own port", () => {
+    expect(config.services).toEqual([
+      { protocol: "tcp", internal_port: 7000, ports: [{ port: 7000 }], autostart: true, autostop: "off" },
+      {
+        protocol: "tcp",
+        internal_port: 443,
+        ports: [{ port: 443, handlers: ["proxy_proto"], proxy_proto_options: { version: "v2" } }],
+        autostart: true,
+        autostop: "off",
+        checks: [{ type: "tcp", port: 443, interval: "10s", timeout: "2s", grace_period: "5s" }],
+      },
+      { protocol: "udp", internal_port: 53, ports: [{ port: 53 }], autostart: true, autostop: "off" },
+    ])
+  })
+
+  it("marks the Machine with the tunnel, the region and a hash that changes with the config or the token only", () => {
+    expect(config.metadata).toMatchObject({ [MachineMetadata.tunnelUid]: tunnel.uid, [MachineMetadata.region]: "ord" })
+    const same = frpsMachineConfig(tunnel, spec(), plan, "frps:1", "digest-1")
+    expect(configHashOf(same)).toBe(configHashOf(config))
+    expect(configHashOf(frpsMachineConfig(tunnel, spec(), plan, "frps:1", "digest-2"))).not.toBe(configHashOf(config))
+    expect(
+      configHashOf(frpsMachineConfig(tunnel, spec({ machineSize: "shared-cpu-2x" }), plan, "frps:1", "digest-1")),
+    ).not.toBe(configHashOf(config))
+  })
+})
+
+describe("frpcDeployment", () => {
+  const client = { region: "ord", toml: "serverAddr = '203.0.113.7'" }
+  const deployment = frpcDeployment(tunnel, spec({ frpc: { replicas: 2 } }), "frpc:1", "fto", client, "digest-1")
+  const container = deployment.spec?.template.spec?.containers[0]
+
+  it("runs the region's frpc, as Pod Security 'restricted' asks, with the token from the Secret only", () => {
+    expect(deployment.metadata).toMatchObject({ name: frpcDeploymentName(tunnel, "ord"), namespace: "fto" })
+    expect(deployment.spec?.replicas).toBe(2)
+    expect(deployment.spec?.template.spec?.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: "RuntimeDefault" },
+    })
+    expect(container?.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ["ALL"] },
+    })
+    expect(container?.env?.find((env) => env.name === Env.token)?.valueFrom?.secretKeyRef).toEqual({
+      name: frpcObjectName(tunnel),
+      key: "token",
+    })
+    expect(JSON.stringify(deployment)).not.toContain("digest-1")
+    expect(deployment.spec?.template.spec?.automountServiceAccountToken).toBe(false)
+  })
+
+  it("replaces Pods rather than overlapping them when a UDP port cannot be shared, and defaults the resources", () => {
+    expect(deployment.spec?.strategy).toEqual({ type: "Recreate" })
+    expect(container?.resources).toEqual({ requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } })
+    const tcpOnly = frpcDeployment(
+      tunnel,
+      spec({ ports: [{ name: "https", port: 443 }] }),
+      "frpc:1",
+      "fto",
+      client,
+      "d",
+    )
+    expect(tcpOnly.spec?.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } })
+  })
+
+  it("rolls the Pods when the config or the token changes, and records a hash of itself", () => {
+    const annotations = (digest: string, toml = client.toml) =>
+      frpcDeployment(tunnel, spec(), "frpc:1", "fto", { ...client, toml }, digest).spec?.template.metadata?.annotations
+    expect(annotations("digest-1")).toEqual(annotations("digest-1"))
+    expect(annotations("digest-2")).not.toEqual(annotations("digest-1"))
+    expect(annotations("digest-1", "changed")).not.toEqual(annotations("digest-1"))
+    expect(deployment.metadata?.annotations?.[SPEC_HASH_ANNOTATION]).toMatch(/^[0-9a-f]{16}$/)
+  })
+
+  it("counts as rolled out only when the current generation is available in full", () => {
+    const at = (generation: number, status: object) => ({
+      ...deployment,
+      metadata: { ...deployment.metadata, generation },
+      status,
+    })
+    expect(clientRolledOut(at(2, { observedGeneration: 2, updatedReplicas: 2, availableReplicas: 2 }))).toBe(true)
+    expect(clientRolledOut(at(3, { observedGeneration: 2, updatedReplicas: 2, availableReplicas: 2 }))).toBe(false)
+    expect(clientRolledOut(at(2, { observedGeneration: 2, updatedReplicas: 2, availableReplicas: 1 }))).toBe(false)
+  })
+})

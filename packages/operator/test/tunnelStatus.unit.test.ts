@@ -1,0 +1,151 @@
+import { decodeFlyTunnelSpecResult, type FlyTunnelSpec, Reasons } from "@fly-tunnel-operator/api"
+import type { App, Machine } from "@fly-tunnel-operator/fly"
+import { Result } from "effect"
+import { describe, expect, it } from "vitest"
+import type { TunnelMachine } from "../src/tunnel/flyMachines.ts"
+import { TunnelBlocked } from "../src/tunnel/tunnelBlocked.ts"
+import { isReady, type Observations, teardownStatus, tunnelStatus } from "../src/tunnel/tunnelStatus.ts"
+
+const EARLIER = "2026-01-01T00:00:00Z"
+const NOW = "2026-01-02T00:00:00Z"
+
+const spec: FlyTunnelSpec = Result.getOrThrow(
+  decodeFlyTunnelSpecResult({
+    target: { service: { name: "web" } },
+    ports: [{ name: "http", port: 80 }],
+    regions: ["ord", "ams"],
+  }),
+)
+const app: App = { id: "app-1", name: "fto-web-uid", network: "fto-uid" }
+const machine = (region: string, state: string, checks: Machine["checks"] = []): TunnelMachine => ({
+  machine: {
+    id: `m-${region}`,
+    name: `frps-${region}`,
+    state,
+    region,
+    instance_id: `i-${region}`,
+    config: { image: "frps" },
+    checks,
+  },
+  controlPort: region === "ord" ? 7000 : 7001,
+})
+const passing = [{ name: "servicecheck-00-tcp-80", status: "passing" }]
+
+const converged: Observations = {
+  generation: 3,
+  spec,
+  app,
+  token: { secretsVersion: 2, tokenDigest: "abc" },
+  machines: [machine("ord", "started", passing), machine("ams", "started", passing)],
+  address: "203.0.113.7",
+  clientRolledOut: true,
+  blocked: [],
+}
+const condition = (status: ReturnType<typeof tunnelStatus>, type: string) =>
+  status.conditions?.find((item) => item.type === type)
+
+describe("tunnelStatus", () => {
+  it("is Ready when every part is, with the App, Machines, address and display fields", () => {
+    const status = tunnelStatus(converged, undefined, NOW)
+    expect(status).toMatchObject({
+      observedGeneration: 3,
+      phase: "Ready",
+      target: "svc/web",
+      regions: "ord,ams",
+      app: { name: "fto-web-uid", network: "fto-uid", id: "app-1", secretsVersion: 2, tokenDigest: "abc" },
+      machines: [
+        { id: "m-ord", region: "ord", state: "started", instanceId: "i-ord", controlPort: 7000 },
+        { id: "m-ams", region: "ams", state: "started", instanceId: "i-ams", controlPort: 7001 },
+      ],
+      addresses: [{ ip: "203.0.113.7", type: "v4" }],
+    })
+    expect(status.conditions?.map((item) => [item.type, item.status])).toEqual([
+      ["Ready", "True"],
+      ["AppReady", "True"],
+      ["MachinesReady", "True"],
+      ["AddressReady", "True"],
+      ["ClientReady", "True"],
+    ])
+    expect(isReady(status)).toBe(true)
+  })
+
+  it("waits for frpc while a Machine's check does not pass yet", () => {
+    const status = tunnelStatus(
+      {
+        ...converged,
+        machines: [
+          machine("ord", "started", passing),
+          machine("ams", "started", [{ name: "servicecheck-00-tcp-80", status: "critical" }]),
+        ],
+      },
+      undefined,
+      NOW,
+    )
+    expect(condition(status, "ClientReady")).toMatchObject({ status: "False", reason: Reasons.ClientDeploying })
+    expect(status.phase).toBe("Provisioning")
+  })
+
+  it("says which step is blocked, and a permanent block makes the phase Failed", () => {
+    const blocked = new TunnelBlocked({
+      condition: "AppReady",
+      reason: Reasons.AppNameTaken,
+      message: "not ours",
+      retry: false,
+    })
+    const status = tunnelStatus({ generation: 1, spec, blocked: [blocked] }, undefined, NOW)
+    expect(condition(status, "AppReady")).toMatchObject({
+      status: "False",
+      reason: Reasons.AppNameTaken,
+      message: "not ours",
+    })
+    expect(condition(status, "Ready")).toMatchObject({ status: "False", reason: Reasons.AppNameTaken })
+    expect(status.phase).toBe("Failed")
+  })
+
+  it("is Pending before anything is known, and keeps what it could not observe this time", () => {
+    expect(tunnelStatus({ generation: 1, blocked: [] }, undefined, NOW).phase).toBe("Pending")
+    const previous = tunnelStatus(converged, undefined, EARLIER)
+    const partial = tunnelStatus({ generation: 4, spec, app, blocked: [] }, previous, NOW)
+    expect(partial.machines).toEqual(previous.machines)
+    expect(partial.addresses).toEqual(previous.addresses)
+    // The token recorded for this same App is kept; for another App it is not.
+    expect(partial.app).toMatchObject({ secretsVersion: 2, tokenDigest: "abc" })
+    const rebuilt = tunnelStatus({ generation: 4, spec, app: { ...app, id: "app-2" }, blocked: [] }, previous, NOW)
+    expect(rebuilt.app).toEqual({ name: "fto-web-uid", network: "fto-uid", id: "app-2" })
+  })
+
+  it("keeps a condition's transition time while its status stands, and moves it when it flips", () => {
+    const first = tunnelStatus({ ...converged, clientRolledOut: false }, undefined, EARLIER)
+    const second = tunnelStatus({ ...converged, clientRolledOut: false }, first, NOW)
+    expect(condition(second, "ClientReady")?.lastTransitionTime).toBe(EARLIER)
+    const ready = tunnelStatus(converged, second, NOW)
+    expect(condition(ready, "ClientReady")).toMatchObject({ status: "True", lastTransitionTime: NOW })
+    expect(condition(ready, "AppReady")?.lastTransitionTime).toBe(EARLIER)
+  })
+})
+
+describe("teardownStatus", () => {
+  it("says Deleting, then why a failed teardown keeps the finalizer, leaving the rest as it was", () => {
+    const previous = tunnelStatus(converged, undefined, EARLIER)
+    const deleting = teardownStatus(previous, 3, undefined, NOW)
+    expect(deleting).toMatchObject({ phase: "Deleting", addresses: previous.addresses, app: previous.app })
+    expect(condition(deleting, "Ready")).toMatchObject({
+      status: "False",
+      reason: Reasons.Deleting,
+      lastTransitionTime: NOW,
+    })
+    const failure = new TunnelBlocked({
+      condition: "Ready",
+      reason: Reasons.DeleteFailed,
+      message: "teardown stopped: 500",
+      retry: true,
+    })
+    const failed = teardownStatus(deleting, 3, failure, "2026-01-03T00:00:00Z")
+    expect(condition(failed, "Ready")).toMatchObject({
+      reason: Reasons.DeleteFailed,
+      message: "teardown stopped: 500",
+      lastTransitionTime: NOW,
+    })
+    expect(failed.conditions?.filter((item) => item.type === "Ready")).toHaveLength(1)
+  })
+})

@@ -45,9 +45,12 @@ describe("README", () => {
   it.effect("keeps the two set-up commands and the timings placeholder", () =>
     Effect.gen(function* () {
       const text = yield* readme
-      expect(text).toContain("pnpm start")
-      expect(text).toContain("pnpm test ")
+      expect(text).toContain("./dev start ")
+      expect(text).toContain("./dev test ")
       expect(text).toContain("<!-- dev-timings -->")
+      // CI runs exactly the README's test command.
+      const ci = yield* Effect.promise(() => readFile(join(repoRoot, ".ci/run"), "utf8"))
+      expect(ci).toMatch(/^\.\/dev test\b/m)
     }),
   )
 })

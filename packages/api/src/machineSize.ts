@@ -7,7 +7,7 @@ export interface Guest {
   readonly memory_mb: number
 }
 
-/** Fly's CPU presets (fly-api.md §4). GPU presets are left out: frps has no use for them. */
+/** Fly's CPU presets (flyctl's machine presets). GPU presets are left out: frps has no use for them. */
 export const machineGuests = {
   "shared-cpu-1x": { cpu_kind: "shared", cpus: 1, memory_mb: 256 },
   "shared-cpu-2x": { cpu_kind: "shared", cpus: 2, memory_mb: 512 },

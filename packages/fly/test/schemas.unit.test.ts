@@ -17,7 +17,7 @@ import {
   WaitMachineResponse,
 } from "../src/index.ts"
 
-// Examples copied from /work/shared/reference/fly-api.md (sections noted).
+// Examples of Fly's answers as its documentation and its Go client show them (sections of the Machines API noted).
 const decode = <S extends Schema.Decoder<unknown>>(schema: S, json: string) =>
   Schema.decodeUnknownSync(schema)(JSON.parse(json))
 

@@ -56,7 +56,7 @@ const PROXY_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
  *   rolling update's new Pod joins before the old one leaves (no `port already used` gap).
  *   UDP has no groups in frp: one replica serves a UDP port at a time.
  * - No `transport.proxyProtocolVersion`: PROXY headers come from Fly's `proxy_proto` handler and
- *   pass through frps and frpc untouched (frp.md §5); adding frpc's would send two.
+ *   pass through frps and frpc untouched (frps never parses an incoming PROXY header); adding frpc's would send two.
  * - TLS on, but unverified: frp verifies the server only with a `trustedCaFile`, and frps makes a
  *   fresh self-signed certificate at each start. The token (with both auth scopes) is what keeps
  *   strangers out; an operator-issued CA is the next step.

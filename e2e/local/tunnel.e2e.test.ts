@@ -116,6 +116,18 @@ describe("local stack, operator as its own process with the chart's RBAC", () =>
     expect(state.machines).toHaveLength(1)
     expect(state.ips.map((ip) => ip.ip)).toEqual([tunnel.externalIp])
     expect(await frpcProcessesOf(tools.frpc, operatorNamespace)).toHaveLength(1)
+    // `kubectl get flytunnels` reads as text.
+    const [header, row] = (await kubectl(["-n", namespace, "get", "flytunnels", "echo"]))
+      .trim()
+      .split("\n")
+      .map((line) => line.split(/\s{2,}/))
+    const cell = (column: string) => row?.[header?.indexOf(column) ?? -1]
+    expect([cell("TARGET"), cell("ADDRESS"), cell("REGIONS"), cell("READY")]).toEqual([
+      "svc/echo",
+      tunnel.externalIp,
+      "ord",
+      "True",
+    ])
 
     const callsBeforeDelete = (await stack.emulator.state()).calls.length
     await deleteAndWaitForEmpty("echo")

@@ -38,7 +38,7 @@ export const ensureMachines = Effect.fn("ensureMachines")(function* (
   const existing = yield* fly.listMachines(app.name, { metadata: { [MachineMetadata.tunnelUid]: tunnel.uid } })
   const live = existing.filter((machine) => machine.state !== "destroyed" && machine.state !== "destroying")
   const plans = machinePlans(spec)
-  const regionOf = (machine: Machine) => machine.config.metadata?.[MachineMetadata.region] ?? machine.region
+  const regionOf = (machine: Machine) => machine.config?.metadata?.[MachineMetadata.region] ?? machine.region
   // One Machine per region: the first of a region is kept, any other (or one of a dropped region) goes.
   const kept = new Map<string, Machine>()
   for (const machine of live) {

@@ -1,6 +1,6 @@
 import { type Condition, type ConditionType, type FlyTunnelStatus, type Phase, Reasons } from "@fly-tunnel-operator/api"
 import type { App } from "@fly-tunnel-operator/fly"
-import type { TunnelMachine } from "./flyMachines.ts"
+import { configUnknown, type TunnelMachine } from "./flyMachines.ts"
 import type { TunnelBlocked } from "./tunnelBlocked.ts"
 
 /** What one reconcile saw; a step that could not run leaves its field undefined and may name why. */
@@ -29,6 +29,21 @@ const blockedFor = (observations: Observations, type: ConditionType): Verdict | 
 const checksPassing = (machine: TunnelMachine): boolean =>
   (machine.machine.checks ?? []).every((check) => check.status === "passing")
 
+/** Which Machines are on a host Fly reports as not ok, and so are left alone. */
+const unhealthyHosts = (machines: ReadonlyArray<TunnelMachine>): Verdict | undefined => {
+  const unknown = machines.filter((entry) => configUnknown(entry.machine))
+  if (unknown.length === 0) return undefined
+  const which = unknown.map(
+    ({ machine }) =>
+      `frps Machine ${machine.id} (${machine.region}) is on a host Fly reports as ${machine.host_status ?? "not ok"}`,
+  )
+  return {
+    ok: false,
+    reason: Reasons.FlyError,
+    message: `${which.join("; ")}: its config is unknown, so it is left as it is until the host is back`,
+  }
+}
+
 const verdicts = (observations: Observations): Record<Exclude<ConditionType, "Ready">, Verdict> => {
   const machines = observations.machines ?? []
   const started = machines.filter((machine) => machine.machine.state === "started")
@@ -40,6 +55,7 @@ const verdicts = (observations: Observations): Record<Exclude<ConditionType, "Re
         : { ok: true, reason: Reasons.AppCreated, message: `Fly App ${observations.app.name} is ready` }),
     MachinesReady:
       blockedFor(observations, "MachinesReady") ??
+      unhealthyHosts(machines) ??
       (machines.length > 0 && started.length === machines.length
         ? { ok: true, reason: Reasons.MachineStarted, message: `${started.length} frps Machine(s) started` }
         : {

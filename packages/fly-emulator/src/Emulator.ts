@@ -12,7 +12,7 @@ import { Fault, Faults } from "./Faults.ts"
 import { requestId } from "./identifiers.ts"
 import { type Latency, LatencyModel, type LatencySettings } from "./LatencyModel.ts"
 import type { MachineHost, ProxyStats } from "./MachineHost.ts"
-import { defaultTimings, type LifecycleTimings, MachineLifecycle } from "./MachineLifecycle.ts"
+import { defaultTimings, type LifecycleTimings, MachineLifecycle, type Refusal } from "./MachineLifecycle.ts"
 import { checkStatuses } from "./machineChecks.ts"
 import { type MachineJson, machineJson } from "./machinesApi.ts"
 import { proxyRoutes } from "./proxyRoutes.ts"
@@ -82,9 +82,6 @@ const HostStatusUpdate = Schema.Struct({ host_status: Schema.Literals(hostStatus
 
 const noProxyStats: ProxyStats = { udpDatagramsForwarded: 0, udpRepliesForwarded: 0, udpRepliesDropped: 0 }
 
-/** Refused when the host probes checks for real: a mark would report what the proxy does not route by. */
-export class ChecksProbedError extends Error {}
-
 const jsonHeaders = { "content-type": "application/json; charset=utf-8" }
 
 /**
@@ -139,14 +136,14 @@ export class Emulator {
 
   /**
    * Declares checks passing or failing on a host that runs no processes. A host that probes checks
-   * (the machine runtime) refuses: there the checks report what the Fly proxy really sees.
+   * (the machine runtime) refuses: there the checks report what the Fly proxy really sees, and a
+   * mark would claim what the proxy does not route by.
    */
-  markChecks(mark: CheckMark): void {
+  markChecks(mark: CheckMark): Refusal | undefined {
     if (this.host.checkObservations !== undefined)
-      throw new ChecksProbedError(
-        "checks are probed by the Fly proxy on this emulator; marks apply to the in-memory host",
-      )
+      return { refused: "checks are probed by the Fly proxy on this emulator; marks apply to the in-memory host" }
     this.checkMarks.add(mark)
+    return undefined
   }
 
   clearCheckMarks(): void {
@@ -318,24 +315,19 @@ export class Emulator {
     } catch {
       return this.send(response, failure(400, "invalid JSON body"))
     }
-    const hostStatusPath = /^POST \/_emulator\/machines\/([^/]+)\/host-status$/.exec(what)
+    const hostStatusPath = /^POST \/_emulator\/machines\/([0-9a-f]+)\/host-status$/.exec(what)
     if (hostStatusPath) {
       const decoded = Schema.decodeUnknownResult(HostStatusUpdate)(body)
       if (Result.isFailure(decoded)) return this.send(response, failure(400, decoded.failure.message))
-      const found = this.setHostStatus(decodeURIComponent(hostStatusPath[1] ?? ""), decoded.success.host_status)
+      const found = this.setHostStatus(hostStatusPath[1] ?? "", decoded.success.host_status)
       return this.send(response, found ? { status: 204 } : failure(404, "machine not found"))
     }
     switch (what) {
       case "POST /_emulator/checks": {
         const decoded = Schema.decodeUnknownResult(CheckMark)(body)
         if (Result.isFailure(decoded)) return this.send(response, failure(400, decoded.failure.message))
-        try {
-          this.markChecks(decoded.success)
-        } catch (error) {
-          if (error instanceof ChecksProbedError) return this.send(response, failure(409, error.message))
-          throw error
-        }
-        return this.send(response, { status: 204 })
+        const refusal = this.markChecks(decoded.success)
+        return this.send(response, refusal ? failure(409, refusal.refused) : { status: 204 })
       }
       case "DELETE /_emulator/checks":
         this.clearCheckMarks()

@@ -106,7 +106,10 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
     setHostStatus: async (machineId, status) => {
       if (!emulator.setHostStatus(machineId, status)) throw new Error(`no machine ${machineId}`)
     },
-    markChecks: async (mark) => emulator.markChecks(mark),
+    markChecks: async (mark) => {
+      const refusal = emulator.markChecks(mark)
+      if (refusal) throw new Error(refusal.refused)
+    },
     clearCheckMarks: async () => emulator.clearCheckMarks(),
     reset: () => emulator.reset(),
     publicAddress: (ip, publicPort) => machineHost.publicAddress(ip, publicPort),

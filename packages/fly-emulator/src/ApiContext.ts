@@ -1,6 +1,7 @@
 import type { MachineHost } from "./MachineHost.ts"
 import type { MachineLifecycle } from "./MachineLifecycle.ts"
-import type { Store } from "./Store.ts"
+import type { CheckStatus } from "./machineChecks.ts"
+import type { MachineRecord, Store } from "./Store.ts"
 
 /** What every API handler works with. */
 export interface ApiContext {
@@ -10,12 +11,15 @@ export interface ApiContext {
   readonly regions: ReadonlyArray<string>
   /** Right after create, wait answers 404 this long (reference §3.6); 0 = never. */
   readonly waitNotFoundAfterCreateMs: number
+  /** A Machine's `checks` as the API reports them (machineChecks.ts). */
+  readonly checks: (machine: MachineRecord) => ReadonlyArray<CheckStatus>
 }
 
 /** One decoded API request. */
 export interface ApiRequest {
   readonly params: Readonly<Record<string, string>>
   readonly query: URLSearchParams
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
   readonly body: unknown
   /** Aborts when the client goes away. */
   readonly signal: AbortSignal

@@ -7,18 +7,20 @@ import { actions } from "./actions.ts"
 import { appJson } from "./appsApi.ts"
 import { isAuthorized } from "./authorization.ts"
 import { type Call, CallLog } from "./CallLog.ts"
+import { CheckMark, CheckMarks } from "./checkMarks.ts"
 import { Fault, Faults } from "./Faults.ts"
 import { requestId } from "./identifiers.ts"
 import { type Latency, LatencyModel, type LatencySettings } from "./LatencyModel.ts"
-import type { MachineHost } from "./MachineHost.ts"
-import { defaultTimings, type LifecycleTimings, MachineLifecycle } from "./MachineLifecycle.ts"
-import { machineJson } from "./machinesApi.ts"
+import type { MachineHost, ProxyStats } from "./MachineHost.ts"
+import { defaultTimings, type LifecycleTimings, MachineLifecycle, type Refusal } from "./MachineLifecycle.ts"
+import { checkStatuses } from "./machineChecks.ts"
+import { type MachineJson, machineJson } from "./machinesApi.ts"
 import { proxyRoutes } from "./proxyRoutes.ts"
 import { RateLimiter, type RateLimitRule } from "./RateLimiter.ts"
 import { failure, isSuccess, type Reply } from "./Reply.ts"
 import { defaultRegionCodes, nearestRegion } from "./regions.ts"
 import { matchRoute } from "./routes.ts"
-import { Store } from "./Store.ts"
+import { type HostStatus, hostStatuses, Store } from "./Store.ts"
 import { secretJson } from "./secretsApi.ts"
 
 export interface EmulatorSettings {
@@ -35,7 +37,10 @@ export interface EmulatorSettings {
 /** What GET /_emulator/state answers. */
 export interface EmulatorState {
   readonly apps: ReadonlyArray<ReturnType<typeof appJson> & { readonly org_slug: string }>
-  readonly machines: ReadonlyArray<ReturnType<typeof machineJson> & { readonly app: string }>
+  /** Every Machine with its config, also when its host is not ok (the API then hides it). */
+  readonly machines: ReadonlyArray<
+    MachineJson & { readonly app: string; readonly config: Readonly<Record<string, unknown>> }
+  >
   readonly ips: ReadonlyArray<{
     readonly app: string
     readonly ip: string
@@ -52,6 +57,9 @@ export interface EmulatorState {
   }>
   readonly faults: ReadonlyArray<Fault>
   readonly latency: LatencySettings
+  readonly checkMarks: ReadonlyArray<CheckMark>
+  /** The Fly proxy's UDP counters (all 0 on a host without a proxy). */
+  readonly proxy: ProxyStats
   readonly calls: ReadonlyArray<Call>
 }
 
@@ -70,6 +78,10 @@ const RateLimitUpdate = Schema.Struct({
   rules: Schema.optionalKey(partialByAction(Schema.Struct({ perSecond: Schema.Number, burst: Schema.Number }))),
 })
 
+const HostStatusUpdate = Schema.Struct({ host_status: Schema.Literals(hostStatuses) })
+
+const noProxyStats: ProxyStats = { udpDatagramsForwarded: 0, udpRepliesForwarded: 0, udpRepliesDropped: 0 }
+
 const jsonHeaders = { "content-type": "application/json; charset=utf-8" }
 
 /**
@@ -80,6 +92,7 @@ export class Emulator {
   readonly store = new Store()
   readonly faults = new Faults()
   readonly calls = new CallLog()
+  readonly checkMarks = new CheckMarks()
   readonly latency: LatencyModel
   readonly rateLimiter: RateLimiter
   readonly lifecycle: MachineLifecycle
@@ -104,10 +117,38 @@ export class Emulator {
       host,
       regions,
       waitNotFoundAfterCreateMs: settings.waitNotFoundAfterCreateMs ?? 0,
+      checks: (machine) => checkStatuses(machine, host.checkObservations?.(machine.id), this.checkMarks),
     }
     this.store.subscribe(() => this.syncProxy())
   }
 
+  /**
+   * Puts a Machine's host into `status` (and back with "ok"): while it is not ok, the API answers the
+   * Machine without its config. False when no such Machine exists.
+   */
+  setHostStatus(machineId: string, status: HostStatus): boolean {
+    const machine = this.store.machines.get(machineId)
+    if (machine === undefined) return false
+    machine.hostStatus = status
+    this.store.changed()
+    return true
+  }
+
+  /**
+   * Declares checks passing or failing on a host that runs no processes. A host that probes checks
+   * (the machine runtime) refuses: there the checks report what the Fly proxy really sees, and a
+   * mark would claim what the proxy does not route by.
+   */
+  markChecks(mark: CheckMark): Refusal | undefined {
+    if (this.host.checkObservations !== undefined)
+      return { refused: "checks are probed by the Fly proxy on this emulator; marks apply to the in-memory host" }
+    this.checkMarks.add(mark)
+    return undefined
+  }
+
+  clearCheckMarks(): void {
+    this.checkMarks.clear()
+  }
   setLatency(settings: Partial<Record<Action, Latency | null>>): void {
     this.latency.set(settings)
   }
@@ -121,7 +162,11 @@ export class Emulator {
     const store = this.store
     return {
       apps: [...store.apps.values()].map((app) => ({ ...appJson(this.context, app), org_slug: app.orgSlug })),
-      machines: [...store.machines.values()].map((machine) => ({ app: machine.app, ...machineJson(machine) })),
+      machines: [...store.machines.values()].map((machine) => ({
+        app: machine.app,
+        ...machineJson(this.context, machine, { complete: true }),
+        config: machine.config,
+      })),
       ips: store.ips.map((ip) => ({
         app: ip.app,
         ip: ip.ip,
@@ -138,6 +183,8 @@ export class Emulator {
       ),
       faults: this.faults.list(),
       latency: this.latency.current(),
+      checkMarks: this.checkMarks.list(),
+      proxy: this.host.proxyStats?.() ?? noProxyStats,
       calls: this.calls.all(),
     }
   }
@@ -150,6 +197,7 @@ export class Emulator {
     await this.lifecycle.settle()
     await Promise.all(publicIps.map((ip) => this.host.releasePublicIp(ip)))
     this.faults.clear()
+    this.checkMarks.clear()
     this.latency.replace(this.settings.latency ?? {})
     this.rateLimiter.reset(this.settings.rateLimits ?? true)
     this.calls.clear()
@@ -177,7 +225,7 @@ export class Emulator {
     if (!url.pathname.startsWith("/v1/")) return this.send(response, failure(404, "not found"))
     let segments: Array<string>
     try {
-      segments = url.pathname.slice("/v1/".length).split("/").filter(Boolean).map(decodeURIComponent)
+      segments = url.pathname.slice("/v1/".length).split("/").map(decodeURIComponent)
     } catch {
       return this.send(response, failure(400, "malformed path"))
     }
@@ -226,7 +274,13 @@ export class Emulator {
       if (!response.writableFinished) aborted.abort()
     })
     const run = async (): Promise<Reply> =>
-      route.handler(this.context, { params, query: url.searchParams, body, signal: aborted.signal })
+      route.handler(this.context, {
+        params,
+        query: url.searchParams,
+        headers: request.headers,
+        body,
+        signal: aborted.signal,
+      })
 
     const fault = this.faults.take(route.action)
     if (fault?.kind === "status") {
@@ -261,7 +315,23 @@ export class Emulator {
     } catch {
       return this.send(response, failure(400, "invalid JSON body"))
     }
+    const hostStatusPath = /^POST \/_emulator\/machines\/([0-9a-f]+)\/host-status$/.exec(what)
+    if (hostStatusPath) {
+      const decoded = Schema.decodeUnknownResult(HostStatusUpdate)(body)
+      if (Result.isFailure(decoded)) return this.send(response, failure(400, decoded.failure.message))
+      const found = this.setHostStatus(hostStatusPath[1] ?? "", decoded.success.host_status)
+      return this.send(response, found ? { status: 204 } : failure(404, "machine not found"))
+    }
     switch (what) {
+      case "POST /_emulator/checks": {
+        const decoded = Schema.decodeUnknownResult(CheckMark)(body)
+        if (Result.isFailure(decoded)) return this.send(response, failure(400, decoded.failure.message))
+        const refusal = this.markChecks(decoded.success)
+        return this.send(response, refusal ? failure(409, refusal.refused) : { status: 204 })
+      }
+      case "DELETE /_emulator/checks":
+        this.clearCheckMarks()
+        return this.send(response, { status: 204 })
       case "GET /_emulator/state":
         return this.send(response, {
           status: 200,

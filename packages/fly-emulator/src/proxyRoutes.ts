@@ -14,7 +14,10 @@ export const proxyRoutes = (store: Store): Array<ProxyRoute> => {
     for (const machine of store.machinesOf(ip.app)) {
       if (machine.state !== "started" || machine.skipServiceRegistration) continue
       const services = (machine.config.services ?? []) as ReadonlyArray<MachineService>
-      const machineChecks = Object.values((machine.config.checks ?? {}) as Record<string, Record<string, unknown>>)
+      // Top-level checks are informational unless their kind is "readiness" (fly-go `MachineCheckKind`).
+      const machineChecks = Object.values(
+        (machine.config.checks ?? {}) as Record<string, Record<string, unknown>>,
+      ).filter((check) => check.kind === "readiness")
       for (const service of services) {
         // UDP reaches machines only through a dedicated IPv4 (reference §7.1).
         if (service.protocol === "udp" && ipType !== "v4") continue

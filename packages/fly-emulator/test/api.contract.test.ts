@@ -53,6 +53,36 @@ describe("apps (§2, §11.3, §11.4)", () => {
     expect(taken.body).toEqual({ error: "Validation failed: Name has already been taken", status: "name_taken" })
   })
 
+  it("with ?wait=true (what fly-go's flaps.CreateApp sends) answers 201 with the whole App", async () => {
+    const name = harness.appName()
+    const created = await harness.call("POST", "/v1/apps?wait=true", {
+      name,
+      org_slug: "my-org",
+      network: "tunnels",
+      app_role_id: "",
+    })
+    expect(created.status).toBe(201)
+    expect(created.body).toEqual({
+      id: expect.stringMatching(/^[0-9a-z]{16}$/),
+      name,
+      status: "pending",
+      network: "tunnels",
+      internal_numeric_id: expect.any(Number),
+      machine_count: 0,
+      volume_count: 0,
+      organization: { name: "my-org", slug: "my-org", internal_numeric_id: expect.any(Number) },
+    })
+    expect((await harness.call("GET", `/v1/apps/${name}`)).body).toEqual(created.body)
+  })
+
+  it("does not take GET /v1/apps/ (an empty app name) for a list", async () => {
+    for (const path of ["/v1/apps/", "/v1/apps/?org_slug=personal", "/v1/apps//machines"]) {
+      const response = await harness.call("GET", path)
+      expect(response.status, path).toBe(404)
+      expect(response.body, path).toEqual({ error: "not found" })
+    }
+  })
+
   it("refuses an invalid name with 422", async () => {
     for (const name of ["Upper", "under_score", "-lead", "x".repeat(64)]) {
       const response = await harness.call("POST", "/v1/apps", { name, org_slug: "personal" })
@@ -137,6 +167,38 @@ describe("regions (§10, §11.15)", () => {
     )
   })
 
+  it("carries Fly's region fields, with geo_region one of fly-go's GeoRegion values", async () => {
+    const response = await harness.call("GET", "/v1/platform/regions")
+    const geoRegions = ["africa", "asia_pacific", "europe", "north_america", "south_america"]
+    for (const region of response.body.regions) {
+      expect(Object.keys(region).sort()).toEqual(
+        [
+          "code",
+          "deprecated",
+          "gateway_available",
+          "geo_region",
+          "latitude",
+          "longitude",
+          "mpg_available",
+          "name",
+          "requires_paid_plan",
+        ].sort(),
+      )
+      expect(geoRegions).toContain(region.geo_region)
+      expect(typeof region.latitude).toBe("number")
+      expect(typeof region.longitude).toBe("number")
+      expect(typeof region.mpg_available).toBe("boolean")
+    }
+    const byCode = Object.fromEntries(
+      response.body.regions.map((region: { code: string }) => [region.code, region] as const),
+    )
+    expect(byCode.fra).toMatchObject({ geo_region: "europe", gateway_available: true })
+    expect(byCode.gru).toMatchObject({ geo_region: "south_america", gateway_available: false })
+    expect(byCode.jnb).toMatchObject({ geo_region: "africa", gateway_available: false })
+    expect(byCode.syd.geo_region).toBe("asia_pacific")
+    expect(byCode.iad.geo_region).toBe("north_america")
+  })
+
   it("refuses a machine in a removed or unknown region with 422", async () => {
     const name = harness.appName()
     await createApp(harness, name)
@@ -163,6 +225,9 @@ describe("machines (§3, §11.5, §11.10, §11.12)", () => {
     expect(created.body.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
     expect(created.body.events).toMatchObject([{ type: "launch", status: "created", source: "user" }])
     expect(created.body.image_ref).toMatchObject({ registry: "registry.example", repository: "frps", tag: "v0.71.0" })
+    // fly-go decodes incomplete_config into a *MachineConfig: an object or absent, never false.
+    expect("incomplete_config" in created.body).toBe(false)
+    expect(created.body.host_status).toBe("ok")
   })
 
   it("encodes autostop off/stop as booleans and keeps suspend", async () => {

@@ -99,7 +99,7 @@ describe("frps machine behind the Fly proxy", () => {
             () => {},
           ),
         )
-        const backend = { machineId, address: place.address }
+        const backend = { machineId, address: place.address, globalServices: place.globalServices }
         const routes: ReadonlyArray<ProxyRoute> = [
           {
             publicIp,

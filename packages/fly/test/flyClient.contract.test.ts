@@ -94,8 +94,8 @@ describe("FlyClient against the emulator: every endpoint", () => {
       const machine = yield* fly.createMachine(name, { ...frpsMachine("frps-0"), min_secrets_version: secrets.version })
       assert.strictEqual(machine.name, "frps-0")
       assert.strictEqual(machine.region, "iad")
-      assert.strictEqual(machine.config.services?.[0]?.autostop, "off")
-      assert.strictEqual(machine.config.services?.[1]?.ports?.[0]?.proxy_proto_options?.version, "v2")
+      assert.strictEqual(machine.config?.services?.[0]?.autostop, "off")
+      assert.strictEqual(machine.config?.services?.[1]?.ports?.[0]?.proxy_proto_options?.version, "v2")
 
       yield* fly.waitMachine(name, machine.id, { state: "started", timeoutSeconds: 30, version: machine.instance_id })
       const started = yield* fly.getMachine(name, machine.id)
@@ -109,12 +109,13 @@ describe("FlyClient against the emulator: every endpoint", () => {
       assert.deepStrictEqual(yield* fly.listMachines(name, { metadata: { "fto/tunnel": "someone-else" } }), [])
 
       // A config read back from Fly can be sent back whole.
+      assert.isDefined(started.config)
       const updated = yield* fly.updateMachine(name, machine.id, {
-        config: { ...started.config, env: { LOG_LEVEL: "debug" } },
+        config: { ...(started.config ?? frpsMachine("frps-0").config), env: { LOG_LEVEL: "debug" } },
         current_version: started.instance_id,
       })
       assert.notStrictEqual(updated.instance_id, started.instance_id)
-      assert.deepStrictEqual(updated.config.env, { LOG_LEVEL: "debug" })
+      assert.deepStrictEqual(updated.config?.env, { LOG_LEVEL: "debug" })
       yield* fly.waitMachine(name, machine.id, { state: "started", timeoutSeconds: 30, version: updated.instance_id })
 
       const v4 = yield* fly.createIpAssignment(name, { type: "v4" })
@@ -144,6 +145,53 @@ describe("FlyClient against the emulator: every endpoint", () => {
         log.every((call) => call.status !== 429),
         "the budget kept every call under Fly's limits",
       )
+    }).pipe(Effect.provide(clientLayer())),
+  )
+})
+
+describe("FlyClient against the emulator: what Fly really sends", () => {
+  it.live("a Machine on an unreachable host decodes without config, beside healthy ones", () =>
+    Effect.gen(function* () {
+      const fly = yield* FlyClient
+      const name = yield* newApp("host")
+      const sick = yield* fly.createMachine(name, frpsMachine("frps-0"))
+      const well = yield* fly.createMachine(name, frpsMachine("frps-1"))
+      yield* Effect.promise(() => emu.setHostStatus(sick.id, "unreachable"))
+      const listed = yield* fly.listMachines(name, { metadata: { "fto/tunnel": "uid-1" } })
+      const byId = new Map(listed.map((machine) => [machine.id, machine]))
+      assert.strictEqual(byId.get(sick.id)?.config, undefined)
+      assert.strictEqual(byId.get(sick.id)?.host_status, "unreachable")
+      assert.deepStrictEqual(byId.get(sick.id)?.incomplete_config?.metadata, { "fto/tunnel": "uid-1" })
+      assert.strictEqual(byId.get(well.id)?.config?.image, "registry.example/frps:v0.71.0")
+      assert.strictEqual((yield* fly.getMachine(name, sick.id)).host_status, "unreachable")
+      yield* Effect.promise(() => emu.setHostStatus(sick.id, "ok"))
+      assert.isDefined((yield* fly.getMachine(name, sick.id)).config)
+    }).pipe(Effect.provide(clientLayer())),
+  )
+
+  it.live("events with exit_event, checks by name and regions with geo_region decode", () =>
+    Effect.gen(function* () {
+      const fly = yield* FlyClient
+      const name = yield* newApp("events")
+      const machine = yield* fly.createMachine(name, frpsMachine("frps-0"))
+      yield* fly.waitMachine(name, machine.id, { state: "started", timeoutSeconds: 30 })
+      yield* Effect.promise(() =>
+        fetch(`${emu.baseUrl}/v1/apps/${name}/machines/${machine.id}/stop`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${emu.token}`, "content-type": "application/json" },
+          body: JSON.stringify({ timeout: "0s" }),
+        }),
+      )
+      yield* fly.waitMachine(name, machine.id, { state: "stopped", timeoutSeconds: 30 })
+      const stopped = yield* fly.getMachine(name, machine.id)
+      assert.strictEqual(stopped.events?.[0]?.request?.exit_event?.requested_stop, true)
+      assert.strictEqual(stopped.events?.[0]?.request?.exit_event?.signal, -1)
+      assert.deepStrictEqual(
+        stopped.checks?.map((check) => [check.name, check.status]),
+        [["frps-bind", "critical"]],
+      )
+      const regions = yield* fly.listRegions()
+      assert.isTrue(regions.regions.every((region) => region.geo_region !== undefined))
     }).pipe(Effect.provide(clientLayer())),
   )
 })

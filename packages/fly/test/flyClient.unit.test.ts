@@ -69,7 +69,7 @@ describe("FlyClient requests", () => {
         yield* fly.getApp("my-app")
         yield* fly.deleteApp("my-app")
         const machines = yield* fly.listMachines("my-app", { metadata: { "fto/tunnel": "uid-1", owner: "x" } })
-        assert.strictEqual(machines[0]?.config.services?.[0]?.autostop, "off")
+        assert.strictEqual(machines[0]?.config?.services?.[0]?.autostop, "off")
         yield* fly.getMachine("my-app", "m1")
         yield* fly.createMachine("my-app", {
           name: "frps-0",

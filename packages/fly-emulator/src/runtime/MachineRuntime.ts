@@ -139,7 +139,7 @@ const makeRuntime = Effect.fnUntraced(function* (options: RuntimeOptions) {
     const guestArgs = guest.slice(1)
     if (chroot)
       yield* Effect.tryPromise({
-        try: () => prepareGuestRoot(root, program, launch.place.address),
+        try: () => prepareGuestRoot(root, program, launch.place.globalServices),
         catch: (error) => new RuntimeError({ machineId: launch.id, message: `root: ${String(error)}` }),
       })
     const command = chroot

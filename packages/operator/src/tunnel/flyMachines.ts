@@ -14,6 +14,13 @@ export interface TunnelMachine {
   readonly controlPort: number
 }
 
+/**
+ * Fly answers a Machine whose host is not ok without its config (`host_status`, `incomplete_config`). Its config is
+ * unknown, so the Machine is left exactly as it is — not updated, replaced nor destroyed — until the host is back.
+ */
+export const configUnknown = (machine: Machine): boolean =>
+  machine.config === undefined || (machine.host_status !== undefined && machine.host_status !== "ok")
+
 /** The region → control port plan: regions in spec order, each with its own control port. */
 const machinePlans = (spec: FlyTunnelSpec) => {
   const ports = chooseControlPorts(
@@ -26,7 +33,8 @@ const machinePlans = (spec: FlyTunnelSpec) => {
 /**
  * One frps Machine per region, running the desired config. Machines are found by our metadata before anything is
  * created (a lost create answer leaves a Machine that the next pass adopts); a Machine is updated only when its
- * config hash differs, so a converged tunnel costs no mutating call and no frps restart.
+ * config hash differs, so a converged tunnel costs no mutating call and no frps restart. A Machine whose config is
+ * unknown (host trouble) holds its region and is not touched; the other regions go on.
  */
 export const ensureMachines = Effect.fn("ensureMachines")(function* (
   tunnel: TunnelIdentity,
@@ -39,14 +47,16 @@ export const ensureMachines = Effect.fn("ensureMachines")(function* (
   const existing = yield* fly.listMachines(app.name, { metadata: { [MachineMetadata.tunnelUid]: tunnel.uid } })
   const live = existing.filter((machine) => machine.state !== "destroyed" && machine.state !== "destroying")
   const plans = machinePlans(spec)
-  const regionOf = (machine: Machine) => machine.config.metadata?.[MachineMetadata.region] ?? machine.region
-  // One Machine per region: the first of a region is kept, any other (or one of a dropped region) goes.
+  const regionOf = (machine: Machine) =>
+    (machine.config ?? machine.incomplete_config)?.metadata?.[MachineMetadata.region] ?? machine.region
+  // One Machine per region: the first of a region is kept (one with a known config first), any other (or one of a
+  // dropped region) goes — unless its config is unknown.
   const kept = new Map<string, Machine>()
-  for (const machine of live) {
+  for (const machine of [...live].sort((a, b) => Number(configUnknown(a)) - Number(configUnknown(b)))) {
     const region = regionOf(machine)
     if (plans.some((plan) => plan.region === region) && !kept.has(region)) kept.set(region, machine)
   }
-  const surplus = live.filter((machine) => kept.get(regionOf(machine)) !== machine)
+  const surplus = live.filter((machine) => kept.get(regionOf(machine)) !== machine && !configUnknown(machine))
   yield* Effect.forEach(
     surplus,
     (machine) => fly.deleteMachine(app.name, machine.id).pipe(Effect.catchTag("FlyNotFound", () => Effect.void)),
@@ -66,7 +76,7 @@ export const ensureMachines = Effect.fn("ensureMachines")(function* (
         })
         return { machine: created, controlPort: plan.controlPort }
       }
-      if (configHashOf(current.config) === configHashOf(config))
+      if (configUnknown(current) || configHashOf(current.config) === configHashOf(config))
         return { machine: current, controlPort: plan.controlPort }
       const updated = yield* fly.updateMachine(app.name, current.id, {
         region: plan.region,

@@ -9,7 +9,7 @@ import {
   Reasons,
 } from "@fly-tunnel-operator/api"
 import type { App } from "@fly-tunnel-operator/fly"
-import type { TunnelMachine } from "./flyMachines.ts"
+import { configUnknown, type TunnelMachine } from "./flyMachines.ts"
 import type { PushedToken } from "./flySecret.ts"
 import type { TunnelBlocked } from "./tunnelBlocked.ts"
 import { targetSummary } from "./tunnelTarget.ts"
@@ -47,6 +47,21 @@ const checksPassing = (machine: TunnelMachine): boolean =>
 /** The conditions `Ready` sums up, in the order they are written. */
 const PART_CONDITIONS = ["AppReady", "MachinesReady", "AddressReady", "ClientReady"] as const
 
+/** Which Machines are on a host Fly reports as not ok, and so are left alone. */
+const unhealthyHosts = (machines: ReadonlyArray<TunnelMachine>): Verdict | undefined => {
+  const unknown = machines.filter((entry) => configUnknown(entry.machine))
+  if (unknown.length === 0) return undefined
+  const which = unknown.map(
+    ({ machine }) =>
+      `frps Machine ${machine.id} (${machine.region}) is on a host Fly reports as ${machine.host_status ?? "not ok"}`,
+  )
+  return {
+    ok: false,
+    reason: Reasons.FlyError,
+    message: `${which.join("; ")}: its config is unknown, so it is left as it is until the host is back`,
+  }
+}
+
 const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[number], Verdict> => {
   const machines = observations.machines ?? []
   const started = machines.filter((machine) => machine.machine.state === "started")
@@ -58,6 +73,7 @@ const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[n
         : { ok: true, reason: Reasons.AppCreated, message: `Fly App ${observations.app.name} is ready` }),
     MachinesReady:
       blockedFor(observations, "MachinesReady") ??
+      unhealthyHosts(machines) ??
       (machines.length > 0 && started.length === machines.length
         ? { ok: true, reason: Reasons.MachineStarted, message: `${started.length} frps Machine(s) started` }
         : {

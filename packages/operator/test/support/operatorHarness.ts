@@ -65,6 +65,9 @@ export class OperatorHarness {
       await run(tools.kubectl, ["--kubeconfig", kubeconfigPath, "create", "namespace", namespace])
     }
     this.emulator = await startEmulator(this.options.machineRuntime ? { frpsPath: tools.frps } : {})
+    // Without the machine runtime no frps runs and nothing is probed: these tests assume frpc has
+    // registered every port, so they declare every Machine's checks passing.
+    if (!this.options.machineRuntime) await this.emulator.markChecks({ status: "passing" })
     this.agent = await startNodeAgent({
       kubeconfigPath,
       frpcPath: tools.frpc,

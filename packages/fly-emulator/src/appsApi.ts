@@ -1,9 +1,9 @@
 import { Result, Schema } from "effect"
-import type { ApiContext, ApiRequest } from "./ApiContext.ts"
+import type { ApiContext, ApiRequest } from "./apiContext.ts"
 import { appId, ulid } from "./identifiers.ts"
-import { failure, ok, type Reply } from "./Reply.ts"
+import { failure, ok, type Reply } from "./reply.ts"
 import { decodeBody } from "./requestBody.ts"
-import type { AppRecord } from "./Store.ts"
+import type { AppRecord } from "./store.ts"
 
 const CreateAppRequest = Schema.Struct({
   name: Schema.optionalKey(Schema.String),
@@ -13,7 +13,7 @@ const CreateAppRequest = Schema.Struct({
   idempotency_key: Schema.optionalKey(Schema.String),
 })
 
-/** flyctl's rule, with the live API's message (reference §2.1). */
+/** flyctl's rule, with the live API's message (Fly's Apps API, flyctl's name rule). */
 const validAppName = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
 
 export const appNotFound = (): Reply => failure(404, "app not found")

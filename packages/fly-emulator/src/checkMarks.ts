@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import type { MachineRecord } from "./Store.ts"
+import type { MachineRecord } from "./store.ts"
 
 /**
  * What a test declares a check's status to be, on a host that runs no processes and so cannot probe

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto"
 import { Result, Schema } from "effect"
-import type { ApiContext, ApiRequest } from "./ApiContext.ts"
+import type { ApiContext, ApiRequest } from "./apiContext.ts"
 import { ulid } from "./identifiers.ts"
-import { failure, ok, type Reply } from "./Reply.ts"
+import { failure, ok, type Reply } from "./reply.ts"
 import { decodeBody } from "./requestBody.ts"
-import type { LeaseRecord, MachineRecord } from "./Store.ts"
+import type { LeaseRecord, MachineRecord } from "./store.ts"
 
-/** The header that carries a lease's nonce on writes, refreshes and release (reference §3.8). */
+/** The header that carries a lease's nonce on writes, refreshes and release (the Machines API's leases). */
 export const nonceHeader = "fly-machine-lease-nonce"
 
 /** Who holds the emulator's leases: its one token. Fly names token holders `<id>@tokens.fly.io`. */

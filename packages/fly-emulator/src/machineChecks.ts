@@ -1,12 +1,12 @@
 import type { CheckMarks } from "./checkMarks.ts"
-import type { CheckObservation, NamedCheck } from "./MachineHost.ts"
 import type { MachineService } from "./machineConfig.ts"
-import type { MachineRecord } from "./Store.ts"
+import type { CheckObservation, NamedCheck } from "./machineHost.ts"
+import type { MachineRecord } from "./store.ts"
 
 type Check = Readonly<Record<string, unknown>>
 
 /**
- * A Machine's checks under the names Fly reports them by (reference §3.3): top-level checks by their
+ * A Machine's checks under the names Fly reports them by (the Machines API's Machine object): top-level checks by their
  * key, and every service check as `servicecheck-<NN>-<type>-<port>` — NN counts the Machine's service
  * checks from 00 in config order, the port is the check's own or the service's internal port. Fly's
  * logs show such names ("Health check 'servicecheck-00-http-8080' …"); how NN runs across several

@@ -1,14 +1,14 @@
 import { Result, Schema } from "effect"
-import type { ApiContext, ApiRequest } from "./ApiContext.ts"
+import type { ApiContext, ApiRequest } from "./apiContext.ts"
 import { appNotFound } from "./appsApi.ts"
 import { machineId, machineName, privateIpv6, ulid } from "./identifiers.ts"
 import { acquireLease, findLease, grantLease, leaseField, leaseRefusal, releaseLease } from "./leasesApi.ts"
 import type { CheckStatus } from "./machineChecks.ts"
 import { imageRef, storedConfig, validateMachineConfig } from "./machineConfig.ts"
-import { failure, ok, type Reply } from "./Reply.ts"
+import { failure, ok, type Reply } from "./reply.ts"
 import { decodeBody } from "./requestBody.ts"
 import { goDurationMs, queryDurationMs } from "./runtime/goDuration.ts"
-import type { HostStatus, MachineEvent, MachineRecord, MachineState } from "./Store.ts"
+import type { HostStatus, MachineEvent, MachineRecord, MachineState } from "./store.ts"
 
 const MachineRequest = Schema.Struct({
   name: Schema.optionalKey(Schema.String),
@@ -71,7 +71,7 @@ export interface MachineJsonOptions {
 }
 
 /**
- * A Machine as the API answers it (reference §3.3). On a host that is not `ok`, Fly's API cannot read
+ * A Machine as the API answers it (the Machines API's Machine object). On a host that is not `ok`, Fly's API cannot read
  * the config from the host: `config` is left out and `incomplete_config` carries what the API keeps
  * itself (fly-go: "rebuilt from multiple sources to form a partial configuration"). Which parts Fly
  * rebuilds is not documented; the emulator keeps only the metadata — the part the API demonstrably
@@ -261,7 +261,7 @@ export const stopMachine = (context: ApiContext, request: ApiRequest): Reply => 
   return outcome ? failure(412, outcome.refused) : ok({ ok: true })
 }
 
-/** `POST …/restart?timeout=&signal=&force_stop=` (reference §3.1, §12); a body is ignored. */
+/** `POST …/restart?timeout=&signal=&force_stop=` (the Machines API; fly-go's machine types); a body is ignored. */
 export const restartMachine = (context: ApiContext, request: ApiRequest): Reply => {
   const found = lookup(context, request, { destroyedVisible: false })
   if (Result.isFailure(found)) return found.failure
@@ -282,7 +282,7 @@ export const restartMachine = (context: ApiContext, request: ApiRequest): Reply 
   return outcome ? failure(412, outcome.refused) : ok({ ok: true })
 }
 
-/** Lease endpoints on a Machine that exists (reference §3.8). */
+/** Lease endpoints on a Machine that exists (the Machines API's leases). */
 const onMachine =
   (handler: (context: ApiContext, request: ApiRequest, machine: MachineRecord) => Reply) =>
   (context: ApiContext, request: ApiRequest): Reply => {
@@ -297,7 +297,7 @@ export const releaseMachineLease = onMachine(releaseLease)
 const waitableStates = ["started", "stopped", "suspended", "destroyed", "failed", "settled"] as const
 const settledStates: ReadonlyArray<MachineState> = ["created", "started", "stopped", "suspended", "failed"]
 
-/** GET …/wait (reference §3.6): 200 when reached, 408 after `timeout`, 400 for bad arguments. */
+/** GET …/wait (the Machines API's wait): 200 when reached, 408 after `timeout`, 400 for bad arguments. */
 export const waitMachine = async (context: ApiContext, request: ApiRequest): Promise<Reply> => {
   const timeoutMs = queryDurationMs(request.query.get("timeout")) ?? 60_000
   if (!(timeoutMs >= 1000 && timeoutMs <= 60_000))

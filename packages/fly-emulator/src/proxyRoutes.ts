@@ -1,6 +1,6 @@
-import type { ProxyRoute, PublicIpType } from "./MachineHost.ts"
 import type { MachineService } from "./machineConfig.ts"
-import type { Store } from "./Store.ts"
+import type { ProxyRoute, PublicIpType } from "./machineHost.ts"
+import type { Store } from "./store.ts"
 
 /**
  * The routing table the Fly proxy should have: for each public address of an app, each port of
@@ -19,7 +19,7 @@ export const proxyRoutes = (store: Store): Array<ProxyRoute> => {
         (machine.config.checks ?? {}) as Record<string, Record<string, unknown>>,
       ).filter((check) => check.kind === "readiness")
       for (const service of services) {
-        // UDP reaches machines only through a dedicated IPv4 (reference §7.1).
+        // UDP reaches machines only through a dedicated IPv4 (Fly's UDP and TCP docs).
         if (service.protocol === "udp" && ipType !== "v4") continue
         for (const port of service.ports ?? []) {
           if (port.port === undefined) continue

@@ -1,4 +1,4 @@
-/** fly-go's `GeoRegion` values (reference §12). */
+/** fly-go's `GeoRegion` values (fly-go's machine types). */
 export type GeoRegion = "africa" | "asia_pacific" | "europe" | "north_america" | "south_america"
 
 export interface FlyRegion {
@@ -11,7 +11,7 @@ export interface FlyRegion {
   readonly longitude: number
 }
 
-/** The 18 regions Fly lists since the 2025-10 consolidation (reference §10). */
+/** The 18 regions Fly lists since the 2025-10 consolidation (Fly's regions list). */
 export const flyRegions: ReadonlyArray<FlyRegion> = [
   { code: "ams", name: "Amsterdam, Netherlands", gateway: true, geoRegion: "europe", latitude: 52.37, longitude: 4.9 },
   { code: "arn", name: "Stockholm, Sweden", gateway: true, geoRegion: "europe", latitude: 59.33, longitude: 18.07 },

@@ -1,5 +1,5 @@
-import type { ApiContext, ApiRequest } from "./ApiContext.ts"
 import type { Action } from "./actions.ts"
+import type { ApiContext, ApiRequest } from "./apiContext.ts"
 import { createApp, deleteApp, getApp, listApps } from "./appsApi.ts"
 import { createIpAssignment, deleteIpAssignment, listIpAssignments } from "./ipAssignmentsApi.ts"
 import {
@@ -16,8 +16,8 @@ import {
   updateMachine,
   waitMachine,
 } from "./machinesApi.ts"
-import { ok, type Reply } from "./Reply.ts"
 import { regionsResponse } from "./regions.ts"
+import { ok, type Reply } from "./reply.ts"
 import { deleteSecret, getSecret, listSecrets, setSecret, setSecrets } from "./secretsApi.ts"
 
 type Handler = (context: ApiContext, request: ApiRequest) => Reply | Promise<Reply>

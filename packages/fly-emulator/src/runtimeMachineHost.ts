@@ -1,10 +1,10 @@
 import { Effect, Layer, ManagedRuntime } from "effect"
-import type { MachineHost } from "./MachineHost.ts"
-import { EmulatorNetwork, type MachineAddress } from "./network/EmulatorNetwork.ts"
+import type { MachineHost } from "./machineHost.ts"
+import { EmulatorNetwork, type MachineAddress } from "./network/emulatorNetwork.ts"
 import { type NetworkMode, networkLayer } from "./network/networkLayer.ts"
-import { FlyProxy } from "./proxy/FlyProxy.ts"
-import type { ProxyRoute as ListenerRoute } from "./proxy/ProxyRoute.ts"
-import { MachineRuntime } from "./runtime/MachineRuntime.ts"
+import { FlyProxy } from "./proxy/flyProxy.ts"
+import type { ProxyRoute as ListenerRoute } from "./proxy/proxyRoute.ts"
+import { MachineRuntime } from "./runtime/machineRuntime.ts"
 
 /**
  * The machine host backed by src/runtime, src/proxy and src/network: frps images run as real

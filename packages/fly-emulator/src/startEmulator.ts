@@ -3,13 +3,13 @@ import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Action } from "./actions.ts"
 import type { CheckMark } from "./checkMarks.ts"
-import { Emulator, type EmulatorState } from "./Emulator.ts"
-import type { Fault } from "./Faults.ts"
-import type { Latency, LatencySettings } from "./LatencyModel.ts"
-import { inMemoryMachineHost, type MachineHost } from "./MachineHost.ts"
-import type { LifecycleTimings } from "./MachineLifecycle.ts"
-import type { RateLimitRule } from "./RateLimiter.ts"
-import type { HostStatus } from "./Store.ts"
+import { Emulator, type EmulatorState } from "./emulator.ts"
+import type { Fault } from "./faults.ts"
+import type { Latency, LatencySettings } from "./latencyModel.ts"
+import { inMemoryMachineHost, type MachineHost } from "./machineHost.ts"
+import type { LifecycleTimings } from "./machineLifecycle.ts"
+import type { RateLimitRule } from "./rateLimiter.ts"
+import type { HostStatus } from "./store.ts"
 
 export interface EmulatorOptions {
   /** 0 (default) picks a free port. */
@@ -28,7 +28,7 @@ export interface EmulatorOptions {
   readonly regions?: ReadonlyArray<string>
   /** Transient-state and destroyed-visibility durations. */
   readonly timings?: Partial<LifecycleTimings>
-  /** Right after create, wait answers 404 this long (reference §3.6); default 0. */
+  /** Right after create, wait answers 404 this long (the Machines API's wait); default 0. */
   readonly waitNotFoundAfterCreateMs?: number
   /** Replaces the machine host (runtime + proxy + network) altogether. */
   readonly machineHost?: MachineHost

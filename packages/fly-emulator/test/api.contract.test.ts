@@ -9,7 +9,7 @@ beforeAll(async () => {
 })
 afterAll(() => harness.emulator.close())
 
-describe("authentication (§1.2, §11.2)", () => {
+describe("authentication", () => {
   it("refuses a missing or wrong token with Fly's 401 body", async () => {
     for (const authorization of [null, "Bearer nope", "fm2_test-token", "Basic fm2_test-token"]) {
       const response = await harness.call("GET", "/v1/platform/regions", undefined, { authorization })
@@ -37,7 +37,7 @@ describe("authentication (§1.2, §11.2)", () => {
   })
 })
 
-describe("apps (§2, §11.3, §11.4)", () => {
+describe("apps", () => {
   it("creates with app_name or name, answers 201 {id, created_at} and refuses a taken name", async () => {
     const first = harness.appName()
     const created = await harness.call("POST", "/v1/apps", { app_name: first, org_slug: "personal" })
@@ -158,7 +158,7 @@ describe("apps (§2, §11.3, §11.4)", () => {
   })
 })
 
-describe("regions (§10, §11.15)", () => {
+describe("regions", () => {
   it("lists the 18 current regions", async () => {
     const response = await harness.call("GET", "/v1/platform/regions")
     expect(response.body.nearest).toBe("iad")
@@ -210,7 +210,7 @@ describe("regions (§10, §11.15)", () => {
   })
 })
 
-describe("machines (§3, §11.5, §11.10, §11.12)", () => {
+describe("machines", () => {
   it("creates a machine in state created with Fly's id formats", async () => {
     const name = harness.appName()
     await createApp(harness, name)
@@ -335,7 +335,7 @@ describe("machines (§3, §11.5, §11.10, §11.12)", () => {
   })
 })
 
-describe("IP assignments (§5.1, §11.11)", () => {
+describe("IP assignments", () => {
   it("assigns v4, v6, one shared_v4 and a private_v6, lists and releases them", async () => {
     const name = harness.appName()
     await harness.call("POST", "/v1/apps", { name, org_slug: "personal" })
@@ -377,7 +377,7 @@ describe("IP assignments (§5.1, §11.11)", () => {
   })
 })
 
-describe("secrets (§9)", () => {
+describe("secrets", () => {
   it("sets, lists digests, shows values on request and unsets with null", async () => {
     const name = harness.appName()
     await createApp(harness, name)

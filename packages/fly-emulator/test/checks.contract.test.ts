@@ -51,7 +51,7 @@ const checksOf = async (app: string, id: string): Promise<Record<string, Check>>
   return Object.fromEntries(machine.checks.map((check: Check) => [check.name, check]))
 }
 
-describe("machine checks (§3.3) on the in-memory host", () => {
+describe("machine checks on the in-memory host", () => {
   it("lists service checks as servicecheck-NN-type-port beside top-level checks, all critical until marked", async () => {
     const app = harness.appName()
     await createApp(harness, app)

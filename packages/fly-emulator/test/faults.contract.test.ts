@@ -13,7 +13,7 @@ const control = (method: string, path: string, body?: unknown) =>
 
 const callsOf = async (action: string) => (await harness.emulator.state()).calls.filter((c) => c.action === action)
 
-describe("rate limits (§8.1, §11.14)", () => {
+describe("rate limits", () => {
   it("answers 429 with Retry-After once the bucket of an (action, app) is empty", async () => {
     const app = harness.appName()
     await createApp(harness, app)
@@ -177,7 +177,7 @@ describe("inspection", () => {
   })
 })
 
-describe("destroyed machines (§3.5, §11.8)", () => {
+describe("destroyed machines", () => {
   it("are visible as destroyed for a while, then 404", async () => {
     const app = harness.appName()
     await createApp(harness, app)

@@ -19,7 +19,7 @@ const control = async (path: string, body: unknown) => {
 
 const metadata = frpsMachine().config.metadata
 
-describe("host status (§3.3, §12)", () => {
+describe("host status", () => {
   it("a Machine on an unreachable host comes back without config, in GET and in its owner's filtered list", async () => {
     const app = harness.appName()
     await createApp(harness, app)

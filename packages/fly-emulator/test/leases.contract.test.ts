@@ -33,7 +33,7 @@ const leasedMachine = async () => {
 
 const nowSeconds = () => Math.floor(Date.now() / 1000)
 
-describe("leases (§3.8, §12)", () => {
+describe("leases", () => {
   it("acquires with ?ttl=N and no body (fly-go), answering the wrapped lease; GET shows it", async () => {
     const { path } = await leasedMachine()
     const acquired = await call("POST", `${path}/lease?ttl=120`)

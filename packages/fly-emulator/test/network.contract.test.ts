@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process"
 import { Effect } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
-import { EmulatorNetwork } from "../src/network/EmulatorNetwork.ts"
+import { EmulatorNetwork } from "../src/network/emulatorNetwork.ts"
 import { networkLayer } from "../src/network/networkLayer.ts"
 import { deadPid, greeter, hostLinks, hostRoutes, namespaces, readGreeting } from "./networkHelpers.ts"
 

@@ -20,7 +20,7 @@ const reaches = (app: string, id: string, state: string) =>
     return machine.state === state ? machine : undefined
   })
 
-describe("machine state machine (§3.7, §11.5, §11.7)", () => {
+describe("machine state machine", () => {
   it("starts a created machine asynchronously, with app secrets in its env", async () => {
     const app = harness.appName()
     await createApp(harness, app)
@@ -156,7 +156,7 @@ describe("machine state machine (§3.7, §11.5, §11.7)", () => {
   })
 })
 
-describe("restart policy (§3.7)", () => {
+describe("restart policy", () => {
   const exitedMachine = async (restart: Record<string, unknown>, exitCodes: ReadonlyArray<number>) => {
     const app = harness.appName()
     await createApp(harness, app)
@@ -196,7 +196,7 @@ describe("restart policy (§3.7)", () => {
   })
 })
 
-describe("machine events as Fly sends them (§3.3, §12)", () => {
+describe("machine events as Fly sends them", () => {
   const exitEventShape = {
     exit_code: expect.any(Number),
     guest_exit_code: expect.any(Number),
@@ -291,7 +291,7 @@ describe("machine events as Fly sends them (§3.3, §12)", () => {
   })
 })
 
-describe("stop and restart (§3.1, §3.5, §12)", () => {
+describe("stop and restart", () => {
   it('stop with "timeout": "0s" (fly-go\'s default) leaves the timeout to stop_config, not to an immediate kill', async () => {
     const app = harness.appName()
     await createApp(harness, app)
@@ -378,7 +378,7 @@ describe("stop and restart (§3.1, §3.5, §12)", () => {
   })
 })
 
-describe("wait (§3.6, §11.6)", () => {
+describe("wait", () => {
   it("refuses a timeout outside 1–60 s or an unknown state with 400", async () => {
     const app = harness.appName()
     await createApp(harness, app)
@@ -444,7 +444,7 @@ describe("proxy routes", () => {
       return mine.some((route) => route.ip === shared) ? mine : undefined
     })
     const summary = routes.map((r) => `${r.ip} ${r.protocol}/${r.port} ${r.proxyProtoVersion ?? "-"}`).sort()
-    // UDP only on the dedicated IPv4: never on IPv6 or a shared IPv4 (§7.1).
+    // UDP only on the dedicated IPv4: never on IPv6 or a shared IPv4.
     expect(summary).toEqual(
       [
         `${v4} tcp/7000 -`,

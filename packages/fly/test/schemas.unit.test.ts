@@ -43,7 +43,7 @@ const machineCreateResponse = `{
   "events": [{"type": "launch", "status": "created", "source": "user", "timestamp": 1699408350300}]
 }`
 
-// §3.2, the constructed example for our use case.
+// The constructed example of a create for our use case.
 const frpsMachineRequest = `{
   "name": "frps-0",
   "region": "iad",
@@ -66,7 +66,7 @@ const frpsMachineRequest = `{
   }
 }`
 
-describe("apps (§2)", () => {
+describe("apps", () => {
   it("create with ?wait=true answers the whole App (fly-go decodes it as App)", () => {
     const app = decode(
       App,
@@ -103,7 +103,7 @@ describe("apps (§2)", () => {
   })
 })
 
-describe("machines (§3)", () => {
+describe("machines", () => {
   it("create response (docs example)", () => {
     const machine = decode(Machine, machineCreateResponse)
     assert.strictEqual(machine.id, "1857156b526dd8")
@@ -231,7 +231,7 @@ describe("machines (§3)", () => {
   })
 })
 
-describe("IP assignments (§5.1), secrets (§9), regions (§10)", () => {
+describe("IP assignments, secrets, regions", () => {
   const ip = `{"ip": "137.66.12.34", "region": "global", "shared": false, "service_name": "",
     "created_at": "2026-08-20T10:00:00Z", "egress": false, "network": null}`
 
@@ -292,7 +292,7 @@ describe("IP assignments (§5.1), secrets (§9), regions (§10)", () => {
   })
 })
 
-describe("leases (§3.8)", () => {
+describe("leases", () => {
   it("acquire (201), held (409), release (200)", () => {
     const acquired = decode(
       MachineLease,
@@ -317,7 +317,7 @@ describe("leases (§3.8)", () => {
   })
 })
 
-describe("error bodies (§1.2, §2, §3.8, §8.3)", () => {
+describe("error bodies", () => {
   it("decode", () => {
     assert.deepStrictEqual(
       decode(ErrorResponse, `{"error": "Validation failed: Name has already been taken", "status": "name_taken"}`),

@@ -2,8 +2,8 @@ import { randomInt } from "node:crypto"
 import * as dgram from "node:dgram"
 import * as net from "node:net"
 import { Effect } from "effect"
-import type { AddressType, EmulatorNetwork, MachineAddress } from "./EmulatorNetwork.ts"
-import { NetworkError } from "./NetworkError.ts"
+import type { AddressType, EmulatorNetwork, MachineAddress } from "./emulatorNetwork.ts"
+import { NetworkError } from "./networkError.ts"
 
 /**
  * The fallback without root or iproute2: public IPs are random 127.x.y.z addresses (IPv6 types

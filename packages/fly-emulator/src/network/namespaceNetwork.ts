@@ -1,9 +1,9 @@
 import { randomBytes, randomInt } from "node:crypto"
 import { Effect, type Scope } from "effect"
 import { startBroker } from "./brokerClient.ts"
-import type { AddressType, EmulatorNetwork, MachineAddress } from "./EmulatorNetwork.ts"
+import type { AddressType, EmulatorNetwork, MachineAddress } from "./emulatorNetwork.ts"
 import { alreadyExists, ip, ipBestEffort } from "./ipCommand.ts"
-import { NetworkError } from "./NetworkError.ts"
+import { NetworkError } from "./networkError.ts"
 import { namespacePrefix, sweepStaleNamespaces } from "./staleNamespaces.ts"
 
 /**

@@ -1,7 +1,7 @@
 import * as http from "node:http"
 import * as net from "node:net"
 import { goDurationMs } from "../runtime/goDuration.ts"
-import type { ProxyBackend, WatchedCheck } from "./ProxyRoute.ts"
+import type { ProxyBackend, WatchedCheck } from "./proxyRoute.ts"
 
 const defaultIntervalMs = 5_000
 const defaultTimeoutMs = 2_000

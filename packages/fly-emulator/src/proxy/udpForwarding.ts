@@ -1,6 +1,6 @@
 import * as dgram from "node:dgram"
 import { isIPv4 } from "node:net"
-import type { ProxyBackend, ProxyRoute } from "./ProxyRoute.ts"
+import type { ProxyBackend, ProxyRoute } from "./proxyRoute.ts"
 
 const sessionIdleMs = 60_000
 
@@ -18,7 +18,7 @@ interface Session {
 }
 
 /**
- * Serves one public UDP socket the way Fly delivers UDP (reference fly-api.md §7.1): each client
+ * Serves one public UDP socket the way Fly delivers UDP (Fly's UDP and TCP docs): each client
  * (address and port) gets a session bound to one healthy backend, and its datagrams go to that
  * Machine's `fly-global-services` address and the same port — nowhere else. Only replies that come
  * back from exactly that address and port return to the client, from the public address and port;

@@ -1,8 +1,8 @@
 import { Context, Effect, Layer } from "effect"
-import { EmulatorNetwork } from "../network/EmulatorNetwork.ts"
+import { EmulatorNetwork } from "../network/emulatorNetwork.ts"
 import { makeHealthChecks } from "./healthChecks.ts"
-import { ProxyError } from "./ProxyError.ts"
-import { type ProxyBackend, type ProxyRoute, routeKey, type WatchedCheck } from "./ProxyRoute.ts"
+import { ProxyError } from "./proxyError.ts"
+import { type ProxyBackend, type ProxyRoute, routeKey, type WatchedCheck } from "./proxyRoute.ts"
 import { forwardTcp } from "./tcpForwarding.ts"
 import { forwardUdp, type UdpCounters } from "./udpForwarding.ts"
 

@@ -1,9 +1,9 @@
 import { constants } from "node:os"
 import { setTimeout as sleep } from "node:timers/promises"
 import { ulid } from "./identifiers.ts"
-import type { MachineExit, MachineHost, MachineSpec } from "./MachineHost.ts"
 import { namedChecks } from "./machineChecks.ts"
-import type { MachineEvent, MachineRecord, MachineState, Store } from "./Store.ts"
+import type { MachineExit, MachineHost, MachineSpec } from "./machineHost.ts"
+import type { MachineEvent, MachineRecord, MachineState, Store } from "./store.ts"
 
 export interface LifecycleTimings {
   /** Time spent in each transient state (starting, stopping, replacing, destroying) before the host acts. */
@@ -25,7 +25,7 @@ export interface StopOptions {
 }
 
 /**
- * `request.exit_event` as Fly sends it (reference §12): every field typed as fly-go decodes it,
+ * `request.exit_event` as Fly sends it (fly-go's machine types): every field typed as fly-go decodes it,
  * `signal`/`guest_signal` -1 when no signal was involved, and no `exited_at` (Fly's own sources
  * disagree on its type, so a client must not need it).
  */
@@ -42,7 +42,7 @@ const exitEvent = (exit: MachineExit | undefined, flags: { requestedStop: boolea
   }
 }
 
-/** States from which a machine may be started (reference §3.5, §3.7). */
+/** States from which a machine may be started (the Machines API's machine states). */
 const startable: ReadonlyArray<MachineState> = ["created", "stopped", "suspended", "failed"]
 /** States a non-forced destroy accepts. */
 const destroyableWithoutForce: ReadonlyArray<MachineState> = ["created", "stopped", "suspended", "failed"]
@@ -136,7 +136,7 @@ export class MachineLifecycle {
     if (machine.state === "replacing" || machine.state === "destroying")
       return { refused: "unable to update machine from current state" }
     const wasActive = active.includes(machine.state)
-    // A stopped machine stays stopped (reference §3.4); skip_launch leaves the new version down.
+    // A stopped machine stays stopped (the Machines API's update); skip_launch leaves the new version down.
     const target: MachineState =
       wasActive && !skipLaunch ? "started" : machine.state === "created" || skipLaunch ? "created" : "stopped"
     machine.generation += 1
@@ -243,7 +243,7 @@ export class MachineLifecycle {
     await this.host.stopMachine(machine.id, options)
   }
 
-  /** A process ended on its own: apply the restart policy (reference §3.7). */
+  /** A process ended on its own: apply the restart policy (the Machines API's machine states). */
   private exited(machine: MachineRecord, generation: number, exit: MachineExit): void {
     if (machine.generation !== generation || !machine.running) return
     machine.running = false

@@ -1,4 +1,4 @@
-import type { PublicIpType } from "./MachineHost.ts"
+import type { PublicIpType } from "./machineHost.ts"
 
 export type MachineState =
   | "created"
@@ -12,12 +12,12 @@ export type MachineState =
   | "destroying"
   | "destroyed"
 
-/** What Fly's API knows of the host a Machine lives on (reference §3.3). */
+/** What Fly's API knows of the host a Machine lives on (the Machines API's Machine object). */
 export type HostStatus = "ok" | "unknown" | "unreachable"
 
 export const hostStatuses: ReadonlyArray<HostStatus> = ["ok", "unknown", "unreachable"]
 
-/** A lease on a Machine (reference §3.8); `expiresAt` is epoch seconds. */
+/** A lease on a Machine (the Machines API's leases); `expiresAt` is epoch seconds. */
 export interface LeaseRecord {
   readonly nonce: string
   readonly owner: string

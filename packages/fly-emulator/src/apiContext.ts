@@ -1,7 +1,7 @@
-import type { MachineHost } from "./MachineHost.ts"
-import type { MachineLifecycle } from "./MachineLifecycle.ts"
 import type { CheckStatus } from "./machineChecks.ts"
-import type { MachineRecord, Store } from "./Store.ts"
+import type { MachineHost } from "./machineHost.ts"
+import type { MachineLifecycle } from "./machineLifecycle.ts"
+import type { MachineRecord, Store } from "./store.ts"
 
 /** What every API handler works with. */
 export interface ApiContext {
@@ -9,7 +9,7 @@ export interface ApiContext {
   readonly lifecycle: MachineLifecycle
   readonly host: MachineHost
   readonly regions: ReadonlyArray<string>
-  /** Right after create, wait answers 404 this long (reference §3.6); 0 = never. */
+  /** Right after create, wait answers 404 this long (the Machines API's wait); 0 = never. */
   readonly waitNotFoundAfterCreateMs: number
   /** A Machine's `checks` as the API reports them (machineChecks.ts). */
   readonly checks: (machine: MachineRecord) => ReadonlyArray<CheckStatus>

@@ -1,7 +1,7 @@
 import type * as dgram from "node:dgram"
 import type * as net from "node:net"
 import { Context, type Effect } from "effect"
-import type { NetworkError } from "./NetworkError.ts"
+import type { NetworkError } from "./networkError.ts"
 
 export type AddressType = "v4" | "v6" | "shared_v4" | "private_v6"
 

@@ -1,27 +1,27 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { setTimeout as sleep } from "node:timers/promises"
 import { Result, Schema } from "effect"
-import type { ApiContext } from "./ApiContext.ts"
 import type { Action } from "./actions.ts"
 import { actions } from "./actions.ts"
+import type { ApiContext } from "./apiContext.ts"
 import { appJson } from "./appsApi.ts"
 import { isAuthorized } from "./authorization.ts"
-import { type Call, CallLog } from "./CallLog.ts"
+import { type Call, CallLog } from "./callLog.ts"
 import { CheckMark, CheckMarks } from "./checkMarks.ts"
-import { Fault, Faults } from "./Faults.ts"
+import { Fault, Faults } from "./faults.ts"
 import { requestId } from "./identifiers.ts"
-import { type Latency, LatencyModel, type LatencySettings } from "./LatencyModel.ts"
-import type { MachineHost, ProxyStats } from "./MachineHost.ts"
-import { defaultTimings, type LifecycleTimings, MachineLifecycle, type Refusal } from "./MachineLifecycle.ts"
+import { type Latency, LatencyModel, type LatencySettings } from "./latencyModel.ts"
 import { checkStatuses } from "./machineChecks.ts"
+import type { MachineHost, ProxyStats } from "./machineHost.ts"
+import { defaultTimings, type LifecycleTimings, MachineLifecycle, type Refusal } from "./machineLifecycle.ts"
 import { type MachineJson, machineJson } from "./machinesApi.ts"
 import { proxyRoutes } from "./proxyRoutes.ts"
-import { RateLimiter, type RateLimitRule } from "./RateLimiter.ts"
-import { failure, isSuccess, type Reply } from "./Reply.ts"
+import { RateLimiter, type RateLimitRule } from "./rateLimiter.ts"
 import { defaultRegionCodes, nearestRegion } from "./regions.ts"
+import { failure, isSuccess, type Reply } from "./reply.ts"
 import { matchRoute } from "./routes.ts"
-import { type HostStatus, hostStatuses, Store } from "./Store.ts"
 import { secretJson } from "./secretsApi.ts"
+import { type HostStatus, hostStatuses, Store } from "./store.ts"
 
 export interface EmulatorSettings {
   readonly token: string
@@ -30,7 +30,7 @@ export interface EmulatorSettings {
   /** Fly's rate limits enforced as 429 (default true). */
   readonly rateLimits?: boolean
   readonly timings?: Partial<LifecycleTimings>
-  /** Right after create, wait answers 404 this long (reference §3.6); default 0. */
+  /** Right after create, wait answers 404 this long (the Machines API's wait); default 0. */
   readonly waitNotFoundAfterCreateMs?: number
 }
 

@@ -284,8 +284,9 @@ export class Emulator {
 
     const fault = this.faults.take(route.action)
     if (fault?.kind === "status") {
+      const applied = fault.applied === true ? isSuccess(await run()) : false
       const reply = { status: fault.status, body: fault.body ?? { error: `injected fault: status ${fault.status}` } }
-      return answer(reply, false, "status")
+      return answer(reply, applied, "status")
     }
     if (fault?.kind === "timeout") {
       const applied = fault.applied === true ? isSuccess(await run()) : false

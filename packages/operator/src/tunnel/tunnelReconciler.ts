@@ -6,7 +6,7 @@ import { KubeCache } from "../kube/kubeCache.ts"
 import { addFinalizer } from "../kube/kubeClient.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { FlyTunnel, parseKey } from "../kube/resourceType.ts"
-import { ensureAddress } from "./flyAddress.ts"
+import { ensureAddress, publishedAddress } from "./flyAddress.ts"
 import { ensureFlyApp } from "./flyApp.ts"
 import { ensureMachines } from "./flyMachines.ts"
 import { ensureFlySecret } from "./flySecret.ts"
@@ -88,7 +88,7 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
         Option.isSome(pushed)
           ? attempt(blocked, ensureMachines(identity, spec, app.value, pushed.value))
           : Effect.succeedNone,
-        attempt(blocked, ensureAddress(app.value)),
+        attempt(blocked, ensureAddress(app.value, publishedAddress(tunnel.status))),
       ],
       { concurrency: 2 },
     )

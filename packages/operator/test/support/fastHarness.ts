@@ -63,6 +63,8 @@ export const startFastOperator = async (
         baseUrl: emulator.baseUrl,
         token: Redacted.make(emulator.token),
         retry: { maxRetries: 2, baseDelay: "5 millis", maxDelay: "20 millis" },
+        // Short, so an injected hang costs a test a moment, not the default half minute.
+        requestTimeout: "400 millis",
       }).pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(RateBudget.layerUnlimited)),
       Logger.layer([]),
     ).pipe(Layer.provideMerge(layerInMemoryKube({ rollOutDeployments: options.rollOutDeployments ?? true }))),

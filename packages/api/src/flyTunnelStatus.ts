@@ -52,6 +52,11 @@ export const MachineStatus = Schema.Struct({
   controlPort: Schema.optionalKey(
     Schema.Int.annotate({ description: "Port of this Machine's frps control listener, which its frpc dials." }),
   ),
+  upToDate: Schema.optionalKey(
+    Schema.Boolean.annotate({
+      description: "Whether it runs the tunnel's current config (false while a rollout has not reached it yet).",
+    }),
+  ),
 }).annotate({ description: "One frps Machine." })
 export type MachineStatus = typeof MachineStatus.Type
 

@@ -12,6 +12,7 @@ export const Endpoints = [
   "updateMachine",
   "waitMachine",
   "deleteMachine",
+  "startMachine",
   "listIpAssignments",
   "createIpAssignment",
   "deleteIpAssignment",

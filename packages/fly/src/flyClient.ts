@@ -82,6 +82,8 @@ export class FlyClient extends Context.Service<
     ): Effect.Effect<WaitMachineResponse, FlyError>
     /** Always `force=true`. `FlyNotFound` means already gone. */
     deleteMachine(app: string, machineId: string): Effect.Effect<void, FlyError>
+    /** Starts a stopped or suspended Machine (a started one answers as already started). */
+    startMachine(app: string, machineId: string): Effect.Effect<void, FlyError>
     listIpAssignments(app: string): Effect.Effect<ReadonlyArray<IpAssignment>, FlyError>
     /** Ambiguous on `FlyTimeout`: look with `listIpAssignments` (a `v4` is billed). */
     createIpAssignment(app: string, options: CreateIpAssignmentOptions): Effect.Effect<IpAssignment, FlyError>
@@ -270,6 +272,16 @@ export class FlyClient extends Context.Service<
             method: "DELETE",
             path: machine(name, machineId),
             urlParams: [["force", "true"]],
+            budgetKey: machineId,
+            mode: "idempotent",
+            decode: ignoreBody,
+          })
+        }),
+        startMachine: Effect.fn("FlyClient.startMachine")(function* (name: string, machineId: string) {
+          return yield* call({
+            endpoint: "startMachine",
+            method: "POST",
+            path: `${machine(name, machineId)}/start`,
             budgetKey: machineId,
             mode: "idempotent",
             decode: ignoreBody,

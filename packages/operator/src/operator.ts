@@ -10,8 +10,14 @@ import * as LeaderElection from "./kube/leaderElection.ts"
 import { isManagedService } from "./service/serviceClass.ts"
 import { makeServiceController } from "./service/serviceController.ts"
 import { ServiceSettings } from "./service/serviceSettings.ts"
+import { CapacityBackoff } from "./tunnel/capacityBackoff.ts"
+import { FlyRegions } from "./tunnel/flyRegions.ts"
+import { RolloutGate } from "./tunnel/machineRollout.ts"
 import { makeTunnelController } from "./tunnel/tunnelController.ts"
 import { TunnelSettings } from "./tunnel/tunnelSettings.ts"
+
+/** Tunnels that may roll their Machines to a new config at the same time (each one region at a time). */
+const ROLLOUTS_AT_ONCE = 5
 
 export interface ControllersOptions {
   readonly concurrency: number
@@ -60,7 +66,11 @@ export const operatorLayer = (config: OperatorLayerConfig) =>
       defaultRegion: config.flyRegion,
       defaultMachineSize: config.flyMachineSize,
     }),
-    FlyClient.layer({ baseUrl: config.flyApiBaseUrl, token: config.flyApiToken }),
+    RolloutGate.layer(ROLLOUTS_AT_ONCE),
+    CapacityBackoff.layer,
+    FlyRegions.layer.pipe(
+      Layer.provideMerge(FlyClient.layer({ baseUrl: config.flyApiBaseUrl, token: config.flyApiToken })),
+    ),
   ).pipe(
     Layer.provideMerge(
       config.kubeconfig === "" ? KubeClient.layerDefault : KubeClient.layerFromFile(config.kubeconfig),

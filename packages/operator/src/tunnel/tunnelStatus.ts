@@ -44,6 +44,18 @@ const blockedFor = (observations: Observations, type: ConditionType): Verdict | 
 const checksPassing = (machine: TunnelMachine): boolean =>
   (machine.machine.checks ?? []).every((check) => check.status === "passing")
 
+/** A rollout in progress: how far it got. */
+const rollingOut = (machines: ReadonlyArray<TunnelMachine>): Verdict | undefined => {
+  const waiting = machines.filter((entry) => !entry.current)
+  if (waiting.length === 0) return undefined
+  const updated = machines.length - waiting.length
+  return {
+    ok: false,
+    reason: Reasons.MachineUpdating,
+    message: `rolling the frps Machines to the new config one region at a time: ${updated} of ${machines.length} updated; waiting: ${waiting.map((entry) => entry.machine.region).join(", ")}`,
+  }
+}
+
 /** The conditions `Ready` sums up, in the order they are written. */
 const PART_CONDITIONS = ["AppReady", "MachinesReady", "AddressReady", "ClientReady"] as const
 
@@ -74,6 +86,7 @@ const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[n
     MachinesReady:
       blockedFor(observations, "MachinesReady") ??
       unhealthyHosts(machines) ??
+      rollingOut(machines) ??
       (machines.length > 0 && started.length === machines.length
         ? { ok: true, reason: Reasons.MachineStarted, message: `${started.length} frps Machine(s) started` }
         : {
@@ -171,6 +184,7 @@ export const tunnelStatus = (
           state: entry.machine.state,
           instanceId: entry.machine.instance_id,
           controlPort: entry.controlPort,
+          upToDate: entry.current,
         }))
   const addresses =
     observations.address === undefined ? previous?.addresses : [{ ip: observations.address, type: "v4" as const }]

@@ -8,6 +8,7 @@ import { KubeClient, removeFinalizer } from "../kube/kubeClient.ts"
 import type { KubeError } from "../kube/kubeErrors.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { Deployment, FlyTunnel, type FlyTunnelObject, Secret } from "../kube/resourceType.ts"
+import { RolloutGate } from "./machineRollout.ts"
 import { TunnelBlocked } from "./tunnelBlocked.ts"
 import { flyAppName, flyNetworkName, frpcObjectName, MachineMetadata, type TunnelIdentity } from "./tunnelNames.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
@@ -84,7 +85,11 @@ export const teardownTunnel = Effect.fn("teardownTunnel")(
 export const finalizeTunnel = Effect.fn("finalizeTunnel")(function* (
   tunnel: FlyTunnelObject,
   identity: TunnelIdentity,
-): Effect.fn.Return<ReconcileResult, KubeError, KubeClient | KubeCache | FlyClient | TunnelSettings | EventRecorder> {
+): Effect.fn.Return<
+  ReconcileResult,
+  KubeError,
+  KubeClient | KubeCache | FlyClient | TunnelSettings | EventRecorder | RolloutGate
+> {
   if (!(tunnel.metadata?.finalizers ?? []).includes(FINALIZER)) return done
   const events = yield* EventRecorder
   const generation = tunnel.metadata?.generation ?? 0
@@ -107,6 +112,7 @@ export const finalizeTunnel = Effect.fn("finalizeTunnel")(function* (
       return retry
     }
   }
+  yield* (yield* RolloutGate).leave(identity.uid)
   yield* removeFinalizer(FlyTunnel, current, FINALIZER).pipe(Effect.catchTag("KubeNotFound", () => Effect.void))
   return done
 })

@@ -14,12 +14,25 @@ import type { KubeClient } from "../../src/kube/kubeClient.ts"
 import { runControllers } from "../../src/operator.ts"
 import { isManagedService } from "../../src/service/serviceClass.ts"
 import { ServiceSettings } from "../../src/service/serviceSettings.ts"
+import { CapacityBackoff } from "../../src/tunnel/capacityBackoff.ts"
+import { FlyRegions } from "../../src/tunnel/flyRegions.ts"
+import { RolloutGate } from "../../src/tunnel/machineRollout.ts"
 import { TunnelSettings } from "../../src/tunnel/tunnelSettings.ts"
 
 export const LOAD_BALANCER_CLASS = "fly-tunnel-operator.dev/lb"
 export const OPERATOR_NAMESPACE = "fly-tunnel-operator"
 
-type Services = KubeClient | InMemoryKube | KubeCache | FlyClient | EventRecorder | TunnelSettings | ServiceSettings
+type Services =
+  | KubeClient
+  | InMemoryKube
+  | KubeCache
+  | FlyClient
+  | FlyRegions
+  | RolloutGate
+  | CapacityBackoff
+  | EventRecorder
+  | TunnelSettings
+  | ServiceSettings
 
 export interface FastOperator {
   readonly emulator: RunningEmulator
@@ -35,7 +48,12 @@ export interface FastOperator {
 }
 
 export const startFastOperator = async (
-  options: { readonly resync?: Duration.Input; readonly rollOutDeployments?: boolean } = {},
+  options: {
+    readonly resync?: Duration.Input
+    readonly rollOutDeployments?: boolean
+    /** Tunnels that may roll their Machines at once (default 5, as the operator). */
+    readonly rolloutsAtOnce?: number
+  } = {},
 ): Promise<FastOperator> => {
   const emulator = await startEmulator({ rateLimits: false })
   // No frps runs in the fast tier, so nothing can be probed: Machines' checks are declared passing, as if frpc had
@@ -65,7 +83,11 @@ export const startFastOperator = async (
         retry: { maxRetries: 2, baseDelay: "5 millis", maxDelay: "20 millis" },
         // Short, so an injected hang costs a test a moment, not the default half minute.
         requestTimeout: "400 millis",
-      }).pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(RateBudget.layerUnlimited)),
+      }).pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(RateBudget.layerUnlimited), (client) =>
+        FlyRegions.layer.pipe(Layer.provideMerge(client)),
+      ),
+      RolloutGate.layer(options.rolloutsAtOnce ?? 5),
+      CapacityBackoff.layer,
       Logger.layer([]),
     ).pipe(Layer.provideMerge(layerInMemoryKube({ rollOutDeployments: options.rollOutDeployments ?? true }))),
   )

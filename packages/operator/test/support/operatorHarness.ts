@@ -14,6 +14,9 @@ import * as ResourceType from "../../src/kube/resourceType.ts"
 import { runControllers } from "../../src/operator.ts"
 import { isManagedService } from "../../src/service/serviceClass.ts"
 import { ServiceSettings } from "../../src/service/serviceSettings.ts"
+import { CapacityBackoff } from "../../src/tunnel/capacityBackoff.ts"
+import { FlyRegions } from "../../src/tunnel/flyRegions.ts"
+import { RolloutGate } from "../../src/tunnel/machineRollout.ts"
 import { TunnelSettings } from "../../src/tunnel/tunnelSettings.ts"
 
 const CRD = fileURLToPath(new URL("../../../../crds/fly-tunnel-operator.dev_flytunnels.yaml", import.meta.url))
@@ -31,7 +34,16 @@ export interface HarnessOptions {
   readonly resync?: Duration.Input
 }
 
-type Services = KubeClient | KubeCache | FlyClient | EventRecorder | TunnelSettings | ServiceSettings
+type Services =
+  | KubeClient
+  | KubeCache
+  | FlyClient
+  | FlyRegions
+  | RolloutGate
+  | CapacityBackoff
+  | EventRecorder
+  | TunnelSettings
+  | ServiceSettings
 
 /**
  * One operator in this process against the local control plane and a Fly emulator, plus a node agent that runs the
@@ -94,11 +106,17 @@ export class OperatorHarness {
           defaultRegion: "ord",
           defaultMachineSize: "shared-cpu-1x",
         }),
-        FlyClient.layer({
-          baseUrl: this.emulator.baseUrl,
-          token: Redacted.make(this.emulator.token),
-          retry: { maxRetries: 3, baseDelay: "50 millis", maxDelay: "500 millis" },
-        }),
+        FlyRegions.layer.pipe(
+          Layer.provideMerge(
+            FlyClient.layer({
+              baseUrl: this.emulator.baseUrl,
+              token: Redacted.make(this.emulator.token),
+              retry: { maxRetries: 3, baseDelay: "50 millis", maxDelay: "500 millis" },
+            }),
+          ),
+        ),
+        RolloutGate.layer(5),
+        CapacityBackoff.layer,
         Logger.layer([logger]),
       ).pipe(Layer.provideMerge(KubeClient.layerFromFile(kubeconfigPath))),
     )

@@ -40,6 +40,12 @@ export const AppStatus = Schema.Struct({
         "Short SHA-256 digest of the token last given to the App (never the token): a new token is pushed and rolled out.",
     }),
   ),
+  cluster: Schema.optionalKey(
+    Schema.String.annotate({
+      description:
+        "The cluster identity the App is marked with (its secret FTO_CLUSTER_<id>): the orphan sweep of this cluster, and only of this cluster, may remove it once the FlyTunnel is gone.",
+    }),
+  ),
 }).annotate({ description: "The Fly App that holds the tunnel's Machines and address." })
 
 export const MachineStatus = Schema.Struct({

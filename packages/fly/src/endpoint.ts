@@ -5,6 +5,7 @@
 export const Endpoints = [
   "createApp",
   "getApp",
+  "listApps",
   "deleteApp",
   "listMachines",
   "getMachine",
@@ -17,6 +18,7 @@ export const Endpoints = [
   "createIpAssignment",
   "deleteIpAssignment",
   "setSecrets",
+  "listSecrets",
   "listRegions",
 ] as const
 

@@ -90,6 +90,18 @@ describe("FlyClient against the emulator: every endpoint", () => {
 
       const secrets = yield* fly.setSecrets(name, { FRPS_TOKEN: "c2VjcmV0" })
       assert.isAtLeast(secrets.version, 1)
+      // Names and digests only: a value never comes back.
+      const listedSecrets = yield* fly.listSecrets(name)
+      assert.deepStrictEqual(
+        listedSecrets.map((secret) => secret.name),
+        ["FRPS_TOKEN"],
+      )
+      assert.notInclude(JSON.stringify(listedSecrets), "c2VjcmV0")
+      const apps = yield* fly.listApps("personal")
+      assert.deepInclude(
+        apps.map((listed) => ({ name: listed.name, network: listed.network })),
+        { name, network: `${name}-net` },
+      )
 
       const machine = yield* fly.createMachine(name, { ...frpsMachine("frps-0"), min_secrets_version: secrets.version })
       assert.strictEqual(machine.name, "frps-0")

@@ -1,11 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Metric, Redacted } from "effect"
+import { Effect, Exit, Fiber, Layer, Metric, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import {
   type Endpoint,
   FlyClient,
   type FlyError,
   flyApiRequestsTotal,
+  MutationGate,
   RateBudget,
   type RetryOptions,
 } from "../src/index.ts"
@@ -314,6 +315,32 @@ describe("FlyClient retry decisions", () => {
       assert.strictEqual(error._tag, "FlyTimeout")
       assert.strictEqual(error._tag === "FlyTimeout" ? error.reason : "", "client")
       assert.strictEqual(createFake.requests.length, 1)
+    }),
+  )
+
+  it.effect("asks the mutation gate before every change, retries included, and never before a read", () =>
+    Effect.gen(function* () {
+      let open = true
+      const gate = Effect.suspend(() => (open ? Effect.void : Effect.interrupt))
+      // A delete answered 503 twice: the gate closes after the first attempt, so the retry is never sent.
+      const fake = clientWith((request, attempt) => {
+        if (request.method === "GET") return { status: 200, body: { id: "a", name: "my-app" } }
+        open = attempt < 1
+        return { status: 503 }
+      })
+      const fiber = yield* Effect.forkChild(
+        Effect.gen(function* () {
+          const fly = yield* FlyClient
+          return yield* fly.deleteMachine("my-app", "m1")
+        }).pipe(Effect.provide(fake.layer), Effect.provideService(MutationGate, gate), Effect.exit),
+      )
+      yield* TestClock.adjust("11 seconds")
+      const deleted = yield* Fiber.join(fiber)
+      assert.isTrue(Exit.hasInterrupts(deleted))
+      assert.strictEqual(fake.requests.filter((request) => request.method === "DELETE").length, 1)
+      // Reads pass a closed gate.
+      const app = yield* getApp.pipe(Effect.provide(fake.layer), Effect.provideService(MutationGate, gate))
+      assert.strictEqual(app.name, "my-app")
     }),
   )
 

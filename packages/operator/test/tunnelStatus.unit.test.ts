@@ -36,7 +36,7 @@ const converged: Observations = {
   generation: 3,
   spec,
   app,
-  token: { secretsVersion: 2, tokenDigest: "abc" },
+  token: { secretsVersion: 2, tokenDigest: "abc", cluster: "c1" },
   machines: [machine("ord", "started", passing), machine("ams", "started", passing)],
   address: "203.0.113.7",
   clientRolledOut: true,

@@ -9,7 +9,7 @@ import { randomUUID } from "node:crypto"
 import { Context, Effect, Layer, PubSub, Stream } from "effect"
 import { FieldManager, KubeClient, type ListOptions } from "./kubeClient.ts"
 import { KubeConflict, type KubeError, KubeInvalid, KubeNotFound } from "./kubeErrors.ts"
-import { fromServer, type KubeObject, objectPath, type ResourceType } from "./resourceType.ts"
+import { fromServer, type KubeObject, Namespace, objectPath, type ResourceType } from "./resourceType.ts"
 import type { WatchEvent } from "./watchStream.ts"
 
 export type Verb = "get" | "list" | "create" | "replace" | "delete" | "apply" | "applyStatus" | "mergePatch" | "watch"
@@ -586,6 +586,15 @@ export const makeInMemoryKube = (options: InMemoryKubeOptions = {}) =>
           }),
         ),
     }
+
+    // Every cluster has kube-system; its UID is the cluster's identity (see clusterIdentity.ts).
+    yield* commit(
+      Namespace,
+      "kube-system",
+      { object: {}, owned: new Map() },
+      { metadata: { name: "kube-system", uid: randomUUID(), creationTimestamp: new Date().toISOString() } },
+      "ADDED",
+    )
 
     return InMemoryKube.of({
       client,

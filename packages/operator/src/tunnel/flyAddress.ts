@@ -1,8 +1,9 @@
 import { isIPv4 } from "node:net"
-import type { FlyTunnelStatus } from "@fly-tunnel-operator/api"
+import { type FlyTunnelStatus, Reasons } from "@fly-tunnel-operator/api"
 import { type App, FlyClient, type IpAssignment } from "@fly-tunnel-operator/fly"
-import { Effect } from "effect"
-import { blockedByFly } from "./tunnelBlocked.ts"
+import { Clock, Effect } from "effect"
+import { LeadershipFence } from "../kube/leadershipFence.ts"
+import { blockedByFly, TunnelBlocked } from "./tunnelBlocked.ts"
 
 const isDedicatedV4 = (ip: IpAssignment) => isIPv4(ip.ip) && ip.shared !== true && ip.egress !== true
 
@@ -32,5 +33,18 @@ export const ensureAddress = Effect.fn("ensureAddress")(function* (app: App, pub
     { discard: true },
   )
   if (kept !== undefined) return kept.ip
+  // Right after taking over from a leader that did not let go, its own create may still be on its way to Fly; an
+  // IPv4 has no name to refuse a second one by, so none is asked for until those requests have settled.
+  const settlingUntil = yield* (yield* LeadershipFence).settlingUntil
+  const now = yield* Clock.currentTimeMillis
+  if (now < settlingUntil) {
+    return yield* new TunnelBlocked({
+      condition: "AddressReady",
+      reason: Reasons.Provisioning,
+      message: `waiting ${Math.ceil((settlingUntil - now) / 1000)}s for the requests the previous leader left in flight to Fly to settle, so that no second IPv4 is billed`,
+      retry: true,
+      retryAfterMillis: settlingUntil - now,
+    })
+  }
   return (yield* fly.createIpAssignment(app.name, { type: "v4" })).ip
 }, blockedByFly("AddressReady"))

@@ -89,7 +89,7 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   // After Fly had no capacity, the Machines wait their turn; what already runs keeps running.
   const capacityWait = yield* capacity.remaining(identity.uid)
   if (Option.isSome(app)) {
-    const pushed = yield* attempt(blocked, ensureFlySecret(token, app.value, tunnel.status?.app))
+    const pushed = yield* attempt(blocked, ensureFlySecret(identity, token, app.value, tunnel.status?.app))
     const [machines, address] = yield* Effect.all(
       [
         Option.isSome(pushed) && Option.isNone(capacityWait)
@@ -156,6 +156,10 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   for (const issue of blocked)
     yield* events.record(tunnel, { type: "Warning", reason: issue.reason, message: issue.message })
   if (waiting !== undefined) return requeueAfter(waiting.wait)
+  const soonest = Math.min(
+    ...blocked.flatMap((issue) => (issue.retryAfterMillis === undefined ? [] : [issue.retryAfterMillis])),
+  )
+  if (Number.isFinite(soonest)) return requeueAfter(Duration.millis(soonest))
   if (blocked.some((issue) => issue.retry)) return retry
   if (blocked.length > 0 || isReady(status)) return done
   return requeueAfter(PROGRESS_INTERVAL) satisfies ReconcileResult

@@ -141,7 +141,11 @@ const appStatus = (observations: Observations, previous: FlyTunnelStatus["app"])
   const token =
     observations.token ??
     (previous?.id === app.id && previous.secretsVersion !== undefined && previous.tokenDigest !== undefined
-      ? { secretsVersion: previous.secretsVersion, tokenDigest: previous.tokenDigest }
+      ? {
+          secretsVersion: previous.secretsVersion,
+          tokenDigest: previous.tokenDigest,
+          ...(previous.cluster === undefined ? {} : { cluster: previous.cluster }),
+        }
       : undefined)
   return {
     name: app.name,

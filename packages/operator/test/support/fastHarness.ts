@@ -7,6 +7,7 @@ import { type RunningEmulator, startEmulator } from "@fly-tunnel-operator/fly-em
 import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { type Duration, Effect, Fiber, Layer, Logger, ManagedRuntime, Metric, Redacted } from "effect"
 import { reconcileTotal } from "../../src/controller/controllerMetrics.ts"
+import { ClusterIdentity } from "../../src/kube/clusterIdentity.ts"
 import { EventRecorder } from "../../src/kube/eventRecorder.ts"
 import { InMemoryKube, layerInMemoryKube } from "../../src/kube/inMemoryKube.ts"
 import { KubeCache } from "../../src/kube/kubeCache.ts"
@@ -14,6 +15,7 @@ import type { KubeClient } from "../../src/kube/kubeClient.ts"
 import { runControllers } from "../../src/operator.ts"
 import { isManagedService } from "../../src/service/serviceClass.ts"
 import { ServiceSettings } from "../../src/service/serviceSettings.ts"
+import type { OrphanSweeperOptions } from "../../src/sweep/orphanSweeper.ts"
 import { CapacityBackoff } from "../../src/tunnel/capacityBackoff.ts"
 import { FlyRegions } from "../../src/tunnel/flyRegions.ts"
 import { RolloutGate } from "../../src/tunnel/machineRollout.ts"
@@ -33,6 +35,7 @@ type Services =
   | EventRecorder
   | TunnelSettings
   | ServiceSettings
+  | ClusterIdentity
 
 export interface FastOperator {
   readonly emulator: RunningEmulator
@@ -53,12 +56,17 @@ export const startFastOperator = async (
     readonly rollOutDeployments?: boolean
     /** Tunnels that may roll their Machines at once (default 5, as the operator). */
     readonly rolloutsAtOnce?: number
+    /** The periodic orphan sweep (off by default). */
+    readonly sweep?: OrphanSweeperOptions
+    /** A Fly shared with another operator (another cluster); by default this operator's own. */
+    readonly emulator?: RunningEmulator
   } = {},
 ): Promise<FastOperator> => {
-  const emulator = await startEmulator({ rateLimits: false })
+  const ownEmulator = options.emulator === undefined
+  const emulator = options.emulator ?? (await startEmulator({ rateLimits: false }))
   // No frps runs in the fast tier, so nothing can be probed: Machines' checks are declared passing, as if frpc had
   // registered every port (a test may mark them otherwise).
-  await emulator.markChecks({ status: "passing" })
+  if (ownEmulator) await emulator.markChecks({ status: "passing" })
   const runtime = ManagedRuntime.make(
     Layer.mergeAll(
       EventRecorder.layer({ component: "fly-tunnel-operator", instance: "fast", patchInterval: "0 millis" }),
@@ -88,6 +96,8 @@ export const startFastOperator = async (
       ),
       RolloutGate.layer(options.rolloutsAtOnce ?? 5),
       CapacityBackoff.layer,
+      // As the operator: this (in-memory) cluster's kube-system UID.
+      ClusterIdentity.layer("").pipe(Layer.orDie),
       Logger.layer([]),
     ).pipe(Layer.provideMerge(layerInMemoryKube({ rollOutDeployments: options.rollOutDeployments ?? true }))),
   )
@@ -105,7 +115,13 @@ export const startFastOperator = async (
       ),
     startControllers: () => {
       if (controllers !== undefined) throw new Error("controllers already running")
-      controllers = runtime.runFork(runControllers({ concurrency: 2, resync: options.resync ?? "1 hour" }))
+      controllers = runtime.runFork(
+        runControllers({
+          concurrency: 2,
+          resync: options.resync ?? "1 hour",
+          ...(options.sweep === undefined ? {} : { sweep: options.sweep }),
+        }),
+      )
     },
     stopControllers: async () => {
       const fiber = controllers
@@ -117,7 +133,7 @@ export const startFastOperator = async (
       controllers = undefined
       if (fiber !== undefined) await runtime.runPromise(Fiber.interrupt(fiber))
       await runtime.dispose()
-      await emulator.close()
+      if (ownEmulator) await emulator.close()
     },
   }
 }

@@ -7,6 +7,7 @@ import { type RunningEmulator, startEmulator } from "@fly-tunnel-operator/fly-em
 import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { type NodeAgent, startNodeAgent, type Tools } from "@fly-tunnel-operator/local-stack"
 import { type Duration, type Effect, Exit, Fiber, Layer, Logger, ManagedRuntime, Redacted } from "effect"
+import { ClusterIdentity } from "../../src/kube/clusterIdentity.ts"
 import { EventRecorder } from "../../src/kube/eventRecorder.ts"
 import { KubeCache } from "../../src/kube/kubeCache.ts"
 import { KubeClient } from "../../src/kube/kubeClient.ts"
@@ -44,6 +45,7 @@ type Services =
   | EventRecorder
   | TunnelSettings
   | ServiceSettings
+  | ClusterIdentity
 
 /**
  * One operator in this process against the local control plane and a Fly emulator, plus a node agent that runs the
@@ -117,6 +119,7 @@ export class OperatorHarness {
         ),
         RolloutGate.layer(5),
         CapacityBackoff.layer,
+        ClusterIdentity.layer(""),
         Logger.layer([logger]),
       ).pipe(Layer.provideMerge(KubeClient.layerFromFile(kubeconfigPath))),
     )

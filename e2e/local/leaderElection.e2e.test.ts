@@ -176,11 +176,13 @@ describe("leader election between two operator processes", () => {
     // Longer than the takeover (lease duration plus a retry period): the frozen leader's create lands after it.
     await stack.emulator.setLatency({ createMachine: { ms: 25_000 } })
     await exposeService("third", 7003)
-    const app = await appOf("third")
-    await eventually("the leader's Machine create on the wire", async () =>
-      (await stack.emulator.state()).pending.some((call) => call.action === "createMachine" && call.app === app)
-        ? true
-        : undefined,
+    // Status shows the App only when the reconcile ends, and this one waits for the create: read the App off the wire.
+    const app = await eventually(
+      "the leader's Machine create on the wire",
+      async () =>
+        (await stack.emulator.state()).pending.find(
+          (call) => call.action === "createMachine" && call.app?.startsWith("fto-third-"),
+        )?.app,
     )
     leader.freeze()
     await awaitHolder(follower, "the other replica to take over from the frozen one")

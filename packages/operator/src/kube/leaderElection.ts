@@ -30,6 +30,11 @@ export interface LeaderElectionOptions {
    * natural key waits for that holder's requests still in flight to Fly to land: the Fly client's request timeout.
    */
   readonly settleAfterTakeover?: Duration.Input | undefined
+  /**
+   * Give the Lease up when interrupted (default true), as client-go's ReleaseOnCancel: a standby takes over at once.
+   * False leaves it to expire, as a crash would.
+   */
+  readonly releaseOnCancel?: boolean | undefined
 }
 
 /** A MicroTime (microsecond RFC 3339), as Lease times are written. */
@@ -125,7 +130,7 @@ export const runTerm = <A, E, R>(
     )
 
     const release = Effect.gen(function* () {
-      if (!leading) return
+      if (!leading || options.releaseOnCancel === false) return
       leading = false
       validUntil = 0
       const now = yield* Clock.currentTimeMillis

@@ -11,7 +11,8 @@ import { ClusterIdentity } from "../../src/kube/clusterIdentity.ts"
 import { EventRecorder } from "../../src/kube/eventRecorder.ts"
 import { InMemoryKube, layerInMemoryKube } from "../../src/kube/inMemoryKube.ts"
 import { KubeCache } from "../../src/kube/kubeCache.ts"
-import type { KubeClient } from "../../src/kube/kubeClient.ts"
+import { KubeClient } from "../../src/kube/kubeClient.ts"
+import * as LeaderElection from "../../src/kube/leaderElection.ts"
 import { runControllers } from "../../src/operator.ts"
 import { isManagedService } from "../../src/service/serviceClass.ts"
 import { ServiceSettings } from "../../src/service/serviceSettings.ts"
@@ -60,6 +61,10 @@ export const startFastOperator = async (
     readonly sweep?: OrphanSweeperOptions
     /** A Fly shared with another operator (another cluster); by default this operator's own. */
     readonly emulator?: RunningEmulator
+    /** A cluster shared with another replica; by default this operator's own. */
+    readonly kube?: InMemoryKube["Service"]
+    /** Run the controllers under leader election (short timings, for replicas sharing `kube`). */
+    readonly leaderElection?: Omit<LeaderElection.LeaderElectionOptions, "name" | "namespace">
   } = {},
 ): Promise<FastOperator> => {
   const ownEmulator = options.emulator === undefined
@@ -99,7 +104,13 @@ export const startFastOperator = async (
       // As the operator: this (in-memory) cluster's kube-system UID.
       ClusterIdentity.layer("").pipe(Layer.orDie),
       Logger.layer([]),
-    ).pipe(Layer.provideMerge(layerInMemoryKube({ rollOutDeployments: options.rollOutDeployments ?? true }))),
+    ).pipe(
+      Layer.provideMerge(
+        options.kube === undefined
+          ? layerInMemoryKube({ rollOutDeployments: options.rollOutDeployments ?? true })
+          : Layer.mergeAll(Layer.succeed(InMemoryKube, options.kube), Layer.succeed(KubeClient, options.kube.client)),
+      ),
+    ),
   )
   const kube = await runtime.runPromise(InMemoryKube)
   let controllers: Fiber.Fiber<void, unknown> | undefined
@@ -115,12 +126,18 @@ export const startFastOperator = async (
       ),
     startControllers: () => {
       if (controllers !== undefined) throw new Error("controllers already running")
+      const run = runControllers({
+        concurrency: 2,
+        resync: options.resync ?? "1 hour",
+        ...(options.sweep === undefined ? {} : { sweep: options.sweep }),
+      })
       controllers = runtime.runFork(
-        runControllers({
-          concurrency: 2,
-          resync: options.resync ?? "1 hour",
-          ...(options.sweep === undefined ? {} : { sweep: options.sweep }),
-        }),
+        options.leaderElection === undefined
+          ? run
+          : LeaderElection.run(
+              { name: "fly-tunnel-operator", namespace: OPERATOR_NAMESPACE, ...options.leaderElection },
+              run,
+            ),
       )
     },
     stopControllers: async () => {

@@ -112,16 +112,21 @@ const appOf = async (service: string) =>
     return name === "" ? undefined : name
   })
 
-const CREATES = ["createApp", "createMachine", "createIpAssignment"] as const
-/** Applied creates per action for one App, counted from the emulator's call log. */
+const CREATES = ["createApp", "createMachine", "createIpAssignment v4", "createIpAssignment v6"] as const
+/** Applied creates per action (and address type) for one App, counted from the emulator's call log. */
 const appliedCreates = (state: EmulatorState, app: string) =>
   Object.fromEntries(
-    CREATES.map((action) => [
-      action,
-      state.calls.filter((call) => call.action === action && call.applied && call.app === app).length,
+    CREATES.map((create) => [
+      create,
+      state.calls.filter(
+        (call) =>
+          `${call.action}${call.ipType === undefined ? "" : ` ${call.ipType}`}` === create &&
+          call.applied &&
+          call.app === app,
+      ).length,
     ]),
   )
-const exactlyOnce = Object.fromEntries(CREATES.map((action) => [action, 1]))
+const exactlyOnce = Object.fromEntries(CREATES.map((create) => [create, 1]))
 
 describe("leader election between two operator processes", () => {
   it("only the Lease holder reconciles; after kill -9 mid-provisioning the other takes over within the lease duration and creates nothing twice", async () => {

@@ -57,7 +57,8 @@ const provision = async (name: string, port: number, annotations: Record<string,
   backends.push(await startEchoBackend({ host: clusterIp, port, exec: stack.serviceNetwork.exec }))
   const externalIp = await eventually(`EXTERNAL-IP of ${name}`, async () => {
     const columns = (await kubectl(["-n", namespace, "get", "svc", name, "--no-headers"])).trim().split(/\s+/)
-    const ip = columns[3]
+    // EXTERNAL-IP lists every ingress address, the IPv4 first.
+    const ip = columns[3]?.split(",")[0]
     return ip !== undefined && /^\d+\.\d+\.\d+\.\d+$/.test(ip) ? ip : undefined
   })
   const addressAt = performance.now()
@@ -114,7 +115,19 @@ describe("local stack, operator as its own process with the chart's RBAC", () =>
     const state = await stack.emulator.state()
     expect(state.apps).toHaveLength(1)
     expect(state.machines).toHaveLength(1)
-    expect(state.ips.map((ip) => ip.ip)).toEqual([tunnel.externalIp])
+    expect(state.ips.filter((ip) => ip.type === "v4").map((ip) => ip.ip)).toEqual([tunnel.externalIp])
+    // The IPv6 carries TCP too, and the Service lists it after the IPv4.
+    const ipv6 = state.ips.find((ip) => ip.type === "v6")?.ip ?? ""
+    expect((await jsonpath("echo", ".status.loadBalancer.ingress[*].ip")).split(" ")).toEqual([tunnel.externalIp, ipv6])
+    const overIpv6 = stack.emulator.publicAddress(ipv6, 7777)
+    const sentOverIpv6 = `hello through [${ipv6}]`
+    const viaIpv6 = await exchangeUntil(
+      overIpv6.host,
+      overIpv6.port,
+      sentOverIpv6,
+      (reply) => reply.toString() === sentOverIpv6,
+    )
+    expect(viaIpv6.reply.toString()).toBe(sentOverIpv6)
     expect(await frpcProcessesOf(tools.frpc, operatorNamespace)).toHaveLength(1)
     // `kubectl get flytunnels` reads as text.
     const [header, row] = (await kubectl(["-n", namespace, "get", "flytunnels", "echo"]))

@@ -48,6 +48,13 @@ const printerColumns = [
     description: "The tunnel's public IPv4.",
     jsonPath: '.status.addresses[?(@.type=="v4")].ip',
   },
+  {
+    name: "IPv6",
+    type: "string",
+    description: "The tunnel's public IPv6 (TCP only).",
+    jsonPath: '.status.addresses[?(@.type=="v6")].ip',
+    priority: 1,
+  },
   { name: "Regions", type: "string", description: "Fly regions of the Machines.", jsonPath: ".status.regions" },
   {
     name: "Ready",

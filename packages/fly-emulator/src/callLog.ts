@@ -14,6 +14,8 @@ export interface Call {
   /** The App the call is about (from the path; for createApp, from the body). */
   readonly app?: string
   readonly machineId?: string
+  /** For createIpAssignment: the type asked for (v4, v6, shared_v4, private_v6). */
+  readonly ipType?: string
   readonly fault?: "status" | "timeout" | "lostResponse" | "rateLimit"
 }
 

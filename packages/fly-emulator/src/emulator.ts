@@ -265,6 +265,10 @@ export class Emulator {
       path: url.pathname + url.search,
       ...(app !== undefined ? { app } : {}),
     }
+    const ipType =
+      route.action === "createIpAssignment" && typeof body === "object" && body !== null && "type" in body
+        ? String(body.type)
+        : undefined
     const pending: PendingCall = call
     this.pending.add(pending)
     response.once("close", () => this.pending.delete(pending))
@@ -275,6 +279,7 @@ export class Emulator {
         status,
         applied,
         ...(params.id !== undefined ? { machineId: params.id } : {}),
+        ...(ipType !== undefined ? { ipType } : {}),
         ...(fault ? { fault } : {}),
       })
     }

@@ -82,7 +82,9 @@ describe("regions, capacity, drift and rollouts (fast tier)", () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500))
     const calls = await since(before)
     expect(calls.filter((call) => call.action === "createMachine")).toHaveLength(1)
-    expect(calls.filter((call) => call.action === "createIpAssignment" && call.applied)).toHaveLength(1)
+    expect(
+      calls.filter((call) => call.action === "createIpAssignment" && call.ipType === "v4" && call.applied),
+    ).toHaveLength(1)
     expect(calls.filter((call) => call.action === "deleteIpAssignment")).toEqual([])
     const message = condition("full", "MachinesReady")?.message ?? waiting?.message
     expect(message).toMatch(

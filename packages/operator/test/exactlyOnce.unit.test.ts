@@ -71,7 +71,12 @@ describe("exactly-once Fly resources under every fault at every create (fast tie
         const regions = ["ord", "ams"]
         const callsBefore = (await operator.emulator.state()).calls.length
         const kubeBefore = operator.kube.calls().length
-        await operator.emulator.injectFault({ action, ...fault })
+        // Twice for the addresses, so the IPv6 create meets it too (the IPv4 is asked for first).
+        await operator.emulator.injectFault({
+          action,
+          ...fault,
+          ...(action === "createIpAssignment" && !("hang" in fault) ? { count: 2 } : {}),
+        } as Fault)
         await operator.run(
           KubeClient.use((kube) => kube.create(Service, service(name, regions.join(",")))).pipe(
             Effect.provideService(FieldManager, "test"),
@@ -92,18 +97,24 @@ describe("exactly-once Fly resources under every fault at every create (fast tie
         // The fault was met.
         expect(calls.some((call) => call.action === action && call.fault !== undefined)).toBe(true)
         expect(applied("createApp")).toHaveLength(1)
-        expect(applied("createIpAssignment").filter((call) => call.app === app)).toHaveLength(1)
+        for (const ipType of ["v4", "v6"])
+          expect(
+            applied("createIpAssignment").filter((call) => call.app === app && call.ipType === ipType),
+            ipType,
+          ).toHaveLength(1)
         expect(applied("createMachine").filter((call) => call.app === app)).toHaveLength(regions.length)
         const machines = state.machines.filter((machine) => machine.app === app && machine.state !== "destroyed")
         expect(machines.map((machine) => machine.region).sort()).toEqual([...regions].sort())
-        expect(state.ips.filter((ip) => ip.app === app).map((ip) => ip.ip)).toEqual([published])
-        // Every ingress the operator ever wrote on the Service is that one address.
+        expect(state.ips.filter((ip) => ip.app === app && ip.type === "v4").map((ip) => ip.ip)).toEqual([published])
+        const ipv6 = state.ips.filter((ip) => ip.app === app && ip.type === "v6").map((ip) => ip.ip)
+        expect(ipv6).toHaveLength(1)
+        // Every ingress the operator ever wrote on the Service is one of those two addresses.
         const ingresses = operator.kube
           .calls()
           .slice(kubeBefore)
           .filter((call) => call.verb === "applyStatus" && call.kind === "Service" && call.name === name)
           .flatMap((call) => ingressIps(call.body))
-        expect(new Set(ingresses)).toEqual(new Set([published]))
+        expect(new Set(ingresses)).toEqual(new Set([published, ...ipv6]))
       })
     }
   }

@@ -240,7 +240,12 @@ describe("Service controller against the local control plane and the Fly emulato
     const state = await flyState()
     expect(liveMachines(state, app).map((entry) => entry.id)).toEqual([machine?.id])
     expect(state.machines.filter((entry) => entry.app === app)).toHaveLength(1)
-    expect(state.ips.filter((ip) => ip.app === app)).toHaveLength(1)
+    expect(
+      state.ips
+        .filter((ip) => ip.app === app)
+        .map((ip) => ip.type)
+        .sort(),
+    ).toEqual(["v4", "v6"])
   })
 
   it("follows an annotation change", async () => {

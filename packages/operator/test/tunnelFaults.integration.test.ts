@@ -113,7 +113,7 @@ describe("Tunnel controller under faults, crashes and drift", () => {
       const fly = await flyResources(ready.metadata.uid)
       expect(fly.apps).toHaveLength(1)
       expect(fly.machines).toHaveLength(1)
-      expect(fly.ips).toHaveLength(1)
+      expect(fly.ips.map((ip) => ip.type).sort()).toEqual(["v4", "v6"])
       await deleteTunnel(name, ready.metadata.uid)
     })
   }
@@ -132,7 +132,7 @@ describe("Tunnel controller under faults, crashes and drift", () => {
     const fly = await flyResources(ready.metadata.uid)
     expect(fly.apps).toHaveLength(1)
     expect(fly.machines).toHaveLength(1)
-    expect(fly.ips).toHaveLength(1)
+    expect(fly.ips.map((ip) => ip.type).sort()).toEqual(["v4", "v6"])
     await harness.emulator.clearFaults()
     await deleteTunnel("faults", ready.metadata.uid)
   })
@@ -150,19 +150,21 @@ describe("Tunnel controller under faults, crashes and drift", () => {
       const fly = await flyResources(ready.metadata.uid)
       return fly.machines.length === 1 && fly.machines[0]?.id !== machine ? fly : undefined
     })
-    expect(recreated.ips.map((ip) => ip.ip)).toEqual([address])
+    expect(recreated.ips.filter((ip) => ip.type === "v4").map((ip) => ip.ip)).toEqual([address])
     await readyTunnel("drift", (current) => current.status?.addresses?.[0]?.ip === address)
 
     await flyApi("DELETE", `/apps/${app}/ip_assignments/${address}`)
     const moved = await readyTunnel("drift", (current) => (current.status?.addresses?.[0]?.ip ?? address) !== address)
     const newAddress = moved.status?.addresses?.[0]?.ip ?? ""
-    expect((await flyResources(ready.metadata.uid)).ips.map((ip) => ip.ip)).toEqual([newAddress])
+    expect((await flyResources(ready.metadata.uid)).ips.filter((ip) => ip.type === "v4").map((ip) => ip.ip)).toEqual([
+      newAddress,
+    ])
     expect(await harness.frpcConfig(ready.metadata.uid, "ord")).toContain(newAddress)
 
     await flyApi("DELETE", `/apps/${app}?force=true`)
     await eventually("the App rebuilt", async () => {
       const fly = await flyResources(ready.metadata.uid)
-      return fly.apps.length === 1 && fly.machines.length === 1 && fly.ips.length === 1 ? true : undefined
+      return fly.apps.length === 1 && fly.machines.length === 1 && fly.ips.length === 2 ? true : undefined
     })
     await readyTunnel("drift")
     await deleteTunnel("drift", ready.metadata.uid)

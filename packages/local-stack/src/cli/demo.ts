@@ -107,6 +107,17 @@ export const runLocalDemo = async (): Promise<void> => {
       60_000,
     )
     progress(`EXTERNAL-IP ${externalIp}: bytes flow through the public address`)
+    // The tunnel's IPv6 follows the IPv4 in the ingress (Fly gives one to every App for free).
+    const ipv6 = await jsonpath(".status.loadBalancer.ingress[1].ip")
+    const targetV6 = ipv6 === "" ? undefined : stack.emulator.publicAddress(ipv6, SAMPLE.port)
+    if (targetV6 !== undefined) {
+      await pollFor(
+        "bytes through the IPv6",
+        async () => ((await echoes(targetV6.host, targetV6.port, "hello\n")) ? true : undefined),
+        60_000,
+      )
+      progress(`IPv6 ${ipv6}: bytes flow through it too`)
+    }
 
     const kubectlDir = dirname(tools.kubectl)
     process.stdout.write(`
@@ -124,7 +135,12 @@ Local stack is up. In another shell (as root):
 
   # bytes through the public address, back from the echo backend on ${clusterIp}:${SAMPLE.port}:
   node -e 's=require("net").connect(${target.port},"${target.host}",()=>s.write("hello\\n"));s.on("data",d=>{process.stdout.write(d);s.destroy()})'
-  printf 'hello\\n' | nc -q1 ${target.host} ${target.port}   # the same with netcat, if installed
+  printf 'hello\\n' | nc -q1 ${target.host} ${target.port}   # the same with netcat, if installed${
+    targetV6 === undefined
+      ? ""
+      : `
+  printf 'hello\\n' | nc -q1 ${targetV6.host} ${targetV6.port}   # and through the IPv6`
+  }
 
   # your own backend: create a LoadBalancer Service of class fly-tunnel-operator.dev/lb, then
   # $BACKEND_EXEC <program listening on its ClusterIP:port>

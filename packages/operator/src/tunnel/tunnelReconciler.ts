@@ -7,7 +7,7 @@ import { addFinalizer } from "../kube/kubeClient.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { FlyTunnel, parseKey } from "../kube/resourceType.ts"
 import { CapacityBackoff } from "./capacityBackoff.ts"
-import { ensureAddress, publishedAddress } from "./flyAddress.ts"
+import { ensureAddresses, publishedAddresses } from "./flyAddress.ts"
 import { ensureFlyApp } from "./flyApp.ts"
 import { ensureMachines } from "./flyMachines.ts"
 import { checkRegions } from "./flyRegions.ts"
@@ -95,7 +95,7 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
         Option.isSome(pushed) && Option.isNone(capacityWait)
           ? attempt(blocked, ensureMachines(identity, spec, app.value, pushed.value))
           : Effect.succeedNone,
-        attempt(blocked, ensureAddress(app.value, publishedAddress(tunnel.status))),
+        attempt(blocked, ensureAddresses(app.value, { ipv6: spec.ipv6, published: publishedAddresses(tunnel.status) })),
       ],
       { concurrency: 2 },
     )
@@ -103,7 +103,8 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
       ...observations,
       ...(Option.isSome(pushed) ? { token: pushed.value } : {}),
       ...(Option.isSome(machines) ? { machines: machines.value } : {}),
-      ...(Option.isSome(address) ? { address: address.value } : {}),
+      ...(Option.isSome(address) ? { address: address.value.v4 } : {}),
+      ...(Option.isSome(address) && address.value.v6 !== undefined ? { ipv6: address.value.v6 } : {}),
     }
     if (Option.isSome(machines) && Option.isSome(address)) {
       const target = yield* attempt(blocked, resolveTarget(namespace, spec))
@@ -112,7 +113,7 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
           identity,
           spec,
           { token, secret },
-          address.value,
+          address.value.v4,
           machines.value,
           target.value,
         )

@@ -23,7 +23,10 @@ export interface Observations {
   /** The token the App holds, when it was checked this time. */
   readonly token?: PushedToken
   readonly machines?: ReadonlyArray<TunnelMachine>
+  /** The dedicated IPv4, what frpc dials. */
   readonly address?: string
+  /** The public IPv6, when the spec wants one and it exists. */
+  readonly ipv6?: string
   /** frpc rolled out (every replica available). */
   readonly clientRolledOut?: boolean
   readonly blocked: ReadonlyArray<TunnelBlocked>
@@ -53,6 +56,26 @@ const rollingOut = (machines: ReadonlyArray<TunnelMachine>): Verdict | undefined
     ok: false,
     reason: Reasons.MachineUpdating,
     message: `rolling the frps Machines to the new config one region at a time: ${updated} of ${machines.length} updated; waiting: ${waiting.map((entry) => entry.machine.region).join(", ")}`,
+  }
+}
+
+/** The IPv4, and the IPv6 unless the spec opts out; UDP is never offered on the IPv6 (Fly carries none there). */
+const addressVerdict = ({ address, ipv6, spec }: Observations): Verdict => {
+  const wantsV6 = spec?.ipv6 !== false
+  if (address === undefined || (wantsV6 && ipv6 === undefined))
+    return {
+      ok: false,
+      reason: Reasons.Provisioning,
+      message: `allocating ${[address === undefined ? "a dedicated IPv4" : "", wantsV6 && ipv6 === undefined ? "an IPv6" : ""].filter(Boolean).join(" and ")}`,
+    }
+  const udp = (spec?.ports ?? []).some((port) => port.protocol === "UDP")
+  return {
+    ok: true,
+    reason: Reasons.AddressAllocated,
+    message:
+      ipv6 === undefined
+        ? `dedicated IPv4 ${address}`
+        : `dedicated IPv4 ${address} and IPv6 ${ipv6}${udp ? " (UDP ports on the IPv4 only: Fly carries no UDP over IPv6)" : ""}`,
   }
 }
 
@@ -94,11 +117,7 @@ const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[n
             reason: Reasons.MachineCreating,
             message: `${started.length} of ${machines.length || "the"} frps Machine(s) started`,
           }),
-    AddressReady:
-      blockedFor(observations, "AddressReady") ??
-      (observations.address === undefined
-        ? { ok: false, reason: Reasons.Provisioning, message: "allocating a dedicated IPv4" }
-        : { ok: true, reason: Reasons.AddressAllocated, message: `dedicated IPv4 ${observations.address}` }),
+    AddressReady: blockedFor(observations, "AddressReady") ?? addressVerdict(observations),
     ClientReady:
       blockedFor(observations, "ClientReady") ??
       (observations.clientRolledOut === true && started.length > 0 && started.every(checksPassing)
@@ -190,8 +209,14 @@ export const tunnelStatus = (
           controlPort: entry.controlPort,
           upToDate: entry.current,
         }))
+  // The IPv4 first: the printer column and the Service's first ingress show it.
   const addresses =
-    observations.address === undefined ? previous?.addresses : [{ ip: observations.address, type: "v4" as const }]
+    observations.address === undefined
+      ? previous?.addresses
+      : [
+          { ip: observations.address, type: "v4" as const },
+          ...(observations.ipv6 === undefined ? [] : [{ ip: observations.ipv6, type: "v6" as const }]),
+        ]
   return {
     observedGeneration: observations.generation,
     phase,

@@ -22,15 +22,23 @@ const ofService = (service: string) => (app: string | undefined) => app?.startsW
  * than regions it ever gained. Counted over the whole run, so a duplicate later cleaned up still counts.
  */
 export const duplicateCreates = (steps: ReadonlyArray<ChaosStep>, state: EmulatorState): ReadonlyArray<string> => {
-  const applied = (action: string, service: string) =>
-    state.calls.filter((call) => call.action === action && call.applied && ofService(service)(call.app)).length
+  const applied = (action: string, service: string, ipType?: string) =>
+    state.calls.filter(
+      (call) =>
+        call.action === action &&
+        call.applied &&
+        ofService(service)(call.app) &&
+        (ipType === undefined || call.ipType === ipType),
+    ).length
   const problems: Array<string> = []
   for (const [service, gained] of regionAdditions(steps)) {
     const apps = applied("createApp", service)
-    const ips = applied("createIpAssignment", service)
+    const ipv4s = applied("createIpAssignment", service, "v4")
+    const ipv6s = applied("createIpAssignment", service, "v6")
     const machines = applied("createMachine", service)
     if (apps > 1) problems.push(`${service}: ${apps} Apps created`)
-    if (ips > 1) problems.push(`${service}: ${ips} IPv4s allocated`)
+    if (ipv4s > 1) problems.push(`${service}: ${ipv4s} IPv4s allocated`)
+    if (ipv6s > 1) problems.push(`${service}: ${ipv6s} IPv6s allocated`)
     if (machines > gained) problems.push(`${service}: ${machines} Machines created for ${gained} regions gained`)
   }
   return problems
@@ -64,9 +72,10 @@ export const unconverged = (
       .sort()
     if (JSON.stringify(regions) !== JSON.stringify([...wanted.regions].sort()))
       problems.push(`${name}: Machines in [${regions}] for regions [${[...wanted.regions].sort()}]`)
-    const ips = state.ips.filter((ip) => ip.app === app && ip.type === "v4").map((ip) => ip.ip)
-    if (ips.length !== 1 || JSON.stringify(published) !== JSON.stringify(ips))
-      problems.push(`${name}: IPv4s [${ips}] but the Service shows [${published}]`)
+    const ips = (type: string) => state.ips.filter((ip) => ip.app === app && ip.type === type).map((ip) => ip.ip)
+    const addresses = [...ips("v4"), ...ips("v6")]
+    if (addresses.length !== 2 || JSON.stringify(published) !== JSON.stringify(addresses))
+      problems.push(`${name}: addresses [${addresses}] but the Service shows [${published}]`)
     const ports = (service?.spec?.ports ?? []).map((port) => port.port).sort()
     if (JSON.stringify(ports) !== JSON.stringify([...wanted.ports].sort()))
       problems.push(`${name}: the Service has ports [${ports}] (the run did not apply its change)`)

@@ -1,4 +1,7 @@
+import { readFile } from "node:fs/promises"
+import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
+import { CRD_PATH } from "@fly-tunnel-operator/api"
 // e2e does not depend on @fly-tunnel-operator/frp; the pinned images are plain constants.
 import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import type {
@@ -13,8 +16,18 @@ import type {
   V1Secret,
   V1Service,
 } from "@kubernetes/client-node"
+import { loadYaml } from "@kubernetes/client-node"
 import { Effect } from "effect"
-import { helmBinary, helmTemplate, kindsOf, type Manifest, minimalValues, only, renderChart } from "./chart.ts"
+import {
+  helmBinary,
+  helmTemplate,
+  kindsOf,
+  type Manifest,
+  minimalValues,
+  only,
+  renderChart,
+  repoRoot,
+} from "./chart.ts"
 import { runCommand } from "./command.ts"
 
 const helm = helmBinary()
@@ -54,6 +67,7 @@ describe("chart rendering", () => {
         expect(kindsOf(manifests)).toEqual([
           "ClusterRole",
           "ClusterRoleBinding",
+          "CustomResourceDefinition",
           "Deployment",
           "Role",
           "RoleBinding",
@@ -85,6 +99,23 @@ describe("chart rendering", () => {
         expect(envOf(manifests).find((variable) => variable.name === "OPERATOR_NAMESPACE")?.valueFrom).toEqual({
           fieldRef: { fieldPath: "metadata.namespace" },
         })
+      }),
+  )
+
+  it.effect(
+    "the CRD is rendered from the generated one, kept on uninstall; crds.keep and crds.enabled turn that off",
+    () =>
+      Effect.gen(function* () {
+        const generated = loadYaml(yield* Effect.promise(() => readFile(join(repoRoot, CRD_PATH), "utf8"))) as Manifest
+        const crd = only<Manifest>(yield* render(), "CustomResourceDefinition")
+        const { labels, annotations, ...metadata } = crd.metadata as Manifest["metadata"] & { annotations?: object }
+        expect({ ...crd, metadata }).toEqual(generated)
+        expect(annotations).toEqual({ "helm.sh/resource-policy": "keep" })
+        expect(labels).toMatchObject({ "app.kubernetes.io/managed-by": "Helm", "app.kubernetes.io/instance": "fto" })
+
+        const notKept = only<Manifest>(yield* render({ crds: { keep: false } }), "CustomResourceDefinition")
+        expect(notKept.metadata).not.toHaveProperty("annotations")
+        expect(kindsOf(yield* render({ crds: { enabled: false } }))).not.toContain("CustomResourceDefinition")
       }),
   )
 
@@ -194,7 +225,8 @@ describe("chart rendering", () => {
           "app.kubernetes.io/managed-by": "Helm",
           "helm.sh/chart": "fly-tunnel-operator-0.1.0",
         })
-        if (!manifest.kind.startsWith("Cluster")) expect(manifest.metadata.namespace, manifest.kind).toBe("tunnels")
+        const clusterScoped = manifest.kind.startsWith("Cluster") || manifest.kind === "CustomResourceDefinition"
+        if (!clusterScoped) expect(manifest.metadata.namespace, manifest.kind).toBe("tunnels")
       }
     }),
   )

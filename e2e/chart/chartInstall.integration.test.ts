@@ -40,6 +40,8 @@ const variants: Record<string, object> = {
   // checked by rendering only (contract tier) and left out of the dry run below.
   serviceMonitor: { ...minimalValues, metrics: { serviceMonitor: { enabled: true, labels: { release: "prom" } } } },
   "existing ServiceAccount": { ...minimalValues, serviceAccount: { create: false, name: "fto-operator" } },
+  // The pre-delete hook's objects (Job, RBAC, ValidatingAdmissionPolicy and binding) are rendered too.
+  "uninstall hook": { ...minimalValues, uninstall: { deleteTunnels: true } },
 }
 
 /**

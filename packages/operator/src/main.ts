@@ -4,9 +4,13 @@ import { Effect, Layer, Logger, Ref, References } from "effect"
 import { loadOperatorConfig, OperatorConfigError, settingsHelp } from "./config/operatorConfig.ts"
 import { healthServer, metricsServer } from "./http/operatorHttp.ts"
 import { operatorLayer, runOperator } from "./operator.ts"
+import { uninstallMain } from "./uninstall/uninstallCommand.ts"
 
 const IN_CLUSTER_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 const argv = process.argv.slice(2)
+
+// `uninstall`: the chart's pre-delete hook runs the same image with this command instead of the operator.
+if (argv[0] === "uninstall") process.exit(await uninstallMain(argv.slice(1), process.env))
 
 if (argv.includes("--help") || argv.includes("-h")) {
   process.stdout.write(

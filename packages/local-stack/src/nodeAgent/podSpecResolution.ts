@@ -121,14 +121,24 @@ const envValue = async (
 }
 
 /**
- * Resolves a container to a host command: the image entrypoint becomes the real binary, and any argument that
- * points into a volume mount is rewritten to the materialized directory (there is no mount namespace).
+ * Resolves a container to a host command: the image entrypoint becomes the real binary, and any argument or env value
+ * that points into a volume mount is rewritten to the materialized directory (there is no mount namespace).
  */
 export const resolveContainer = async (
   core: CoreV1Api,
   pod: V1Pod,
   container: V1Container,
-  context: { binary: string; volumes: ReadonlyMap<string, string>; nodeName: string; podIp: string },
+  context: {
+    /** The host command that stands in for the image's entrypoint. */
+    readonly entrypoint: ReadonlyArray<string>
+    /** What a container `command` may name (the image's own binary); none: the image's entrypoint only. */
+    readonly command?: RegExp
+    readonly volumes: ReadonlyMap<string, string>
+    readonly nodeName: string
+    readonly podIp: string
+    /** Set for the process besides the container's env (KUBECONFIG for the service account). */
+    readonly extraEnv?: Readonly<Record<string, string>>
+  },
 ): Promise<ResolvedContainer> => {
   const mounts = (container.volumeMounts ?? []).map((mount) => {
     const dir = context.volumes.get(mount.name)
@@ -145,13 +155,14 @@ export const resolveContainer = async (
   }
   const [entrypoint, ...commandArgs] = container.command ?? []
   const argv = [...commandArgs, ...(container.args ?? [])].map(toHost)
-  if (entrypoint !== undefined && !/(^|\/)frpc$/.test(entrypoint)) {
-    throw new PodResolutionError(`command ${entrypoint} is not frpc; the local node agent runs only frpc`)
+  if (entrypoint !== undefined && (context.command === undefined || !context.command.test(entrypoint))) {
+    throw new PodResolutionError(`command ${entrypoint} is not the image's own; the local node agent cannot run it`)
   }
   const env: Record<string, string> = {}
   for (const variable of container.env ?? []) {
     const value = await envValue(core, pod, variable, context)
-    if (value !== undefined) env[variable.name] = value
+    // A path into a volume (FLY_API_TOKEN_FILE) points at the materialized directory, as arguments do.
+    if (value !== undefined) env[variable.name] = toHost(value)
   }
-  return { command: [context.binary, ...argv], env }
+  return { command: [...context.entrypoint, ...argv], env: { ...env, ...context.extraEnv } }
 }

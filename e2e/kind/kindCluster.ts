@@ -54,6 +54,9 @@ nodeRegistration:
   kubeletExtraArgs:
     - name: "node-ip"
       value: "${nodeAddress}"
+# The node image has its images preloaded; preflight would try to pull them.
+skipPhases:
+  - preflight
 ---
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration

@@ -94,6 +94,8 @@ describe("chart rendering", () => {
             LOG_LEVEL: "info",
             METRICS_ADDR: ":8080",
             HEALTH_ADDR: ":8081",
+            SWEEP_INTERVAL_SECONDS: "300",
+            SWEEP_GRACE_SECONDS: "600",
             LEADER_ELECT: "true",
           },
         )
@@ -259,7 +261,7 @@ describe("chart rendering", () => {
     }),
   )
 
-  it.effect("RBAC: the cluster-wide rules cover FlyTunnels, Services and Events only", () =>
+  it.effect("RBAC: the cluster-wide rules cover FlyTunnels, Services, Events and reading kube-system only", () =>
     Effect.gen(function* () {
       const manifests = yield* render()
       expect(only<V1ClusterRole>(manifests, "ClusterRole").rules).toEqual([
@@ -275,6 +277,7 @@ describe("chart rendering", () => {
         { apiGroups: [""], resources: ["services/finalizers"], verbs: ["update"] },
         { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
         { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+        { apiGroups: [""], resources: ["namespaces"], resourceNames: ["kube-system"], verbs: ["get"] },
       ])
       const binding = only<V1ClusterRoleBinding>(manifests, "ClusterRoleBinding")
       expect(binding.roleRef).toEqual({

@@ -1,9 +1,9 @@
 import { Result, Schema } from "effect"
-import type { ApiContext, ApiRequest } from "./ApiContext.ts"
+import type { ApiContext, ApiRequest } from "./apiContext.ts"
 import { appId, ulid } from "./identifiers.ts"
-import { failure, ok, type Reply } from "./Reply.ts"
+import { failure, ok, type Reply } from "./reply.ts"
 import { decodeBody } from "./requestBody.ts"
-import type { AppRecord } from "./Store.ts"
+import type { AppRecord } from "./store.ts"
 
 const CreateAppRequest = Schema.Struct({
   name: Schema.optionalKey(Schema.String),
@@ -13,7 +13,7 @@ const CreateAppRequest = Schema.Struct({
   idempotency_key: Schema.optionalKey(Schema.String),
 })
 
-/** flyctl's rule, with the live API's message (reference §2.1). */
+/** flyctl's rule, with the live API's message (Fly's Apps API, flyctl's name rule). */
 const validAppName = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
 
 export const appNotFound = (): Reply => failure(404, "app not found")
@@ -36,10 +36,16 @@ const networkIndex = (context: ApiContext, orgSlug: string, network: string): nu
   [...context.store.apps.values()].find((app) => app.orgSlug === orgSlug && app.network === network)?.networkIndex ??
   context.store.next()
 
+/**
+ * `POST /v1/apps`: 201 with the documented short answer `{id, created_at}`, or with `?wait=true` (what
+ * fly-go's `flaps.CreateApp` sends, decoding the answer into its `App`) the whole App as GET answers it.
+ */
 export const createApp = (context: ApiContext, request: ApiRequest): Reply => {
   const decoded = decodeBody(CreateAppRequest, request.body)
   if (Result.isFailure(decoded)) return decoded.failure
   const body = decoded.success
+  const created = (app: AppRecord): Reply =>
+    ok(request.query.get("wait") === "true" ? appJson(context, app) : { id: app.id, created_at: app.createdAt }, 201)
   const requestedName = body.name ?? body.app_name
   const orgSlug = body.org_slug ?? "personal"
   if (body.idempotency_key !== undefined) {
@@ -47,7 +53,7 @@ export const createApp = (context: ApiContext, request: ApiRequest): Reply => {
     if (earlier) {
       if (requestedName !== undefined && requestedName !== earlier.name)
         return failure(422, "Validation failed: idempotency key was used with a different name")
-      return ok({ id: earlier.id, created_at: earlier.createdAt }, 201)
+      return created(earlier)
     }
   }
   const name = requestedName ?? `app-${ulid().slice(-12).toLowerCase()}`
@@ -69,7 +75,7 @@ export const createApp = (context: ApiContext, request: ApiRequest): Reply => {
   }
   context.store.apps.set(name, app)
   context.store.changed()
-  return ok({ id: app.id, created_at: app.createdAt }, 201)
+  return created(app)
 }
 
 export const getApp = (context: ApiContext, request: ApiRequest): Reply => {

@@ -1,13 +1,25 @@
 export { type Action, actions } from "./actions.ts"
-export type { Call } from "./CallLog.ts"
-export type { EmulatorState } from "./Emulator.ts"
-export { Fault } from "./Faults.ts"
-export { FlyEmulator } from "./FlyEmulator.ts"
-export type { Latency, LatencySettings } from "./LatencyModel.ts"
-export type { MachineExit, MachineHost, MachineSpec, ProxyRoute, PublicIpType } from "./MachineHost.ts"
-export { inMemoryMachineHost } from "./MachineHost.ts"
-export type { LifecycleTimings } from "./MachineLifecycle.ts"
-export type { RateLimitRule } from "./RateLimiter.ts"
-export { flyRateLimits } from "./RateLimiter.ts"
+export type { Call } from "./callLog.ts"
+export { CheckMark } from "./checkMarks.ts"
+export type { EmulatorState, PendingCall } from "./emulator.ts"
+export { Fault } from "./faults.ts"
+export { FlyEmulator } from "./flyEmulator.ts"
+export type { Latency, LatencySettings } from "./latencyModel.ts"
+export { type CheckStatus, namedChecks } from "./machineChecks.ts"
+export type {
+  CheckObservation,
+  MachineExit,
+  MachineHost,
+  MachineSpec,
+  NamedCheck,
+  ProxyRoute,
+  ProxyStats,
+  PublicIpType,
+} from "./machineHost.ts"
+export { inMemoryMachineHost } from "./machineHost.ts"
+export type { LifecycleTimings } from "./machineLifecycle.ts"
+export type { RateLimitRule } from "./rateLimiter.ts"
+export { flyRateLimits } from "./rateLimiter.ts"
 export { defaultRegionCodes, flyRegions } from "./regions.ts"
 export { type EmulatorOptions, type RunningEmulator, startEmulator } from "./startEmulator.ts"
+export type { HostStatus } from "./store.ts"

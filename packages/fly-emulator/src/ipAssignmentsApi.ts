@@ -1,9 +1,9 @@
 import { Result, Schema } from "effect"
-import type { ApiContext, ApiRequest } from "./ApiContext.ts"
+import type { ApiContext, ApiRequest } from "./apiContext.ts"
 import { appNotFound } from "./appsApi.ts"
-import { failure, noContent, ok, type Reply } from "./Reply.ts"
+import { failure, noContent, ok, type Reply } from "./reply.ts"
 import { decodeBody } from "./requestBody.ts"
-import type { IpRecord } from "./Store.ts"
+import type { IpRecord } from "./store.ts"
 
 const AssignIpRequest = Schema.Struct({
   type: Schema.String,

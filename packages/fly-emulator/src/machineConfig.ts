@@ -38,7 +38,7 @@ export type MachineConfigShape = typeof MachineConfigShape.Type
 
 const validPort = (port: number): boolean => Number.isInteger(port) && port >= 1 && port <= 65535
 
-/** Rules of reference §7 / §11.12 the shape alone cannot say. */
+/** Rules of Fly's services (networking docs) the shape alone cannot say. */
 const serviceProblems = (services: ReadonlyArray<MachineService>): Array<string> => {
   const problems: Array<string> = []
   services.forEach((service, s) => {
@@ -76,7 +76,7 @@ export const validateMachineConfig = (config: unknown): Result.Result<MachineCon
 }
 
 const autostopAsStored = (value: unknown): unknown => {
-  // For backward compatibility Fly answers booleans for "off" and "stop" (reference §3.2).
+  // For backward compatibility Fly answers booleans for "off" and "stop" (the Machines API's machine config).
   if (value === "off") return false
   if (value === "stop") return true
   return value

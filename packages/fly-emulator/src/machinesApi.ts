@@ -1,11 +1,14 @@
 import { Result, Schema } from "effect"
-import type { ApiContext, ApiRequest } from "./ApiContext.ts"
+import type { ApiContext, ApiRequest } from "./apiContext.ts"
 import { appNotFound } from "./appsApi.ts"
 import { machineId, machineName, privateIpv6, ulid } from "./identifiers.ts"
+import { acquireLease, findLease, grantLease, leaseField, leaseRefusal, releaseLease } from "./leasesApi.ts"
+import type { CheckStatus } from "./machineChecks.ts"
 import { imageRef, storedConfig, validateMachineConfig } from "./machineConfig.ts"
-import { failure, ok, type Reply } from "./Reply.ts"
+import { failure, ok, type Reply } from "./reply.ts"
 import { decodeBody } from "./requestBody.ts"
-import type { MachineRecord, MachineState } from "./Store.ts"
+import { goDurationMs, queryDurationMs } from "./runtime/goDuration.ts"
+import type { HostStatus, MachineEvent, MachineRecord, MachineState } from "./store.ts"
 
 const MachineRequest = Schema.Struct({
   name: Schema.optionalKey(Schema.String),
@@ -14,6 +17,7 @@ const MachineRequest = Schema.Struct({
   skip_launch: Schema.optionalKey(Schema.Boolean),
   skip_service_registration: Schema.optionalKey(Schema.Boolean),
   current_version: Schema.optionalKey(Schema.String),
+  lease_ttl: Schema.optionalKey(Schema.Number),
 })
 
 const StopRequest = Schema.Struct({
@@ -21,36 +25,87 @@ const StopRequest = Schema.Struct({
   timeout: Schema.optionalKey(Schema.Union([Schema.String, Schema.Number])),
 })
 
+const stopSignals = [
+  "SIGABRT",
+  "SIGALRM",
+  "SIGFPE",
+  "SIGHUP",
+  "SIGILL",
+  "SIGINT",
+  "SIGKILL",
+  "SIGPIPE",
+  "SIGQUIT",
+].concat(["SIGSEGV", "SIGTERM", "SIGTRAP", "SIGUSR1", "SIGUSR2"])
+
 const machineNotFound = (): Reply => failure(404, "machine not found")
 
 const isoSeconds = (at: Date = new Date()): string => at.toISOString().replace(/\.\d+Z$/, "Z")
 
-export const machineJson = (machine: MachineRecord, summary = false) => ({
-  id: machine.id,
-  name: machine.name,
-  state: machine.state,
-  region: machine.region,
-  instance_id: machine.instanceId,
-  private_ip: machine.privateIp,
-  ...(summary
-    ? {}
-    : {
-        config: machine.config,
-        incomplete_config: false,
-        image_ref: imageRef(String(machine.config.image)),
-        events: machine.events,
-        checks: Object.keys((machine.config.checks ?? {}) as Record<string, unknown>).map((name) => ({
-          name,
-          status: machine.state === "started" ? "passing" : "critical",
-          output: "",
-          updated_at: machine.updatedAt,
-        })),
-      }),
-  created_at: machine.createdAt,
-  updated_at: machine.updatedAt,
-  host_status: "ok",
-  cordoned: machine.skipServiceRegistration,
-})
+/** A Machine as the API answers it; the optional parts depend on the host status and the query. */
+export interface MachineJson {
+  readonly id: string
+  readonly name: string
+  readonly state: MachineState
+  readonly region: string
+  readonly instance_id: string
+  readonly private_ip: string
+  readonly config?: Readonly<Record<string, unknown>>
+  readonly incomplete_config?: Readonly<Record<string, unknown>>
+  readonly image_ref?: ReturnType<typeof imageRef>
+  readonly events?: ReadonlyArray<MachineEvent>
+  readonly checks?: ReadonlyArray<CheckStatus>
+  readonly lease?: { readonly description: string; readonly expires_at: number; readonly owner: string }
+  readonly created_at: string
+  readonly updated_at: string
+  readonly host_status: HostStatus
+  readonly cordoned: boolean
+}
+
+export interface MachineJsonOptions {
+  /** `summary=true` on a list: no config, events or checks. */
+  readonly summary?: boolean
+  /** `include_leases=true`: the lease in force, if any. */
+  readonly includeLease?: boolean
+  /** The emulator's own view (/_emulator/state): the config even when the host is not ok. */
+  readonly complete?: boolean
+}
+
+/**
+ * A Machine as the API answers it (the Machines API's Machine object). On a host that is not `ok`, Fly's API cannot read
+ * the config from the host: `config` is left out and `incomplete_config` carries what the API keeps
+ * itself (fly-go: "rebuilt from multiple sources to form a partial configuration"). Which parts Fly
+ * rebuilds is not documented; the emulator keeps only the metadata — the part the API demonstrably
+ * holds, since its list filter matches on it — so clients must cope with a config that has no image.
+ */
+export const machineJson = (
+  context: ApiContext,
+  machine: MachineRecord,
+  options: MachineJsonOptions = {},
+): MachineJson => {
+  const hostOk = machine.hostStatus === "ok" || options.complete === true
+  const metadata = machine.config.metadata as Record<string, string> | undefined
+  return {
+    id: machine.id,
+    name: machine.name,
+    state: machine.state,
+    region: machine.region,
+    instance_id: machine.instanceId,
+    private_ip: machine.privateIp,
+    ...(options.summary
+      ? {}
+      : {
+          ...(hostOk ? { config: machine.config } : { incomplete_config: metadata === undefined ? {} : { metadata } }),
+          image_ref: imageRef(String(machine.config.image)),
+          events: machine.events,
+          checks: context.checks(machine),
+        }),
+    ...(options.includeLease ? leaseField(machine) : {}),
+    created_at: machine.createdAt,
+    updated_at: machine.updatedAt,
+    host_status: machine.hostStatus,
+    cordoned: machine.skipServiceRegistration,
+  }
+}
 
 /** The machine a path names, when its app exists and it is not (long) destroyed. */
 const lookup = (
@@ -66,6 +121,12 @@ const lookup = (
   return Result.succeed(machine)
 }
 
+/**
+ * `GET …/machines`. The `metadata.*` filter matches on the metadata the Machine was created or last
+ * updated with, whatever its host status: Fly's API answers lists from its own records (it reports
+ * Machines on unreachable hosts at all), so a Machine does not drop out of its owner's filtered list
+ * because its host cannot be reached.
+ */
 export const listMachines = (context: ApiContext, request: ApiRequest): Reply => {
   const app = request.params.app ?? ""
   if (!context.store.apps.has(app)) return appNotFound()
@@ -76,6 +137,7 @@ export const listMachines = (context: ApiContext, request: ApiRequest): Reply =>
     .filter(([key]) => key.startsWith("metadata."))
     .map(([key, value]) => [key.slice("metadata.".length), value] as const)
   const summary = request.query.get("summary") === "true"
+  const includeLease = request.query.get("include_leases") === "true"
   const machines = context.store
     .machinesOf(app)
     .filter((machine) => includeDeleted || machine.state !== "destroyed")
@@ -85,12 +147,13 @@ export const listMachines = (context: ApiContext, request: ApiRequest): Reply =>
       const own = (machine.config.metadata ?? {}) as Record<string, string>
       return metadata.every(([key, value]) => own[key] === value)
     })
-  return ok(machines.map((machine) => machineJson(machine, summary)))
+  return ok(machines.map((machine) => machineJson(context, machine, { summary, includeLease })))
 }
 
 export const getMachine = (context: ApiContext, request: ApiRequest): Reply => {
   const found = lookup(context, request, { destroyedVisible: true })
-  return Result.isFailure(found) ? found.failure : ok(machineJson(found.success))
+  const includeLease = request.query.get("include_leases") === "true"
+  return Result.isFailure(found) ? found.failure : ok(machineJson(context, found.success, { includeLease }))
 }
 
 export const createMachine = (context: ApiContext, request: ApiRequest): Reply => {
@@ -103,6 +166,8 @@ export const createMachine = (context: ApiContext, request: ApiRequest): Reply =
   if (!context.regions.includes(region)) return failure(422, `region ${region} not found`)
   const config = validateMachineConfig(body.config)
   if (Result.isFailure(config)) return failure(400, config.failure)
+  if (body.lease_ttl !== undefined && !(Number.isInteger(body.lease_ttl) && body.lease_ttl > 0))
+    return failure(400, "lease_ttl must be a whole number of seconds above 0")
   const live = context.store.machinesOf(app.name).filter((machine) => machine.state !== "destroyed")
   if (body.name !== undefined && live.some((machine) => machine.name === body.name))
     return failure(422, `a machine named ${body.name} already exists in this app`)
@@ -123,15 +188,19 @@ export const createMachine = (context: ApiContext, request: ApiRequest): Reply =
     restarts: 0,
     running: false,
     skipServiceRegistration: body.skip_service_registration === true,
+    hostStatus: "ok",
   }
+  const lease = body.lease_ttl === undefined ? undefined : grantLease(machine, body.lease_ttl)
   context.lifecycle.launch(machine, body.skip_launch === true)
-  return ok(machineJson(machine))
+  return ok({ ...machineJson(context, machine), ...(lease ? { nonce: lease.nonce } : {}) })
 }
 
 export const updateMachine = (context: ApiContext, request: ApiRequest): Reply => {
   const found = lookup(context, request, { destroyedVisible: false })
   if (Result.isFailure(found)) return found.failure
   const machine = found.success
+  const leased = leaseRefusal(machine, request)
+  if (leased) return leased
   const decoded = decodeBody(MachineRequest, request.body)
   if (Result.isFailure(decoded)) return decoded.failure
   const body = decoded.success
@@ -143,12 +212,14 @@ export const updateMachine = (context: ApiContext, request: ApiRequest): Reply =
   if (Result.isFailure(config)) return failure(400, config.failure)
   const outcome = context.lifecycle.update(machine, storedConfig(body.config), body.skip_launch === true)
   if (outcome) return failure(412, outcome.refused)
-  return ok(machineJson(machine))
+  return ok(machineJson(context, machine))
 }
 
 export const deleteMachine = (context: ApiContext, request: ApiRequest): Reply => {
   const found = lookup(context, request, { destroyedVisible: false })
   if (Result.isFailure(found)) return found.failure
+  const leased = leaseRefusal(found.success, request)
+  if (leased) return leased
   const force = request.query.get("force") === "true" || request.query.get("kill") === "true"
   const outcome = context.lifecycle.destroy(found.success, force)
   return outcome ? failure(412, outcome.refused) : ok({ ok: true })
@@ -157,43 +228,78 @@ export const deleteMachine = (context: ApiContext, request: ApiRequest): Reply =
 export const startMachine = (context: ApiContext, request: ApiRequest): Reply => {
   const found = lookup(context, request, { destroyedVisible: false })
   if (Result.isFailure(found)) return found.failure
+  const leased = leaseRefusal(found.success, request)
+  if (leased) return leased
   const outcome = context.lifecycle.start(found.success)
   if ("refused" in outcome) return failure(412, outcome.refused)
   return ok({ previous_state: outcome.previousState, migrated: false, new_host: "" })
 }
 
+/**
+ * `POST …/stop`. fly-go's `flaps.Stop` always sends `timeout`, `"0s"` when its caller gave none: a zero
+ * (or absent) timeout means the Machine's `stop_config.timeout` or the default, never an immediate kill.
+ */
 export const stopMachine = (context: ApiContext, request: ApiRequest): Reply => {
   const found = lookup(context, request, { destroyedVisible: false })
   if (Result.isFailure(found)) return found.failure
+  const leased = leaseRefusal(found.success, request)
+  if (leased) return leased
   if (Array.isArray(request.body))
     return failure(400, "json: cannot unmarshal array into Go value of type main.stopRequest")
   const decoded = decodeBody(StopRequest, request.body)
   if (Result.isFailure(decoded)) return decoded.failure
-  const timeoutMs = parseDurationMs(decoded.success.timeout)
+  const { signal, timeout } = decoded.success
+  const timeoutMs = timeout === undefined ? undefined : goDurationMs(timeout)
+  if (timeoutMs === undefined && timeout !== undefined)
+    return failure(400, `invalid timeout ${JSON.stringify(timeout)}: use a Go duration such as "10s"`)
+  if (signal !== undefined && signal !== "" && !stopSignals.includes(signal))
+    return failure(400, `invalid signal ${signal}`)
   const outcome = context.lifecycle.stop(found.success, {
-    ...(decoded.success.signal ? { signal: decoded.success.signal } : {}),
-    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(signal ? { signal } : {}),
+    ...(timeoutMs ? { timeoutMs } : {}),
   })
   return outcome ? failure(412, outcome.refused) : ok({ ok: true })
 }
 
-/** Go duration strings ("1m30s", "500ms"), or plain numbers as seconds. */
-export const parseDurationMs = (value: string | number | undefined): number | undefined => {
-  if (value === undefined || value === "") return undefined
-  if (typeof value === "number") return value * 1000
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
-  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)]
-  if (parts.length === 0 || parts.map((part) => part[0]).join("") !== value) return Number.NaN
-  return parts.reduce((total, part) => total + Number(part[1]) * (units[part[2] ?? "s"] ?? 0), 0)
+/** `POST …/restart?timeout=&signal=&force_stop=` (the Machines API; fly-go's machine types); a body is ignored. */
+export const restartMachine = (context: ApiContext, request: ApiRequest): Reply => {
+  const found = lookup(context, request, { destroyedVisible: false })
+  if (Result.isFailure(found)) return found.failure
+  const leased = leaseRefusal(found.success, request)
+  if (leased) return leased
+  const timeoutMs = queryDurationMs(request.query.get("timeout"))
+  if (timeoutMs !== undefined && Number.isNaN(timeoutMs))
+    return failure(400, `invalid timeout ${request.query.get("timeout")}: use a Go duration such as "10s"`)
+  const signal = request.query.get("signal") ?? ""
+  if (signal !== "" && !stopSignals.includes(signal)) return failure(400, `invalid signal ${signal}`)
+  const forceStop = request.query.get("force_stop") ?? "false"
+  if (forceStop !== "true" && forceStop !== "false") return failure(400, "force_stop must be true or false")
+  const outcome = context.lifecycle.restart(found.success, {
+    ...(signal !== "" ? { signal } : {}),
+    ...(timeoutMs ? { timeoutMs } : {}),
+    forceStop: forceStop === "true",
+  })
+  return outcome ? failure(412, outcome.refused) : ok({ ok: true })
 }
+
+/** Lease endpoints on a Machine that exists (the Machines API's leases). */
+const onMachine =
+  (handler: (context: ApiContext, request: ApiRequest, machine: MachineRecord) => Reply) =>
+  (context: ApiContext, request: ApiRequest): Reply => {
+    const found = lookup(context, request, { destroyedVisible: false })
+    return Result.isFailure(found) ? found.failure : handler(context, request, found.success)
+  }
+
+export const acquireMachineLease = onMachine(acquireLease)
+export const getMachineLease = onMachine(findLease)
+export const releaseMachineLease = onMachine(releaseLease)
 
 const waitableStates = ["started", "stopped", "suspended", "destroyed", "failed", "settled"] as const
 const settledStates: ReadonlyArray<MachineState> = ["created", "started", "stopped", "suspended", "failed"]
 
-/** GET …/wait (reference §3.6): 200 when reached, 408 after `timeout`, 400 for bad arguments. */
+/** GET …/wait (the Machines API's wait): 200 when reached, 408 after `timeout`, 400 for bad arguments. */
 export const waitMachine = async (context: ApiContext, request: ApiRequest): Promise<Reply> => {
-  const timeoutMs = parseDurationMs(request.query.get("timeout") ?? undefined) ?? 60_000
+  const timeoutMs = queryDurationMs(request.query.get("timeout")) ?? 60_000
   if (!(timeoutMs >= 1000 && timeoutMs <= 60_000))
     return failure(400, "invalid_argument: timeout must be between 1s and 1m0s")
   const states = request.query.getAll("state").flatMap((value) => value.split(",").filter(Boolean))

@@ -1,6 +1,6 @@
-import type { ProxyRoute, PublicIpType } from "./MachineHost.ts"
 import type { MachineService } from "./machineConfig.ts"
-import type { Store } from "./Store.ts"
+import type { ProxyRoute, PublicIpType } from "./machineHost.ts"
+import type { Store } from "./store.ts"
 
 /**
  * The routing table the Fly proxy should have: for each public address of an app, each port of
@@ -14,9 +14,12 @@ export const proxyRoutes = (store: Store): Array<ProxyRoute> => {
     for (const machine of store.machinesOf(ip.app)) {
       if (machine.state !== "started" || machine.skipServiceRegistration) continue
       const services = (machine.config.services ?? []) as ReadonlyArray<MachineService>
-      const machineChecks = Object.values((machine.config.checks ?? {}) as Record<string, Record<string, unknown>>)
+      // Top-level checks are informational unless their kind is "readiness" (fly-go `MachineCheckKind`).
+      const machineChecks = Object.values(
+        (machine.config.checks ?? {}) as Record<string, Record<string, unknown>>,
+      ).filter((check) => check.kind === "readiness")
       for (const service of services) {
-        // UDP reaches machines only through a dedicated IPv4 (reference §7.1).
+        // UDP reaches machines only through a dedicated IPv4 (Fly's UDP and TCP docs).
         if (service.protocol === "udp" && ipType !== "v4") continue
         for (const port of service.ports ?? []) {
           if (port.port === undefined) continue

@@ -1,5 +1,5 @@
 import { Result, Schema } from "effect"
-import { failure, type Reply } from "./Reply.ts"
+import { failure, type Reply } from "./reply.ts"
 
 /** Decodes a request body with a schema; the failure is the 400 the API answers. */
 export const decodeBody = <S extends Schema.ConstraintDecoder<unknown>>(

@@ -1,19 +1,23 @@
-import type { ApiContext, ApiRequest } from "./ApiContext.ts"
 import type { Action } from "./actions.ts"
+import type { ApiContext, ApiRequest } from "./apiContext.ts"
 import { createApp, deleteApp, getApp, listApps } from "./appsApi.ts"
 import { createIpAssignment, deleteIpAssignment, listIpAssignments } from "./ipAssignmentsApi.ts"
 import {
+  acquireMachineLease,
   createMachine,
   deleteMachine,
   getMachine,
+  getMachineLease,
   listMachines,
+  releaseMachineLease,
+  restartMachine,
   startMachine,
   stopMachine,
   updateMachine,
   waitMachine,
 } from "./machinesApi.ts"
-import { ok, type Reply } from "./Reply.ts"
 import { regionsResponse } from "./regions.ts"
+import { ok, type Reply } from "./reply.ts"
 import { deleteSecret, getSecret, listSecrets, setSecret, setSecrets } from "./secretsApi.ts"
 
 type Handler = (context: ApiContext, request: ApiRequest) => Reply | Promise<Reply>
@@ -28,7 +32,7 @@ interface Route {
 
 const route = (method: string, path: string, action: Action, handler: Handler): Route => ({
   method,
-  pattern: path.split("/").filter(Boolean),
+  pattern: path.split("/"),
   action,
   handler,
 })
@@ -48,6 +52,10 @@ export const routes: ReadonlyArray<Route> = [
   route("GET", `${machine}/wait`, "waitMachine", waitMachine),
   route("POST", `${machine}/start`, "startMachine", startMachine),
   route("POST", `${machine}/stop`, "stopMachine", stopMachine),
+  route("POST", `${machine}/restart`, "restartMachine", restartMachine),
+  route("POST", `${machine}/lease`, "acquireLease", acquireMachineLease),
+  route("GET", `${machine}/lease`, "getLease", getMachineLease),
+  route("DELETE", `${machine}/lease`, "releaseLease", releaseMachineLease),
   route("GET", "apps/:app/ip_assignments", "listIpAssignments", listIpAssignments),
   route("POST", "apps/:app/ip_assignments", "createIpAssignment", createIpAssignment),
   route("DELETE", "apps/:app/ip_assignments/:ip", "deleteIpAssignment", deleteIpAssignment),
@@ -64,7 +72,10 @@ export interface MatchedRoute {
   readonly params: Record<string, string>
 }
 
-/** Finds the route for a method and the path segments after /v1; `methodMismatch` when only the method is wrong. */
+/**
+ * Finds the route for a method and the path segments after /v1; `methodMismatch` when only the method
+ * is wrong. Empty segments are kept: `/v1/apps/` names an app with an empty name, which no route takes.
+ */
 export const matchRoute = (
   method: string,
   segments: ReadonlyArray<string>,

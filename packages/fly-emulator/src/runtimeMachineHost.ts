@@ -1,15 +1,16 @@
 import { Effect, Layer, ManagedRuntime } from "effect"
-import type { MachineHost } from "./MachineHost.ts"
-import { EmulatorNetwork, type MachineAddress } from "./network/EmulatorNetwork.ts"
+import type { MachineHost } from "./machineHost.ts"
+import { EmulatorNetwork, type MachineAddress } from "./network/emulatorNetwork.ts"
 import { type NetworkMode, networkLayer } from "./network/networkLayer.ts"
-import { FlyProxy } from "./proxy/FlyProxy.ts"
-import type { ProxyRoute as ListenerRoute } from "./proxy/ProxyRoute.ts"
-import { MachineRuntime } from "./runtime/MachineRuntime.ts"
+import { FlyProxy } from "./proxy/flyProxy.ts"
+import type { ProxyRoute as ListenerRoute } from "./proxy/proxyRoute.ts"
+import { MachineRuntime } from "./runtime/machineRuntime.ts"
 
 /**
  * The machine host backed by src/runtime, src/proxy and src/network: frps images run as real
  * processes in their own network namespace (or on loopback), public IPs come from the emulator
- * network and the Fly proxy listens on them.
+ * network and the Fly proxy listens on them. The proxy's health checker probes each running
+ * machine's checks; the API reports what it sees.
  */
 export const runtimeMachineHost = async (options: { frpsPath: string; network: NetworkMode }): Promise<MachineHost> => {
   const runtime = ManagedRuntime.make(
@@ -50,9 +51,14 @@ export const runtimeMachineHost = async (options: { frpsPath: string; network: N
           onExit,
         ),
       )
+      proxy.watchMachine(spec.id, place.address, spec.checks)
     },
-    stopMachine: (id, stopOptions) => runtime.runPromise(machines.stop(id, stopOptions)),
+    stopMachine: (id, stopOptions) => {
+      proxy.unwatchMachine(id)
+      return runtime.runPromise(machines.stop(id, stopOptions))
+    },
     releaseMachine: async (id) => {
+      proxy.unwatchMachine(id)
       if (!places.delete(id)) return
       await runtime.runPromise(network.releaseMachine(id))
     },
@@ -73,6 +79,7 @@ export const runtimeMachineHost = async (options: { frpsPath: string; network: N
                 {
                   machineId: target.machineId,
                   address: place.address,
+                  globalServices: place.globalServices,
                   internalPort: target.internalPort,
                   checks: target.checks,
                 },
@@ -84,6 +91,8 @@ export const runtimeMachineHost = async (options: { frpsPath: string; network: N
     },
     // Public IPs are routable from the host in both network modes (loopback 127.x or routed namespace).
     publicAddress: (ip, port) => ({ host: ip, port }),
+    checkObservations: (machineId) => proxy.observations(machineId),
+    proxyStats: () => proxy.stats(),
     close: () => runtime.dispose(),
   }
 }

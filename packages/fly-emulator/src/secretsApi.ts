@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto"
 import { Result, Schema } from "effect"
-import type { ApiContext, ApiRequest } from "./ApiContext.ts"
+import type { ApiContext, ApiRequest } from "./apiContext.ts"
 import { appNotFound } from "./appsApi.ts"
-import { failure, ok, type Reply } from "./Reply.ts"
+import { failure, ok, type Reply } from "./reply.ts"
 import { decodeBody } from "./requestBody.ts"
-import type { AppRecord, SecretRecord } from "./Store.ts"
+import type { AppRecord, SecretRecord } from "./store.ts"
 
 const SetSecretsRequest = Schema.Struct({
   values: Schema.Record(Schema.String, Schema.NullOr(Schema.String)),

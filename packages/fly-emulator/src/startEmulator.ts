@@ -2,12 +2,14 @@ import { randomBytes } from "node:crypto"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Action } from "./actions.ts"
-import { Emulator, type EmulatorState } from "./Emulator.ts"
-import type { Fault } from "./Faults.ts"
-import type { Latency, LatencySettings } from "./LatencyModel.ts"
-import { inMemoryMachineHost, type MachineHost } from "./MachineHost.ts"
-import type { LifecycleTimings } from "./MachineLifecycle.ts"
-import type { RateLimitRule } from "./RateLimiter.ts"
+import type { CheckMark } from "./checkMarks.ts"
+import { Emulator, type EmulatorState } from "./emulator.ts"
+import type { Fault } from "./faults.ts"
+import type { Latency, LatencySettings } from "./latencyModel.ts"
+import { inMemoryMachineHost, type MachineHost } from "./machineHost.ts"
+import type { LifecycleTimings } from "./machineLifecycle.ts"
+import type { RateLimitRule } from "./rateLimiter.ts"
+import type { HostStatus } from "./store.ts"
 
 export interface EmulatorOptions {
   /** 0 (default) picks a free port. */
@@ -26,7 +28,7 @@ export interface EmulatorOptions {
   readonly regions?: ReadonlyArray<string>
   /** Transient-state and destroyed-visibility durations. */
   readonly timings?: Partial<LifecycleTimings>
-  /** Right after create, wait answers 404 this long (reference §3.6); default 0. */
+  /** Right after create, wait answers 404 this long (the Machines API's wait); default 0. */
   readonly waitNotFoundAfterCreateMs?: number
   /** Replaces the machine host (runtime + proxy + network) altogether. */
   readonly machineHost?: MachineHost
@@ -41,6 +43,14 @@ export interface RunningEmulator {
   clearFaults(): Promise<void>
   setLatency(latency: Partial<Record<Action, Latency | null>>): Promise<void>
   setRateLimits(update: { enabled?: boolean; rules?: Partial<Record<Action, RateLimitRule>> }): Promise<void>
+  /** Puts a Machine's host into `status`; "unknown"/"unreachable" hide its config from API answers. */
+  setHostStatus(machineId: string, status: HostStatus): Promise<void>
+  /**
+   * Declares checks passing or failing (in-memory host only: it runs no processes, so nothing is
+   * probed and checks stay critical until marked). Rejects when the machine runtime probes checks.
+   */
+  markChecks(mark: CheckMark): Promise<void>
+  clearCheckMarks(): Promise<void>
   reset(): Promise<void>
   /** Where to connect from this host to reach an App's public address and port. */
   publicAddress(ip: string, port: number): { host: string; port: number }
@@ -93,6 +103,14 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
     clearFaults: async () => emulator.faults.clear(),
     setLatency: async (latency) => emulator.setLatency(latency),
     setRateLimits: async (update) => emulator.setRateLimits(update),
+    setHostStatus: async (machineId, status) => {
+      if (!emulator.setHostStatus(machineId, status)) throw new Error(`no machine ${machineId}`)
+    },
+    markChecks: async (mark) => {
+      const refusal = emulator.markChecks(mark)
+      if (refusal) throw new Error(refusal.refused)
+    },
+    clearCheckMarks: async () => emulator.clearCheckMarks(),
     reset: () => emulator.reset(),
     publicAddress: (ip, publicPort) => machineHost.publicAddress(ip, publicPort),
     close: () => {

@@ -9,7 +9,7 @@ beforeAll(async () => {
 })
 afterAll(() => harness.emulator.close())
 
-describe("authentication (§1.2, §11.2)", () => {
+describe("authentication", () => {
   it("refuses a missing or wrong token with Fly's 401 body", async () => {
     for (const authorization of [null, "Bearer nope", "fm2_test-token", "Basic fm2_test-token"]) {
       const response = await harness.call("GET", "/v1/platform/regions", undefined, { authorization })
@@ -37,7 +37,7 @@ describe("authentication (§1.2, §11.2)", () => {
   })
 })
 
-describe("apps (§2, §11.3, §11.4)", () => {
+describe("apps", () => {
   it("creates with app_name or name, answers 201 {id, created_at} and refuses a taken name", async () => {
     const first = harness.appName()
     const created = await harness.call("POST", "/v1/apps", { app_name: first, org_slug: "personal" })
@@ -51,6 +51,36 @@ describe("apps (§2, §11.3, §11.4)", () => {
     const taken = await harness.call("POST", "/v1/apps", { name: first, org_slug: "other-org" })
     expect(taken.status).toBe(422)
     expect(taken.body).toEqual({ error: "Validation failed: Name has already been taken", status: "name_taken" })
+  })
+
+  it("with ?wait=true (what fly-go's flaps.CreateApp sends) answers 201 with the whole App", async () => {
+    const name = harness.appName()
+    const created = await harness.call("POST", "/v1/apps?wait=true", {
+      name,
+      org_slug: "my-org",
+      network: "tunnels",
+      app_role_id: "",
+    })
+    expect(created.status).toBe(201)
+    expect(created.body).toEqual({
+      id: expect.stringMatching(/^[0-9a-z]{16}$/),
+      name,
+      status: "pending",
+      network: "tunnels",
+      internal_numeric_id: expect.any(Number),
+      machine_count: 0,
+      volume_count: 0,
+      organization: { name: "my-org", slug: "my-org", internal_numeric_id: expect.any(Number) },
+    })
+    expect((await harness.call("GET", `/v1/apps/${name}`)).body).toEqual(created.body)
+  })
+
+  it("does not take GET /v1/apps/ (an empty app name) for a list", async () => {
+    for (const path of ["/v1/apps/", "/v1/apps/?org_slug=personal", "/v1/apps//machines"]) {
+      const response = await harness.call("GET", path)
+      expect(response.status, path).toBe(404)
+      expect(response.body, path).toEqual({ error: "not found" })
+    }
   })
 
   it("refuses an invalid name with 422", async () => {
@@ -128,13 +158,45 @@ describe("apps (§2, §11.3, §11.4)", () => {
   })
 })
 
-describe("regions (§10, §11.15)", () => {
+describe("regions", () => {
   it("lists the 18 current regions", async () => {
     const response = await harness.call("GET", "/v1/platform/regions")
     expect(response.body.nearest).toBe("iad")
     expect(response.body.regions.map((region: { code: string }) => region.code)).toEqual(
       "ams arn bom cdg dfw ewr fra gru iad jnb lax lhr nrt ord sin sjc syd yyz".split(" "),
     )
+  })
+
+  it("carries Fly's region fields, with geo_region one of fly-go's GeoRegion values", async () => {
+    const response = await harness.call("GET", "/v1/platform/regions")
+    const geoRegions = ["africa", "asia_pacific", "europe", "north_america", "south_america"]
+    for (const region of response.body.regions) {
+      expect(Object.keys(region).sort()).toEqual(
+        [
+          "code",
+          "deprecated",
+          "gateway_available",
+          "geo_region",
+          "latitude",
+          "longitude",
+          "mpg_available",
+          "name",
+          "requires_paid_plan",
+        ].sort(),
+      )
+      expect(geoRegions).toContain(region.geo_region)
+      expect(typeof region.latitude).toBe("number")
+      expect(typeof region.longitude).toBe("number")
+      expect(typeof region.mpg_available).toBe("boolean")
+    }
+    const byCode = Object.fromEntries(
+      response.body.regions.map((region: { code: string }) => [region.code, region] as const),
+    )
+    expect(byCode.fra).toMatchObject({ geo_region: "europe", gateway_available: true })
+    expect(byCode.gru).toMatchObject({ geo_region: "south_america", gateway_available: false })
+    expect(byCode.jnb).toMatchObject({ geo_region: "africa", gateway_available: false })
+    expect(byCode.syd.geo_region).toBe("asia_pacific")
+    expect(byCode.iad.geo_region).toBe("north_america")
   })
 
   it("refuses a machine in a removed or unknown region with 422", async () => {
@@ -148,7 +210,7 @@ describe("regions (§10, §11.15)", () => {
   })
 })
 
-describe("machines (§3, §11.5, §11.10, §11.12)", () => {
+describe("machines", () => {
   it("creates a machine in state created with Fly's id formats", async () => {
     const name = harness.appName()
     await createApp(harness, name)
@@ -163,6 +225,9 @@ describe("machines (§3, §11.5, §11.10, §11.12)", () => {
     expect(created.body.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
     expect(created.body.events).toMatchObject([{ type: "launch", status: "created", source: "user" }])
     expect(created.body.image_ref).toMatchObject({ registry: "registry.example", repository: "frps", tag: "v0.71.0" })
+    // fly-go decodes incomplete_config into a *MachineConfig: an object or absent, never false.
+    expect("incomplete_config" in created.body).toBe(false)
+    expect(created.body.host_status).toBe("ok")
   })
 
   it("encodes autostop off/stop as booleans and keeps suspend", async () => {
@@ -270,7 +335,7 @@ describe("machines (§3, §11.5, §11.10, §11.12)", () => {
   })
 })
 
-describe("IP assignments (§5.1, §11.11)", () => {
+describe("IP assignments", () => {
   it("assigns v4, v6, one shared_v4 and a private_v6, lists and releases them", async () => {
     const name = harness.appName()
     await harness.call("POST", "/v1/apps", { name, org_slug: "personal" })
@@ -312,7 +377,7 @@ describe("IP assignments (§5.1, §11.11)", () => {
   })
 })
 
-describe("secrets (§9)", () => {
+describe("secrets", () => {
   it("sets, lists digests, shows values on request and unsets with null", async () => {
     const name = harness.appName()
     await createApp(harness, name)

@@ -65,4 +65,80 @@ describe("API with the machine runtime and the Fly proxy", () => {
 
     expect((await harness.call("DELETE", `/v1/apps/${app}`)).status).toBe(202)
   })
+
+  it("reports service checks as the proxy's health checker sees them, and refuses marks", async () => {
+    const app = harness.appName("rtchk")
+    expect((await harness.call("POST", "/v1/apps", { name: app, org_slug: "personal" })).status).toBe(201)
+    await harness.call("POST", `/v1/apps/${app}/secrets`, {
+      values: { FRP_TOKEN: "runtime-token", FRPS_TOML: Buffer.from(frpsToml).toString("base64") },
+    })
+    const created = await harness.call("POST", `/v1/apps/${app}/machines`, {
+      region: "iad",
+      config: {
+        image: "ghcr.io/fatedier/frps:v0.71.0",
+        init: { cmd: ["-c", "/etc/frp/frps.toml"] },
+        files: [{ guest_path: "/etc/frp/frps.toml", secret_name: "FRPS_TOML" }],
+        services: [
+          // frps listens on 7000; nothing listens on 7001.
+          { protocol: "tcp", internal_port: 7000, ports: [{ port: 7000 }], checks: [{ type: "tcp", interval: "1s" }] },
+          { protocol: "tcp", internal_port: 7001, ports: [{ port: 7001 }], checks: [{ type: "tcp", interval: "1s" }] },
+        ],
+      },
+    })
+    const path = `/v1/apps/${app}/machines/${created.body.id}`
+    // Before the first probe, nothing is passing.
+    const first = await harness.call("GET", path)
+    expect(first.body.checks.map((check: { status: string }) => check.status)).toEqual(["critical", "critical"])
+    const checks = await eventually(async () => {
+      const machine = (await harness.call("GET", path)).body
+      const byName = Object.fromEntries(
+        machine.checks.map((check: { name: string; status: string; output: string }) => [check.name, check] as const),
+      )
+      return byName["servicecheck-00-tcp-7000"]?.status === "passing" ? byName : undefined
+    }, 60_000)
+    expect(checks["servicecheck-00-tcp-7000"]).toMatchObject({ status: "passing", output: "Success" })
+    await eventually(async () => {
+      const machine = (await harness.call("GET", path)).body
+      const failing = machine.checks.find((check: { name: string }) => check.name === "servicecheck-01-tcp-7001")
+      return failing?.output.includes("ECONNREFUSED") ? true : undefined
+    })
+    expect((await harness.call("GET", path)).body.checks[1].status).toBe("critical")
+
+    await expect(harness.emulator.markChecks({ status: "passing" })).rejects.toThrow(/probed/)
+    const refused = await fetch(`${harness.emulator.baseUrl}/_emulator/checks`, {
+      method: "POST",
+      body: JSON.stringify({ status: "passing" }),
+    })
+    expect(refused.status).toBe(409)
+    expect((await harness.emulator.state()).checkMarks).toEqual([])
+
+    // Stopped, the Machine passes nothing.
+    await harness.call("POST", `${path}/stop`)
+    await harness.call("GET", `${path}/wait?state=stopped&timeout=30`)
+    expect((await harness.call("GET", path)).body.checks.map((check: { status: string }) => check.status)).toEqual([
+      "critical",
+      "critical",
+    ])
+  })
+
+  it("a command the image lacks exits 127 and the Machine leaves started", async () => {
+    const app = harness.appName("rt127")
+    expect((await harness.call("POST", "/v1/apps", { name: app, org_slug: "personal" })).status).toBe(201)
+    const created = await harness.call("POST", `/v1/apps/${app}/machines`, {
+      region: "iad",
+      config: {
+        image: "ghcr.io/fatedier/frps:v0.71.0",
+        init: { exec: ["/bin/sh", "-c", "true"] },
+        restart: { policy: "no" },
+      },
+    })
+    const path = `/v1/apps/${app}/machines/${created.body.id}`
+    expect((await harness.call("GET", `${path}/wait?state=stopped&timeout=30`)).status).toBe(200)
+    const machine = (await harness.call("GET", path)).body
+    expect(machine.state).toBe("stopped")
+    expect(machine.events.slice(0, 2)).toMatchObject([
+      { type: "exit", status: "stopped", request: { exit_event: { exit_code: 127, requested_stop: false } } },
+      { type: "start", status: "started" },
+    ])
+  })
 })

@@ -13,7 +13,7 @@ const control = (method: string, path: string, body?: unknown) =>
 
 const callsOf = async (action: string) => (await harness.emulator.state()).calls.filter((c) => c.action === action)
 
-describe("rate limits (§8.1, §11.14)", () => {
+describe("rate limits", () => {
   it("answers 429 with Retry-After once the bucket of an (action, app) is empty", async () => {
     const app = harness.appName()
     await createApp(harness, app)
@@ -58,6 +58,18 @@ describe("fault injection", () => {
       [503, false, "status"],
       [503, false, "status"],
       [201, true, null],
+    ])
+  })
+
+  it("applies a change and answers 5xx anyway: the call log says it was applied", async () => {
+    const name = harness.appName()
+    expect((await harness.call("POST", "/v1/apps", { name, org_slug: "personal" })).status).toBe(201)
+    await control("POST", "faults", { action: "createIpAssignment", kind: "status", status: 502, applied: true })
+    const answered = await harness.call("POST", `/v1/apps/${name}/ip_assignments`, { type: "v4" })
+    expect(answered.status).toBe(502)
+    expect((await harness.call("GET", `/v1/apps/${name}/ip_assignments`)).body.ips).toHaveLength(1)
+    expect((await callsOf("createIpAssignment")).map((c) => [c.status, c.applied, c.fault ?? null])).toEqual([
+      [502, true, "status"],
     ])
   })
 
@@ -177,7 +189,7 @@ describe("inspection", () => {
   })
 })
 
-describe("destroyed machines (§3.5, §11.8)", () => {
+describe("destroyed machines", () => {
   it("are visible as destroyed for a while, then 404", async () => {
     const app = harness.appName()
     await createApp(harness, app)

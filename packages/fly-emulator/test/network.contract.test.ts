@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process"
 import { Effect } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
-import { EmulatorNetwork } from "../src/network/EmulatorNetwork.ts"
+import { EmulatorNetwork } from "../src/network/emulatorNetwork.ts"
 import { networkLayer } from "../src/network/networkLayer.ts"
 import { deadPid, greeter, hostLinks, hostRoutes, namespaces, readGreeting } from "./networkHelpers.ts"
 
@@ -59,15 +59,25 @@ describe("namespace network", () => {
         const greetings = yield* Effect.promise(() =>
           Promise.all([readGreeting(first.address, 7000), readGreeting(second.address, 7000)]),
         )
+        // Reachable from the host too (the greeter binds every address).
+        const globalGreeting = yield* Effect.promise(() => readGreeting(first.globalServices, 7000))
+        const globalAddresses = execFileSync("ip", ["-n", first.run[3] as string, "-4", "addr", "show", "eth0"], {
+          encoding: "utf8",
+        })
         one.stop()
         two.stop()
         const during = ours()
         yield* network.releaseMachine("m-two")
-        return { first, second, greetings, during, afterRelease: ours() }
+        return { first, second, greetings, globalGreeting, globalAddresses, during, afterRelease: ours() }
       }),
     )
     expect(seen.first.address).not.toBe(seen.second.address)
     expect(seen.first.address).toMatch(/^198\.18\.\d+\.\d+$/)
+    // fly-global-services is a second address of the machine, separate from its primary one.
+    expect(seen.first.globalServices).toMatch(/^198\.19\.\d+\.\d+$/)
+    expect(seen.first.globalServices).not.toBe(seen.second.globalServices)
+    expect(seen.globalAddresses).toContain(`inet ${seen.first.globalServices}/32`)
+    expect(seen.globalGreeting).toBe("one")
     expect(seen.greetings).toEqual(["one", "two"])
     expect(seen.during).toHaveLength(3)
     expect(seen.afterRelease).toHaveLength(2)
@@ -115,6 +125,7 @@ describe("loopback network", () => {
     expect(seen.mode).toBe("loopback")
     expect(seen.address).toMatch(/^127\.\d+\.\d+\.\d+$/)
     expect(seen.greeting).toBe("loopback")
-    expect(seen.machine).toEqual({ address: "127.0.0.1", run: [] })
+    expect(seen.machine).toEqual({ address: "127.0.0.1", globalServices: expect.stringMatching(/^127\./), run: [] })
+    expect(seen.machine.globalServices).not.toBe(seen.address)
   })
 })

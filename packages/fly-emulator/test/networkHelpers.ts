@@ -42,20 +42,53 @@ export const deadPid = (): number => {
   return child.pid
 }
 
-/** Starts a TCP echo and a UDP echo (replies "echo:<datagram>") on 0.0.0.0:port, under a command prefix. */
-export const echoIn = (run: ReadonlyArray<string>, port: number) => {
+/**
+ * Starts a TCP echo on 0.0.0.0:port and a UDP echo (replies "echo:<datagram>") on udpAddress:port,
+ * under a command prefix. On Fly a UDP service must bind fly-global-services; 0.0.0.0 replies from
+ * the wrong address.
+ */
+export const echoIn = (run: ReadonlyArray<string>, port: number, udpAddress = "0.0.0.0") => {
   const program = `
     const net = require("net"), dgram = require("dgram")
     net.createServer((s) => { s.on("error", () => {}); s.pipe(s) }).listen(${port}, "0.0.0.0", () => {
       const u = dgram.createSocket("udp4")
       u.on("message", (m, r) => u.send(Buffer.concat([Buffer.from("echo:"), m]), r.port, r.address))
-      u.bind(${port}, "0.0.0.0", () => console.log("ready"))
+      u.bind(${port}, ${JSON.stringify(udpAddress)}, () => console.log("ready"))
     })`
   const [command, ...args] = [...run, process.execPath, "-e", program]
   const child = spawn(command as string, args, { stdio: ["ignore", "pipe", "inherit"] })
   const ready = new Promise<void>((resolve, reject) => {
     child.stdout.once("data", () => resolve())
     child.once("exit", (code) => reject(new Error(`echo exited with ${code}`)))
+  })
+  return { ready, stop: () => child.kill("SIGKILL") }
+}
+
+/**
+ * On each of a machine's two addresses, a UDP socket on `port` that answers "<which>:<datagram>",
+ * and a TCP server on the primary address only that answers "tcp on <which>" — to see which
+ * address the Fly proxy delivers each protocol to.
+ */
+export const addressEchoIn = (
+  run: ReadonlyArray<string>,
+  port: number,
+  addresses: { readonly primary: string; readonly globalServices: string },
+) => {
+  const program = `
+    const net = require("net"), dgram = require("dgram")
+    const udp = (address, which) => new Promise((resolve) => {
+      const u = dgram.createSocket("udp4")
+      u.on("message", (m, r) => u.send(Buffer.concat([Buffer.from(which + ":"), m]), r.port, r.address))
+      u.bind(${port}, address, resolve)
+    })
+    Promise.all([udp(${JSON.stringify(addresses.primary)}, "primary"), udp(${JSON.stringify(addresses.globalServices)}, "global")])
+      .then(() => net.createServer((s) => { s.on("error", () => {}); s.end("tcp on primary") })
+        .listen(${port}, ${JSON.stringify(addresses.primary)}, () => console.log("ready")))`
+  const [command, ...args] = [...run, process.execPath, "-e", program]
+  const child = spawn(command as string, args, { stdio: ["ignore", "pipe", "inherit"] })
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.once("data", () => resolve())
+    child.once("exit", (code) => reject(new Error(`address echo exited with ${code}`)))
   })
   return { ready, stop: () => child.kill("SIGKILL") }
 }

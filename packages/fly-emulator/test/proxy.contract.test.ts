@@ -1,11 +1,11 @@
 import * as dgram from "node:dgram"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
-import { EmulatorNetwork } from "../src/network/EmulatorNetwork.ts"
+import { EmulatorNetwork } from "../src/network/emulatorNetwork.ts"
 import { networkLayer } from "../src/network/networkLayer.ts"
-import { FlyProxy } from "../src/proxy/FlyProxy.ts"
-import type { ProxyBackend, ProxyRoute } from "../src/proxy/ProxyRoute.ts"
-import { echoIn, greeter, readGreeting } from "./networkHelpers.ts"
+import { FlyProxy } from "../src/proxy/flyProxy.ts"
+import type { ProxyBackend, ProxyRoute } from "../src/proxy/proxyRoute.ts"
+import { addressEchoIn, echoIn, greeter, readGreeting } from "./networkHelpers.ts"
 import { parseProxyHeader } from "./proxyHeaderParser.ts"
 import { eventually, roundTrip } from "./runtimeHelpers.ts"
 
@@ -22,19 +22,34 @@ afterAll(async () => {
 })
 
 let machines = 0
-/** A machine namespace running TCP and UDP echo on `port`. */
-const echoMachine = async (port: number) => {
+/** A machine namespace running TCP echo on `port` and UDP echo on `udpBind`:`port` (fly-global-services by default). */
+const echoMachine = async (port: number, udpBind: "fly-global-services" | "0.0.0.0" = "fly-global-services") => {
   const machineId = `echo${++machines}`
   const place = await run(EmulatorNetwork.use((network) => network.allocateMachineAddress(machineId)))
-  const echo = echoIn(place.run, port)
+  const echo = echoIn(place.run, port, udpBind === "0.0.0.0" ? "0.0.0.0" : place.globalServices)
   stops.push(echo.stop)
   await echo.ready
-  return { machineId, address: place.address }
+  return { machineId, address: place.address, globalServices: place.globalServices }
+}
+
+const stats = () => run(FlyProxy.use((proxy) => Effect.sync(() => proxy.stats())))
+
+/** A UDP client of `ip:port` that records every datagram it gets back. */
+const udpClient = (ip: string, port: number) => {
+  const socket = dgram.createSocket("udp4")
+  const replies: Array<{ text: string; from: string }> = []
+  socket.on("message", (message, from) =>
+    replies.push({ text: message.toString(), from: `${from.address}:${from.port}` }),
+  )
+  stops.push(() => socket.close())
+  return { replies, send: (text: string) => socket.send(text, port, ip) }
 }
 const publicIp = () => run(EmulatorNetwork.use((network) => network.allocatePublicIp("v4")))
 
 const tcpRoute = (ip: string, port: number, backends: ReadonlyArray<ProxyBackend>, extra: Partial<ProxyRoute> = {}) =>
   ({ publicIp: ip, port, protocol: "tcp", handlers: [], backends, ...extra }) satisfies ProxyRoute
+const udpRoute = (ip: string, port: number, backends: ReadonlyArray<ProxyBackend>) =>
+  ({ publicIp: ip, port, protocol: "udp", handlers: [], backends }) satisfies ProxyRoute
 
 /** Sends "ping" and returns what came back: with proxy_proto, the echo returns the header too. */
 const exchange = (ip: string, port: number, expectedBytes: number) => roundTrip(ip, port, "ping", expectedBytes)
@@ -81,26 +96,55 @@ describe("Fly proxy", () => {
     })
   })
 
-  it("forwards UDP datagrams and returns replies from the public address", async () => {
+  it("forwards UDP datagrams to fly-global-services and returns replies from the public address", async () => {
     const [ip, machine] = [await publicIp(), await echoMachine(5353)]
+    expect(machine.globalServices).not.toBe(machine.address)
+    await sync([udpRoute(ip, 5353, [{ ...machine, internalPort: 5353, checks: [] }])])
+    const client = udpClient(ip, 5353)
+    client.send("query")
+    expect(await eventually(() => client.replies[0])).toEqual({ text: "echo:query", from: `${ip}:5353` })
+  })
+
+  it("drops a reply a machine sends from another address (a UDP socket bound to 0.0.0.0)", async () => {
+    const [ip, machine] = [await publicIp(), await echoMachine(5354, "0.0.0.0")]
+    await sync([udpRoute(ip, 5354, [{ ...machine, internalPort: 5354, checks: [] }])])
+    const before = await stats()
+    const client = udpClient(ip, 5354)
+    client.send("query")
+    // The datagram reached the machine (bound to every address) and its reply left from the
+    // primary address: the proxy counts it dropped, and nothing came back to the client.
+    await eventually(async () => ((await stats()).udpRepliesDropped > before.udpRepliesDropped ? true : undefined))
+    expect((await stats()).udpRepliesForwarded).toBe(before.udpRepliesForwarded)
+    expect(client.replies).toEqual([])
+  })
+
+  it("delivers UDP to fly-global-services only, and TCP to the primary address", async () => {
+    const ip = await publicIp()
+    const machineId = `dual${++machines}`
+    const place = await run(EmulatorNetwork.use((network) => network.allocateMachineAddress(machineId)))
+    const echo = addressEchoIn(place.run, 5355, { primary: place.address, globalServices: place.globalServices })
+    stops.push(echo.stop)
+    await echo.ready
+    const backend = { machineId, address: place.address, globalServices: place.globalServices, checks: [] }
     await sync([
-      {
-        publicIp: ip,
-        port: 5353,
-        protocol: "udp",
-        handlers: [],
-        backends: [{ ...machine, internalPort: 5353, checks: [] }],
-      },
+      udpRoute(ip, 5355, [{ ...backend, internalPort: 5355 }]),
+      tcpRoute(ip, 5355, [{ ...backend, internalPort: 5355 }]),
     ])
-    const reply = await new Promise<{ text: string; from: string }>((resolve) => {
-      const socket = dgram.createSocket("udp4")
-      socket.on("message", (message, from) => {
-        socket.close()
-        resolve({ text: message.toString(), from: `${from.address}:${from.port}` })
-      })
-      socket.send("query", 5353, ip)
-    })
-    expect(reply).toEqual({ text: "echo:query", from: `${ip}:5353` })
+    const before = await stats()
+    const client = udpClient(ip, 5355)
+    for (const n of [1, 2, 3, 4, 5]) client.send(`q${n}`)
+    await eventually(() => (client.replies.length === 5 ? true : undefined))
+    expect(client.replies.map((reply) => reply.text).sort()).toEqual([
+      "global:q1",
+      "global:q2",
+      "global:q3",
+      "global:q4",
+      "global:q5",
+    ])
+    const after = await stats()
+    expect(after.udpDatagramsForwarded - before.udpDatagramsForwarded).toBe(5)
+    expect(after.udpRepliesDropped).toBe(before.udpRepliesDropped)
+    expect(await readGreeting(ip, 5355)).toBe("tcp on primary")
   })
 
   it("routes only to machines whose checks pass, and follows re-syncs", async () => {
@@ -111,7 +155,7 @@ describe("Fly proxy", () => {
       const server = greeter(place.run, 9000, name)
       stops.push(server.stop)
       await server.ready
-      return { machineId, address: place.address }
+      return { machineId, address: place.address, globalServices: place.globalServices }
     }
     const check = (port: number) => ({ type: "tcp", port, interval: "1s", timeout: "1s" })
     const healthy: ProxyBackend = { ...(await greeterMachine("healthy")), internalPort: 9000, checks: [check(9000)] }
@@ -157,3 +201,25 @@ const exchangeWithClient = (ip: string, port: number) =>
       socket.on("error", reject)
     })
   })
+
+describe("Fly proxy on the loopback network", () => {
+  const loopback = ManagedRuntime.make(FlyProxy.layer.pipe(Layer.provideMerge(networkLayer("loopback"))))
+  const inLoopback = <A, E>(effect: Effect.Effect<A, E, FlyProxy | EmulatorNetwork>) => loopback.runPromise(effect)
+  afterAll(async () => {
+    await inLoopback(FlyProxy.use((proxy) => proxy.sync([])))
+    await loopback.dispose()
+  })
+
+  it("delivers UDP to the machine's own 127.x fly-global-services address", async () => {
+    const place = await inLoopback(EmulatorNetwork.use((network) => network.allocateMachineAddress("lo-udp")))
+    const ip = await inLoopback(EmulatorNetwork.use((network) => network.allocatePublicIp("v4")))
+    const echo = echoIn(place.run, 5356, place.globalServices)
+    stops.push(echo.stop)
+    await echo.ready
+    const backend = { machineId: "lo-udp", ...place, internalPort: 5356, checks: [] }
+    await inLoopback(FlyProxy.use((proxy) => proxy.sync([udpRoute(ip, 5356, [backend])])))
+    const client = udpClient(ip, 5356)
+    client.send("query")
+    expect(await eventually(() => client.replies[0])).toEqual({ text: "echo:query", from: `${ip}:5356` })
+  })
+})

@@ -2,11 +2,11 @@ import { randomBytes } from "node:crypto"
 import * as net from "node:net"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest"
-import { EmulatorNetwork } from "../src/network/EmulatorNetwork.ts"
+import { EmulatorNetwork } from "../src/network/emulatorNetwork.ts"
 import { networkLayer } from "../src/network/networkLayer.ts"
-import { FlyProxy } from "../src/proxy/FlyProxy.ts"
-import type { ProxyRoute } from "../src/proxy/ProxyRoute.ts"
-import { MachineRuntime } from "../src/runtime/MachineRuntime.ts"
+import { FlyProxy } from "../src/proxy/flyProxy.ts"
+import type { ProxyRoute } from "../src/proxy/proxyRoute.ts"
+import { MachineRuntime } from "../src/runtime/machineRuntime.ts"
 import { parseProxyHeader } from "./proxyHeaderParser.ts"
 import { base64, eventually, expectNoSecret, killChildren, startEchoServer, startFrpc } from "./runtimeHelpers.ts"
 
@@ -99,7 +99,7 @@ describe("frps machine behind the Fly proxy", () => {
             () => {},
           ),
         )
-        const backend = { machineId, address: place.address }
+        const backend = { machineId, address: place.address, globalServices: place.globalServices }
         const routes: ReadonlyArray<ProxyRoute> = [
           {
             publicIp,

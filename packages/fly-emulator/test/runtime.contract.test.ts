@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest"
-import { EmulatorNetwork } from "../src/network/EmulatorNetwork.ts"
+import { EmulatorNetwork } from "../src/network/emulatorNetwork.ts"
 import { networkLayer } from "../src/network/networkLayer.ts"
-import { type MachineExit, type MachineLaunch, MachineRuntime } from "../src/runtime/MachineRuntime.ts"
+import { type MachineExit, type MachineLaunch, MachineRuntime } from "../src/runtime/machineRuntime.ts"
 import { base64, eventually, expectNoSecret, killChildren, roundTrip, startFrpc } from "./runtimeHelpers.ts"
 
 const tools = inject("tools")

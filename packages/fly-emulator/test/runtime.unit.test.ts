@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { goDurationMs } from "../src/runtime/goDuration.ts"
+import { goDurationMs, queryDurationMs } from "../src/runtime/goDuration.ts"
 import { knownImage } from "../src/runtime/knownImages.ts"
 import { guestCommand, resolveProgram, rewriteGuestPaths } from "../src/runtime/machineCommand.ts"
 import { machineEnv } from "../src/runtime/machineEnv.ts"
@@ -60,8 +60,21 @@ describe("Go durations", () => {
     expect(goDurationMs("10s")).toBe(10_000)
     expect(goDurationMs("1m30s")).toBe(90_000)
     expect(goDurationMs("500ms")).toBe(500)
-    expect(goDurationMs(2)).toBe(2_000)
+    expect(goDurationMs("0s")).toBe(0)
+    expect(goDurationMs("1500us")).toBe(1.5)
+    // fly-go's Duration also travels as integer nanoseconds.
+    expect(goDurationMs(2_000_000_000)).toBe(2_000)
+    expect(goDurationMs(-1)).toBeUndefined()
     expect(goDurationMs("soon")).toBeUndefined()
     expect(goDurationMs(undefined)).toBeUndefined()
+  })
+
+  it("reads query durations: Go strings, or bare numbers as seconds; NaN for anything else", () => {
+    expect(queryDurationMs("30")).toBe(30_000)
+    expect(queryDurationMs("30s")).toBe(30_000)
+    expect(queryDurationMs("1m")).toBe(60_000)
+    expect(queryDurationMs(null)).toBeUndefined()
+    expect(queryDurationMs("")).toBeUndefined()
+    expect(queryDurationMs("soon")).toBeNaN()
   })
 })

@@ -20,7 +20,7 @@ const reaches = (app: string, id: string, state: string) =>
     return machine.state === state ? machine : undefined
   })
 
-describe("machine state machine (§3.7, §11.5, §11.7)", () => {
+describe("machine state machine", () => {
   it("starts a created machine asynchronously, with app secrets in its env", async () => {
     const app = harness.appName()
     await createApp(harness, app)
@@ -156,7 +156,7 @@ describe("machine state machine (§3.7, §11.5, §11.7)", () => {
   })
 })
 
-describe("restart policy (§3.7)", () => {
+describe("restart policy", () => {
   const exitedMachine = async (restart: Record<string, unknown>, exitCodes: ReadonlyArray<number>) => {
     const app = harness.appName()
     await createApp(harness, app)
@@ -196,7 +196,189 @@ describe("restart policy (§3.7)", () => {
   })
 })
 
-describe("wait (§3.6, §11.6)", () => {
+describe("machine events as Fly sends them", () => {
+  const exitEventShape = {
+    exit_code: expect.any(Number),
+    guest_exit_code: expect.any(Number),
+    guest_signal: expect.any(Number),
+    signal: expect.any(Number),
+    oom_killed: false,
+    requested_stop: expect.any(Boolean),
+    restarting: expect.any(Boolean),
+  }
+
+  it("an exit event has fly-go's types: ints for codes and signals (-1 for none), booleans, no exited_at", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const request = frpsMachine()
+    const machine = await startedMachine(harness, app, {
+      ...request,
+      config: { ...request.config, restart: { policy: "no" } },
+    })
+    recorder.exit(machine.id, 3)
+    const stopped = await reaches(app, machine.id, "stopped")
+    const exit = stopped.events[0]
+    expect(exit).toMatchObject({ type: "exit", status: "stopped", source: "flyd" })
+    expect(exit.request.exit_event).toEqual({
+      ...exitEventShape,
+      exit_code: 3,
+      guest_exit_code: 3,
+      guest_signal: -1,
+      signal: -1,
+    })
+    expect(exit.request.exit_event).not.toHaveProperty("exited_at")
+    expect(exit.request.restart_count).toBe(0)
+
+    await harness.call("POST", `${machinePath(app, machine.id)}/start`)
+    await reaches(app, machine.id, "started")
+    recorder.exit(machine.id, 128 + 15, "SIGTERM")
+    const killed = await reaches(app, machine.id, "stopped")
+    expect(killed.events[0].request.exit_event).toMatchObject({ exit_code: 143, guest_signal: 15, signal: -1 })
+  })
+
+  it("a requested stop records stop/stopping (user) and an exit with requested_stop", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const machine = await startedMachine(harness, app)
+    await harness.call("POST", `${machinePath(app, machine.id)}/stop`)
+    const stopped = await reaches(app, machine.id, "stopped")
+    expect(stopped.events.slice(0, 2)).toMatchObject([
+      { type: "exit", status: "stopped", source: "flyd" },
+      { type: "stop", status: "stopping", source: "user" },
+    ])
+    expect(stopped.events[0].request.exit_event).toEqual({
+      ...exitEventShape,
+      exit_code: 0,
+      guest_exit_code: 0,
+      guest_signal: -1,
+      signal: -1,
+      requested_stop: true,
+      restarting: false,
+    })
+  })
+
+  it("a program missing from the image exits 127 during its start and the machine leaves started", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    recorder.exitDuringStart("registry.example/frps:missing-program", { exitCode: 127 })
+    const created = await harness.call("POST", `/v1/apps/${app}/machines`, {
+      config: { image: "registry.example/frps:missing-program", restart: { policy: "on-failure", max_retries: 1 } },
+    })
+    const stopped = await reaches(app, created.body.id, "stopped")
+    const exits = stopped.events.filter((event: { type: string }) => event.type === "exit")
+    // The first exit restarts (on-failure, one retry), the second does not: two boots, two exits.
+    expect(exits.map((event: { request: { exit_event: unknown } }) => event.request.exit_event)).toEqual([
+      {
+        ...exitEventShape,
+        exit_code: 127,
+        guest_exit_code: 127,
+        guest_signal: -1,
+        signal: -1,
+        requested_stop: false,
+        restarting: false,
+      },
+      {
+        ...exitEventShape,
+        exit_code: 127,
+        guest_exit_code: 127,
+        guest_signal: -1,
+        signal: -1,
+        requested_stop: false,
+        restarting: true,
+      },
+    ])
+    expect(recorder.starts.filter((start) => start.id === created.body.id)).toHaveLength(2)
+  })
+})
+
+describe("stop and restart", () => {
+  it('stop with "timeout": "0s" (fly-go\'s default) leaves the timeout to stop_config, not to an immediate kill', async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const machine = await startedMachine(harness, app)
+    await harness.call("POST", `${machinePath(app, machine.id)}/stop`, { signal: "SIGTERM", timeout: "0s" })
+    await reaches(app, machine.id, "stopped")
+    expect(recorder.stopOptions.filter((stop) => stop.id === machine.id)).toEqual([
+      { id: machine.id, signal: "SIGTERM" },
+    ])
+
+    await harness.call("POST", `${machinePath(app, machine.id)}/start`)
+    await reaches(app, machine.id, "started")
+    // fly-go's Duration also travels as integer nanoseconds.
+    await harness.call("POST", `${machinePath(app, machine.id)}/stop`, { timeout: 3_000_000_000 })
+    await reaches(app, machine.id, "stopped")
+    expect(recorder.stopOptions.filter((stop) => stop.id === machine.id).at(-1)).toEqual({
+      id: machine.id,
+      timeoutMs: 3000,
+    })
+  })
+
+  it("refuses a stop with a timeout or signal Fly would not parse, and changes nothing", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const machine = await startedMachine(harness, app)
+    for (const body of [{ timeout: "soon" }, { timeout: -1 }, { signal: "SIGNOPE" }]) {
+      const response = await harness.call("POST", `${machinePath(app, machine.id)}/stop`, body)
+      expect(response.status, JSON.stringify(body)).toBe(400)
+    }
+    expect((await stateOf(app, machine.id)).state).toBe("started")
+  })
+
+  it("restarts a started machine with the query's signal and timeout, or kills it with force_stop", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const machine = await startedMachine(harness, app)
+    const startsBefore = recorder.starts.filter((start) => start.id === machine.id).length
+    const restarted = await harness.call(
+      "POST",
+      `${machinePath(app, machine.id)}/restart?force_stop=false&timeout=5s&signal=SIGTERM`,
+    )
+    expect(restarted.status).toBe(200)
+    expect(restarted.body).toEqual({ ok: true })
+    const after = await eventually(async () => {
+      const current = await stateOf(app, machine.id)
+      return current.state === "started" && current.events[0].type === "start" ? current : undefined
+    })
+    expect(after.instance_id).toBe(machine.instance_id)
+    expect(after.events.slice(0, 4)).toMatchObject([
+      { type: "start", status: "started", source: "flyd" },
+      { type: "restart", status: "starting", source: "flyd" },
+      { type: "exit", status: "stopped", request: { exit_event: { requested_stop: true, restarting: true } } },
+      { type: "restart", status: "stopping", source: "user" },
+    ])
+    expect(recorder.starts.filter((start) => start.id === machine.id)).toHaveLength(startsBefore + 1)
+    expect(recorder.stopOptions.filter((stop) => stop.id === machine.id).at(-1)).toEqual({
+      id: machine.id,
+      signal: "SIGTERM",
+      timeoutMs: 5000,
+    })
+
+    await harness.call("POST", `${machinePath(app, machine.id)}/restart?force_stop=true`)
+    await eventually(async () =>
+      recorder.stopOptions.filter((stop) => stop.id === machine.id).length === 2 ? true : undefined,
+    )
+    expect(recorder.stopOptions.filter((stop) => stop.id === machine.id).at(-1)).toEqual({
+      id: machine.id,
+      signal: "SIGKILL",
+    })
+  })
+
+  it("refuses to restart a machine that is not started (412) and bad query values (400)", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    const created = await harness.call("POST", `/v1/apps/${app}/machines`, frpsMachine({ skip_launch: true }))
+    const refused = await harness.call("POST", `${machinePath(app, created.body.id)}/restart`)
+    expect(refused.status).toBe(412)
+    expect(refused.body).toEqual({ error: "unable to restart machine, not currently started" })
+    const machine = await startedMachine(harness, app)
+    for (const query of ["timeout=soon", "signal=SIGNOPE", "force_stop=maybe"]) {
+      expect((await harness.call("POST", `${machinePath(app, machine.id)}/restart?${query}`)).status, query).toBe(400)
+    }
+    expect((await stateOf(app, machine.id)).state).toBe("started")
+  })
+})
+
+describe("wait", () => {
   it("refuses a timeout outside 1–60 s or an unknown state with 400", async () => {
     const app = harness.appName()
     await createApp(harness, app)
@@ -256,13 +438,23 @@ describe("proxy routes", () => {
     const machine = await startedMachine(harness, app)
     const v4 = (await harness.call("POST", `/v1/apps/${app}/ip_assignments`, { type: "v4" })).body.ip
     const v6 = (await harness.call("POST", `/v1/apps/${app}/ip_assignments`, { type: "v6" })).body.ip
+    const shared = (await harness.call("POST", `/v1/apps/${app}/ip_assignments`, { type: "shared_v4" })).body.ip
     const routes = await eventually(async () => {
       const mine = recorder.routes().filter((route) => route.app === app)
-      return mine.length > 0 ? mine : undefined
+      return mine.some((route) => route.ip === shared) ? mine : undefined
     })
     const summary = routes.map((r) => `${r.ip} ${r.protocol}/${r.port} ${r.proxyProtoVersion ?? "-"}`).sort()
+    // UDP only on the dedicated IPv4: never on IPv6 or a shared IPv4.
     expect(summary).toEqual(
-      [`${v4} tcp/7000 -`, `${v4} tcp/443 v2`, `${v4} udp/5353 -`, `${v6} tcp/7000 -`, `${v6} tcp/443 v2`].sort(),
+      [
+        `${v4} tcp/7000 -`,
+        `${v4} tcp/443 v2`,
+        `${v4} udp/5353 -`,
+        `${v6} tcp/7000 -`,
+        `${v6} tcp/443 v2`,
+        `${shared} tcp/7000 -`,
+        `${shared} tcp/443 v2`,
+      ].sort(),
     )
     expect(routes.every((route) => route.targets.length === 1 && route.targets[0]?.machineId === machine.id)).toBe(true)
 

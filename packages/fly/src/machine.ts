@@ -1,7 +1,11 @@
 import { Schema } from "effect"
-import { MachineConfig } from "./machineConfig.ts"
+import { IncompleteMachineConfig, MachineConfig } from "./machineConfig.ts"
 
 const optional = Schema.optionalKey
+
+/** Every object Fly answers may grow fields; they are kept, not refused. */
+const open = <Fields extends Schema.Struct.Fields>(fields: Fields) =>
+  Schema.StructWithRest(Schema.Struct(fields), [Schema.Record(Schema.String, Schema.Unknown)])
 
 /** `POST /v1/apps/{app}/machines`. `min_secrets_version` holds the boot until secrets reach it. */
 export const CreateMachineRequest = Schema.Struct({
@@ -23,12 +27,42 @@ export const UpdateMachineRequest = Schema.Struct({
 })
 export type UpdateMachineRequest = typeof UpdateMachineRequest.Type
 
+/**
+ * `request.exit_event` of an exit event, typed as fly-go decodes it: ints for codes and signals (-1
+ * when there was none), booleans for the flags. `exited_at` is left out: Fly has sent it both as epoch
+ * milliseconds and as a timestamp string.
+ */
+export const MachineExitEvent = open({
+  exit_code: optional(Schema.Int),
+  guest_exit_code: optional(Schema.Int),
+  guest_signal: optional(Schema.Int),
+  signal: optional(Schema.Int),
+  oom_killed: optional(Schema.Boolean),
+  requested_stop: optional(Schema.Boolean),
+  restarting: optional(Schema.Boolean),
+})
+export type MachineExitEvent = typeof MachineExitEvent.Type
+
+export const MachineEventRequest = open({
+  exit_event: optional(MachineExitEvent),
+  restart_count: optional(Schema.Int),
+})
+
 export const MachineEvent = Schema.Struct({
+  id: optional(Schema.String),
   type: Schema.String,
   status: Schema.String,
   source: optional(Schema.String),
   timestamp: optional(Schema.Number),
+  request: optional(MachineEventRequest),
 })
+export type MachineEvent = typeof MachineEvent.Type
+
+/**
+ * Where the Machine's host stands: `ok`, `unknown` or `unreachable` today. Kept a string so a value
+ * Fly adds later does not fail a whole list; anything but `ok` means the config is unknown.
+ */
+export const HostStatus = Schema.String
 
 export const MachineCheckStatus = Schema.Struct({
   name: Schema.String,
@@ -37,6 +71,10 @@ export const MachineCheckStatus = Schema.Struct({
   updated_at: optional(Schema.String),
 })
 
+/**
+ * A Machine as Fly answers it. `config` is absent when the host is not `ok` (`host_status`); then
+ * `incomplete_config` may hold a partial config. Such a Machine must not be updated from it.
+ */
 export const Machine = Schema.Struct({
   id: Schema.String,
   name: Schema.String,
@@ -44,7 +82,9 @@ export const Machine = Schema.Struct({
   region: Schema.String,
   instance_id: Schema.String,
   private_ip: optional(Schema.String),
-  config: MachineConfig,
+  config: optional(MachineConfig),
+  incomplete_config: optional(IncompleteMachineConfig),
+  host_status: optional(HostStatus),
   created_at: optional(Schema.String),
   updated_at: optional(Schema.String),
   events: optional(Schema.Array(MachineEvent)),

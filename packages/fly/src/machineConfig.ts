@@ -94,9 +94,7 @@ export const MachineStopConfig = open({
   timeout: optional(GoDuration),
 })
 
-/** `fly.MachineConfig`; only `image` is required by Fly. */
-export const MachineConfig = open({
-  image: Schema.String,
+const machineConfigFields = {
   guest: optional(MachineGuest),
   env: optional(Schema.Record(Schema.String, Schema.String)),
   files: optional(Schema.Array(MachineFile)),
@@ -107,5 +105,15 @@ export const MachineConfig = open({
   metadata: optional(Schema.Record(Schema.String, Schema.String)),
   auto_destroy: optional(Schema.Boolean),
   stop_config: optional(MachineStopConfig),
-})
+}
+
+/** `fly.MachineConfig`; only `image` is required by Fly. */
+export const MachineConfig = open({ image: Schema.String, ...machineConfigFields })
 export type MachineConfig = typeof MachineConfig.Type
+
+/**
+ * `incomplete_config`: when a Machine's host is not ok, Fly answers without `config` and rebuilds
+ * what it can here — a partial config, maybe without an image, never fit to send back as an update.
+ */
+export const IncompleteMachineConfig = open({ image: optional(Schema.String), ...machineConfigFields })
+export type IncompleteMachineConfig = typeof IncompleteMachineConfig.Type

@@ -90,12 +90,24 @@ describe("FlyClient against the emulator: every endpoint", () => {
 
       const secrets = yield* fly.setSecrets(name, { FRPS_TOKEN: "c2VjcmV0" })
       assert.isAtLeast(secrets.version, 1)
+      // Names and digests only: a value never comes back.
+      const listedSecrets = yield* fly.listSecrets(name)
+      assert.deepStrictEqual(
+        listedSecrets.map((secret) => secret.name),
+        ["FRPS_TOKEN"],
+      )
+      assert.notInclude(JSON.stringify(listedSecrets), "c2VjcmV0")
+      const apps = yield* fly.listApps("personal")
+      assert.deepInclude(
+        apps.map((listed) => ({ name: listed.name, network: listed.network })),
+        { name, network: `${name}-net` },
+      )
 
       const machine = yield* fly.createMachine(name, { ...frpsMachine("frps-0"), min_secrets_version: secrets.version })
       assert.strictEqual(machine.name, "frps-0")
       assert.strictEqual(machine.region, "iad")
-      assert.strictEqual(machine.config.services?.[0]?.autostop, "off")
-      assert.strictEqual(machine.config.services?.[1]?.ports?.[0]?.proxy_proto_options?.version, "v2")
+      assert.strictEqual(machine.config?.services?.[0]?.autostop, "off")
+      assert.strictEqual(machine.config?.services?.[1]?.ports?.[0]?.proxy_proto_options?.version, "v2")
 
       yield* fly.waitMachine(name, machine.id, { state: "started", timeoutSeconds: 30, version: machine.instance_id })
       const started = yield* fly.getMachine(name, machine.id)
@@ -109,12 +121,13 @@ describe("FlyClient against the emulator: every endpoint", () => {
       assert.deepStrictEqual(yield* fly.listMachines(name, { metadata: { "fto/tunnel": "someone-else" } }), [])
 
       // A config read back from Fly can be sent back whole.
+      assert.isDefined(started.config)
       const updated = yield* fly.updateMachine(name, machine.id, {
-        config: { ...started.config, env: { LOG_LEVEL: "debug" } },
+        config: { ...(started.config ?? frpsMachine("frps-0").config), env: { LOG_LEVEL: "debug" } },
         current_version: started.instance_id,
       })
       assert.notStrictEqual(updated.instance_id, started.instance_id)
-      assert.deepStrictEqual(updated.config.env, { LOG_LEVEL: "debug" })
+      assert.deepStrictEqual(updated.config?.env, { LOG_LEVEL: "debug" })
       yield* fly.waitMachine(name, machine.id, { state: "started", timeoutSeconds: 30, version: updated.instance_id })
 
       const v4 = yield* fly.createIpAssignment(name, { type: "v4" })
@@ -144,6 +157,53 @@ describe("FlyClient against the emulator: every endpoint", () => {
         log.every((call) => call.status !== 429),
         "the budget kept every call under Fly's limits",
       )
+    }).pipe(Effect.provide(clientLayer())),
+  )
+})
+
+describe("FlyClient against the emulator: what Fly really sends", () => {
+  it.live("a Machine on an unreachable host decodes without config, beside healthy ones", () =>
+    Effect.gen(function* () {
+      const fly = yield* FlyClient
+      const name = yield* newApp("host")
+      const sick = yield* fly.createMachine(name, frpsMachine("frps-0"))
+      const well = yield* fly.createMachine(name, frpsMachine("frps-1"))
+      yield* Effect.promise(() => emu.setHostStatus(sick.id, "unreachable"))
+      const listed = yield* fly.listMachines(name, { metadata: { "fto/tunnel": "uid-1" } })
+      const byId = new Map(listed.map((machine) => [machine.id, machine]))
+      assert.strictEqual(byId.get(sick.id)?.config, undefined)
+      assert.strictEqual(byId.get(sick.id)?.host_status, "unreachable")
+      assert.deepStrictEqual(byId.get(sick.id)?.incomplete_config?.metadata, { "fto/tunnel": "uid-1" })
+      assert.strictEqual(byId.get(well.id)?.config?.image, "registry.example/frps:v0.71.0")
+      assert.strictEqual((yield* fly.getMachine(name, sick.id)).host_status, "unreachable")
+      yield* Effect.promise(() => emu.setHostStatus(sick.id, "ok"))
+      assert.isDefined((yield* fly.getMachine(name, sick.id)).config)
+    }).pipe(Effect.provide(clientLayer())),
+  )
+
+  it.live("events with exit_event, checks by name and regions with geo_region decode", () =>
+    Effect.gen(function* () {
+      const fly = yield* FlyClient
+      const name = yield* newApp("events")
+      const machine = yield* fly.createMachine(name, frpsMachine("frps-0"))
+      yield* fly.waitMachine(name, machine.id, { state: "started", timeoutSeconds: 30 })
+      yield* Effect.promise(() =>
+        fetch(`${emu.baseUrl}/v1/apps/${name}/machines/${machine.id}/stop`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${emu.token}`, "content-type": "application/json" },
+          body: JSON.stringify({ timeout: "0s" }),
+        }),
+      )
+      yield* fly.waitMachine(name, machine.id, { state: "stopped", timeoutSeconds: 30 })
+      const stopped = yield* fly.getMachine(name, machine.id)
+      assert.strictEqual(stopped.events?.[0]?.request?.exit_event?.requested_stop, true)
+      assert.strictEqual(stopped.events?.[0]?.request?.exit_event?.signal, -1)
+      assert.deepStrictEqual(
+        stopped.checks?.map((check) => [check.name, check.status]),
+        [["frps-bind", "critical"]],
+      )
+      const regions = yield* fly.listRegions()
+      assert.isTrue(regions.regions.every((region) => region.geo_region !== undefined))
     }).pipe(Effect.provide(clientLayer())),
   )
 })
@@ -240,25 +300,36 @@ describe("FlyClient against the emulator: rate limits", () => {
 })
 
 describe("FlyClient against the emulator: injected faults", () => {
-  it.live("createMachine after two 503s: retried, exactly one machine", () =>
+  it.live("createIpAssignment answered 502 after Fly applied it: not retried, and listing shows the one IPv4", () =>
+    Effect.gen(function* () {
+      const fly = yield* FlyClient
+      const name = yield* newApp("f502")
+      yield* Effect.promise(() =>
+        emu.injectFault({ action: "createIpAssignment", kind: "status", status: 502, applied: true }),
+      )
+      const error = yield* Effect.flip(fly.createIpAssignment(name, { type: "v4" }))
+      assert.strictEqual(error._tag, "FlyTransport")
+      const calls = yield* callsFor(name, "createIpAssignment")
+      assert.deepStrictEqual(
+        calls.map((call) => [call.status, call.applied]),
+        [[502, true]],
+      )
+      assert.strictEqual((yield* fly.listIpAssignments(name)).length, 1)
+    }).pipe(Effect.provide(clientLayer())),
+  )
+
+  it.live("createMachine answered 503 without applying: not retried, nothing made", () =>
     Effect.gen(function* () {
       const fly = yield* FlyClient
       const name = yield* newApp("f503")
-      yield* Effect.promise(() => emu.injectFault({ action: "createMachine", kind: "status", status: 503, count: 2 }))
-      const machine = yield* fly.createMachine(name, frpsMachine("frps-0"))
-      const calls = yield* callsFor(name, "createMachine")
+      yield* Effect.promise(() => emu.injectFault({ action: "createMachine", kind: "status", status: 503 }))
+      const error = yield* Effect.flip(fly.createMachine(name, frpsMachine("frps-0")))
+      assert.strictEqual(error._tag, "FlyTransport")
       assert.deepStrictEqual(
-        calls.map((call) => [call.status, call.applied]),
-        [
-          [503, false],
-          [503, false],
-          [200, true],
-        ],
+        (yield* callsFor(name, "createMachine")).map((call) => [call.status, call.applied]),
+        [[503, false]],
       )
-      assert.deepStrictEqual(
-        (yield* fly.listMachines(name)).map((m) => m.id),
-        [machine.id],
-      )
+      assert.deepStrictEqual(yield* fly.listMachines(name), [])
     }).pipe(Effect.provide(clientLayer())),
   )
 

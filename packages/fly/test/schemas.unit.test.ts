@@ -12,12 +12,16 @@ import {
   ListIpAssignmentsResponse,
   Machine,
   MachineConfig,
+  MachineEvent,
+  MachineLease,
   RegionsResponse,
   SetSecretsResponse,
   WaitMachineResponse,
 } from "../src/index.ts"
 
-// Examples of Fly's answers as its documentation and its Go client show them (sections of the Machines API noted).
+// Fly's answers as its docs and its Go client (fly-go) show them, decoded with the client's own
+// schemas: unknown extra fields are tolerated, missing optional ones too. Sections of the Machines API
+// reference are noted in the test names.
 const decode = <S extends Schema.Decoder<unknown>>(schema: S, json: string) =>
   Schema.decodeUnknownSync(schema)(JSON.parse(json))
 
@@ -39,7 +43,7 @@ const machineCreateResponse = `{
   "events": [{"type": "launch", "status": "created", "source": "user", "timestamp": 1699408350300}]
 }`
 
-// §3.2, the constructed example for our use case.
+// The constructed example of a create for our use case.
 const frpsMachineRequest = `{
   "name": "frps-0",
   "region": "iad",
@@ -62,7 +66,20 @@ const frpsMachineRequest = `{
   }
 }`
 
-describe("apps (§2)", () => {
+describe("apps", () => {
+  it("create with ?wait=true answers the whole App (fly-go decodes it as App)", () => {
+    const app = decode(
+      App,
+      `{"id": "z4k69dxd8r31p5mx", "name": "my-app-name", "status": "pending", "network": "default",
+        "internal_numeric_id": 1234, "machine_count": 0, "volume_count": 0,
+        "organization": {"name": "My Org", "slug": "personal", "internal_numeric_id": 7},
+        "cname_target": "abc.my-app-name.fly.dev", "app_role": ""}`,
+    )
+    assert.strictEqual(app.name, "my-app-name")
+    assert.strictEqual(app.organization?.slug, "personal")
+    assert.strictEqual(app.machine_count, 0)
+  })
+
   it("create request (docs, with name) and 201 response", () => {
     const request = decode(CreateAppRequest, `{"name": "my-app-name", "org_slug": "personal", "network": "n1"}`)
     assert.deepStrictEqual(request, { name: "my-app-name", org_slug: "personal", network: "n1" })
@@ -74,25 +91,26 @@ describe("apps (§2)", () => {
     const app = decode(
       App,
       `{"id": "jlyv9r5d56v18xrg", "name": "my-app-name", "status": "pending", "machine_count": 0,
-        "organization": {"name": "My Org", "slug": "personal"}}`,
+        "cname_target": "x.my-app-name.fly.dev", "organization": {"name": "My Org", "slug": "personal"}}`,
     )
     assert.deepStrictEqual(app, {
       id: "jlyv9r5d56v18xrg",
       name: "my-app-name",
       status: "pending",
+      machine_count: 0,
       organization: { name: "My Org", slug: "personal" },
     })
   })
 })
 
-describe("machines (§3)", () => {
+describe("machines", () => {
   it("create response (docs example)", () => {
     const machine = decode(Machine, machineCreateResponse)
     assert.strictEqual(machine.id, "1857156b526dd8")
     assert.strictEqual(machine.state, "created")
     assert.strictEqual(machine.instance_id, "01HEPA330HZ37A78TK080NAK1M")
     assert.strictEqual(machine.private_ip, "fdaa:ff:ff:a7b:195:e229:8038:2")
-    assert.strictEqual(machine.config.restart?.policy, "always")
+    assert.strictEqual(machine.config?.restart?.policy, "always")
     assert.deepStrictEqual(machine.events, [
       { type: "launch", status: "created", source: "user", timestamp: 1699408350300 },
     ])
@@ -100,10 +118,79 @@ describe("machines (§3)", () => {
 
   it("keeps unknown config fields, so a config read from Fly can be sent back whole", () => {
     const machine = decode(Machine, machineCreateResponse)
-    assert.deepStrictEqual(machine.config.dns, {})
-    const encoded = Schema.encodeSync(MachineConfig)(machine.config)
+    assert.deepStrictEqual(machine.config?.dns, {})
+    assert.isDefined(machine.config)
+    const encoded = Schema.encodeSync(MachineConfig)(machine.config ?? { image: "" })
     assert.deepStrictEqual(encoded, JSON.parse(machineCreateResponse).config)
   })
+
+  it("a Machine on a host that is not ok comes without config; a list with one still decodes", () => {
+    const unreachable = {
+      ...JSON.parse(machineCreateResponse),
+      state: "started",
+      host_status: "unreachable",
+      incomplete_config: { metadata: { "fly-tunnel-operator.dev/tunnel-uid": "u1" } },
+      host_features: ["lsvd"],
+    }
+    delete unreachable.config
+    const healthy = { ...JSON.parse(machineCreateResponse), id: "3d8d413b29d089", host_status: "ok" }
+    const list = decode(Schema.Array(Machine), JSON.stringify([healthy, unreachable]))
+    assert.strictEqual(list[0]?.config?.image, "registry-1.docker.io/library/ubuntu:latest")
+    assert.strictEqual(list[1]?.config, undefined)
+    assert.strictEqual(list[1]?.host_status, "unreachable")
+    assert.deepStrictEqual(list[1]?.incomplete_config?.metadata, { "fly-tunnel-operator.dev/tunnel-uid": "u1" })
+    // An empty incomplete_config, and none at all, decode too; so does a host status Fly may add later.
+    const bare = { ...unreachable, incomplete_config: {}, host_status: "unknown" }
+    assert.deepStrictEqual(decode(Machine, JSON.stringify(bare)).incomplete_config, {})
+    const { incomplete_config: _, ...without } = unreachable
+    assert.strictEqual(decode(Machine, JSON.stringify({ ...without, host_status: "draining" })).host_status, "draining")
+  })
+
+  it("events as Fly sends them: stop, exit with exit_event, restart, proxy start; exited_at in either form", () => {
+    const events = `[
+      {"id": "01M045ZJRCZ9SGQ0WC8SGKFS3Q", "type": "start", "status": "started", "request": {}, "source": "flyd", "timestamp": 1786846890764},
+      {"id": "01M045ZHKZ0C33XWFTGCK4MKYD", "type": "start", "status": "starting", "source": "proxy", "timestamp": 1786846889599},
+      {"id": "01M045ZH1ZN2JFXYM4GK1S6C16", "type": "exit", "status": "stopped",
+       "request": {"exit_event": {"requested_stop": true, "restarting": false, "guest_exit_code": 0, "guest_signal": -1,
+                                  "guest_error": "", "exit_code": 0, "signal": -1, "error": "", "oom_killed": false,
+                                  "exited_at": "2026-08-16T02:21:28.614Z"},
+                   "restart_count": 0},
+       "source": "flyd", "timestamp": 1786846889023},
+      {"id": "01M045ZG28KTY8DSQG4GJG01T9", "type": "stop", "status": "stopping", "request": {"reason": ""}, "source": "user", "timestamp": 1786846888008},
+      {"type": "exit", "status": "stopped",
+       "request": {"exit_event": {"exit_code": 127, "exited_at": 1653346105255, "guest_exit_code": 0, "guest_signal": -1,
+                                  "oom_killed": false, "requested_stop": false, "restarting": false, "signal": -1},
+                   "restart_count": 0},
+       "source": "flyd", "timestamp": 1653346106636},
+      {"type": "restart", "status": "starting", "source": "flyd", "timestamp": 1669151872710}
+    ]`
+    const decoded = decode(Schema.Array(MachineEvent), events)
+    assert.deepStrictEqual(decoded[2]?.request?.exit_event, {
+      requested_stop: true,
+      restarting: false,
+      guest_exit_code: 0,
+      guest_signal: -1,
+      guest_error: "",
+      exit_code: 0,
+      signal: -1,
+      error: "",
+      oom_killed: false,
+      exited_at: "2026-08-16T02:21:28.614Z",
+    })
+    assert.strictEqual(decoded[4]?.request?.exit_event?.exit_code, 127)
+    assert.strictEqual(decoded[5]?.request, undefined)
+  })
+
+  it.effect("an exit event whose signal is not an int fails the decode, naming the field", () =>
+    Effect.gen(function* () {
+      const machine = JSON.parse(machineCreateResponse)
+      machine.events = [
+        { type: "exit", status: "stopped", request: { exit_event: { exit_code: 1, signal: "" } }, source: "flyd" },
+      ]
+      const error = yield* Effect.flip(decodeJson("getMachine", Machine, JSON.stringify(machine), 200))
+      assert.strictEqual(error.path, "events.0.request.exit_event.signal")
+    }),
+  )
 
   it("the constructed frps request round-trips unchanged", () => {
     const request = decode(CreateMachineRequest, frpsMachineRequest)
@@ -144,7 +231,7 @@ describe("machines (§3)", () => {
   })
 })
 
-describe("IP assignments (§5.1), secrets (§9), regions (§10)", () => {
+describe("IP assignments, secrets, regions", () => {
   const ip = `{"ip": "137.66.12.34", "region": "global", "shared": false, "service_name": "",
     "created_at": "2026-08-20T10:00:00Z", "egress": false, "network": null}`
 
@@ -175,12 +262,14 @@ describe("IP assignments (§5.1), secrets (§9), regions (§10)", () => {
     assert.strictEqual(response.version, 3)
   })
 
-  it("regions", () => {
+  it("regions, with every field of Fly's regionResponse and one Fly may add", () => {
     const response = decode(
       RegionsResponse,
       `{"nearest": "iad",
         "regions": [{"code": "iad", "name": "Ashburn, Virginia (US)", "deprecated": false, "gateway_available": true,
-                     "geo_region": "…", "latitude": 0, "longitude": 0, "mpg_available": true, "requires_paid_plan": false}]}`,
+                     "geo_region": "north_america", "latitude": 39.04, "longitude": -77.49, "mpg_available": true,
+                     "requires_paid_plan": false, "capacity": 1200},
+                    {"code": "gru"}]}`,
     )
     assert.strictEqual(response.nearest, "iad")
     assert.deepStrictEqual(response.regions[0], {
@@ -188,12 +277,47 @@ describe("IP assignments (§5.1), secrets (§9), regions (§10)", () => {
       name: "Ashburn, Virginia (US)",
       deprecated: false,
       gateway_available: true,
+      geo_region: "north_america",
+      latitude: 39.04,
+      longitude: -77.49,
+      mpg_available: true,
       requires_paid_plan: false,
     })
+    assert.deepStrictEqual(response.regions[1], { code: "gru" })
+  })
+
+  it("secrets: one-secret writes and deletes answer versions too (the deprecated Version alongside)", () => {
+    const response = decode(SetSecretsResponse, `{"version": 4, "Version": 4}`)
+    assert.strictEqual(response.version, 4)
   })
 })
 
-describe("error bodies (§1.2, §2, §3.8, §8.3)", () => {
+describe("leases", () => {
+  it("acquire (201), held (409), release (200)", () => {
+    const acquired = decode(
+      MachineLease,
+      `{"status": "success",
+        "data": {"nonce": "5c35f65c9f95", "expires_at": 1708569778, "owner": "hello@fly.io",
+                 "description": "", "version": "01HQ73A7BFFDF1B6WMGHFZZ4E7"}}`,
+    )
+    assert.deepStrictEqual(acquired.data, {
+      nonce: "5c35f65c9f95",
+      expires_at: 1708569778,
+      owner: "hello@fly.io",
+      description: "",
+      version: "01HQ73A7BFFDF1B6WMGHFZZ4E7",
+    })
+    const held = decode(
+      MachineLease,
+      `{"status": "error", "code": "invalid",
+        "message": "machine ID 3d8d413b29d089 lease currently held by hello@fly.io, expires at 2022-10-20 19:59:06 +0000 UTC"}`,
+    )
+    assert.strictEqual(held.code, "invalid")
+    assert.deepStrictEqual(decode(MachineLease, `{"status": "success", "data": {"ok": true}}`).data, { ok: true })
+  })
+})
+
+describe("error bodies", () => {
   it("decode", () => {
     assert.deepStrictEqual(
       decode(ErrorResponse, `{"error": "Validation failed: Name has already been taken", "status": "name_taken"}`),

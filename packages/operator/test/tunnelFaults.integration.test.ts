@@ -80,8 +80,10 @@ describe("Tunnel controller under faults, crashes and drift", () => {
       const seen = (await harness.emulator.state()).calls.length
       await harness.emulator.injectFault({ action, kind: "lostResponse", count: 1 } as Fault)
       await applyTunnel(name)
+      let converged = seen
       if (action === "updateMachine") {
         await readyTunnel(name)
+        converged = (await harness.emulator.state()).calls.length
         await applyTunnel(name, [
           { name: "http", port: 8080 },
           { name: "extra", port: 9090 },
@@ -94,11 +96,20 @@ describe("Tunnel controller under faults, crashes and drift", () => {
       )
       await harness.stopOperator()
       harness.startOperator()
-      const ready = await readyTunnel(name, (current) =>
-        action === "updateMachine"
-          ? (current.status?.machines?.length ?? 0) > 0 && current.status?.conditions?.[0]?.message !== undefined
-          : true,
-      )
+      const ready = await readyTunnel(name)
+      if (action === "updateMachine") {
+        // The update whose answer was lost is live: the one Machine publishes the new port and runs.
+        await machinePublishes(ready.metadata.uid, 9090)
+        const [machine] = (await flyResources(ready.metadata.uid)).machines
+        expect(machine?.state).toBe("started")
+        const updates = (await harness.emulator.state()).calls
+          .slice(seen)
+          .filter((call) => call.action === "updateMachine" && call.applied)
+        expect(updates.length).toBeGreaterThanOrEqual(1)
+        expect(
+          (await harness.emulator.state()).calls.slice(converged).filter((call) => call.action === "createMachine"),
+        ).toEqual([])
+      }
       const fly = await flyResources(ready.metadata.uid)
       expect(fly.apps).toHaveLength(1)
       expect(fly.machines).toHaveLength(1)

@@ -28,6 +28,7 @@ const machine = (region: string, state: string, checks: Machine["checks"] = []):
     checks,
   },
   controlPort: region === "ord" ? 7000 : 7001,
+  current: true,
 })
 const passing = [{ name: "servicecheck-00-tcp-80", status: "passing" }]
 
@@ -35,7 +36,7 @@ const converged: Observations = {
   generation: 3,
   spec,
   app,
-  token: { secretsVersion: 2, tokenDigest: "abc" },
+  token: { secretsVersion: 2, tokenDigest: "abc", cluster: "c1" },
   machines: [machine("ord", "started", passing), machine("ams", "started", passing)],
   address: "203.0.113.7",
   clientRolledOut: true,
@@ -54,8 +55,8 @@ describe("tunnelStatus", () => {
       regions: "ord,ams",
       app: { name: "fto-web-uid", network: "fto-uid", id: "app-1", secretsVersion: 2, tokenDigest: "abc" },
       machines: [
-        { id: "m-ord", region: "ord", state: "started", instanceId: "i-ord", controlPort: 7000 },
-        { id: "m-ams", region: "ams", state: "started", instanceId: "i-ams", controlPort: 7001 },
+        { id: "m-ord", region: "ord", state: "started", instanceId: "i-ord", controlPort: 7000, upToDate: true },
+        { id: "m-ams", region: "ams", state: "started", instanceId: "i-ams", controlPort: 7001, upToDate: true },
       ],
       addresses: [{ ip: "203.0.113.7", type: "v4" }],
     })

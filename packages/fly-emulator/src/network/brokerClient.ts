@@ -3,7 +3,7 @@ import type * as dgram from "node:dgram"
 import type * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
-import { NetworkError } from "./NetworkError.ts"
+import { NetworkError } from "./networkError.ts"
 import type { BrokerReply, BrokerRequest } from "./socketBroker.ts"
 
 export interface BrokerClient {

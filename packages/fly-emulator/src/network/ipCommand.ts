@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process"
 import { Effect } from "effect"
-import { NetworkError } from "./NetworkError.ts"
+import { NetworkError } from "./networkError.ts"
 
 /** Runs `ip <args>` (iproute2); fails with its stderr. */
 export const ip = (args: ReadonlyArray<string>): Effect.Effect<string, NetworkError> =>

@@ -1,16 +1,18 @@
 import { randomBytes, randomInt } from "node:crypto"
 import { Effect, type Scope } from "effect"
 import { startBroker } from "./brokerClient.ts"
-import type { AddressType, EmulatorNetwork, MachineAddress } from "./EmulatorNetwork.ts"
+import type { AddressType, EmulatorNetwork, MachineAddress } from "./emulatorNetwork.ts"
 import { alreadyExists, ip, ipBestEffort } from "./ipCommand.ts"
-import { NetworkError } from "./NetworkError.ts"
+import { NetworkError } from "./networkError.ts"
 import { namespacePrefix, sweepStaleNamespaces } from "./staleNamespaces.ts"
 
 /**
  * Address plan, per emulator instance with slot S (0–255, claimed through the unique name of its
  * host-side veth `ftoemuS`):
  *   link host ⇄ emulator namespace  198.19.S.1 ⇄ 198.19.S.2 (/30), fd18:e0:0:S::1 ⇄ ::2 (/64)
- *   machine bridge                  198.18.S.1/24, machine n at 198.18.S.n
+ *   machine bridge                  198.18.S.1/24, machine n (4–254) at 198.18.S.n
+ *   machine n's fly-global-services 198.19.S.n/32 on its eth0 (the rest of the link's /24; n ≥ 4
+ *                                   keeps clear of the /30)
  *   public IPv4 (v4, shared_v4)     203.0.113.x/32   — unique on the host: claimed by its host route
  *   public IPv6 / flycast           2001:db8:f1e::x, fdaa:0:f1e::x (/128) — same
  * Every address and route on the host hangs off `ftoemuS`, which dies with the emulator
@@ -71,6 +73,7 @@ export const namespaceNetwork: Effect.Effect<typeof EmulatorNetwork.Service, Net
     const link4 = (host: number) => `198.19.${slot}.${host}`
     const link6 = (host: number) => `fd18:e0:0:${slot.toString(16)}::${host}`
     const bridge4 = (host: number) => `198.18.${slot}.${host}`
+    const globalServices4 = (host: number) => link4(host)
 
     for (const args of [
       ["addr", "add", `${link4(1)}/30`, "dev", hostLink],
@@ -84,7 +87,11 @@ export const namespaceNetwork: Effect.Effect<typeof EmulatorNetwork.Service, Net
       ["-n", name, "link", "set", "machines", "up"],
       ["-n", name, "route", "add", "default", "via", link4(1)],
       ["-n", name, "-6", "route", "add", "default", "via", link6(1)],
+      // The machines' fly-global-services addresses: on the bridge here, behind the veth on the host
+      // (the link's own /30 is more specific and stays direct).
+      ["-n", name, "route", "add", `${link4(0)}/24`, "dev", "machines"],
       ["route", "add", `${bridge4(0)}/24`, "via", link4(2), "dev", hostLink],
+      ["route", "add", `${link4(0)}/24`, "via", link4(2), "dev", hostLink],
     ]) {
       yield* ip(args)
     }
@@ -114,13 +121,14 @@ export const namespaceNetwork: Effect.Effect<typeof EmulatorNetwork.Service, Net
 
     const allocateMachineAddress = Effect.fn("EmulatorNetwork.allocateMachineAddress")(function* (machineId: string) {
       const existing = machines.get(machineId)
-      if (existing) return { address: existing.address, run: existing.run }
+      if (existing) return { address: existing.address, globalServices: existing.globalServices, run: existing.run }
       const used = new Set([...machines.values()].map((machine) => machine.index))
-      const index = Array.from({ length: 253 }, (_, i) => i + 2).find((n) => !used.has(n))
+      const index = Array.from({ length: 251 }, (_, i) => i + 4).find((n) => !used.has(n))
       if (index === undefined) return yield* new NetworkError({ message: "no free machine address left" })
       const namespace = `${name}-m${index}`
       const machine = {
         address: bridge4(index),
+        globalServices: globalServices4(index),
         run: ["ip", "netns", "exec", namespace],
         namespace,
         index,
@@ -132,13 +140,14 @@ export const namespaceNetwork: Effect.Effect<typeof EmulatorNetwork.Service, Net
         ["-n", name, "link", "set", `m${index}`, "master", "machines", "up"],
         ["-n", namespace, "link", "set", "lo", "up"],
         ["-n", namespace, "addr", "add", `${machine.address}/24`, "dev", "eth0"],
+        ["-n", namespace, "addr", "add", `${machine.globalServices}/32`, "dev", "eth0"],
         ["-n", namespace, "link", "set", "eth0", "up"],
         ["-n", namespace, "route", "add", "default", "via", bridge4(1)],
       ]
       for (const args of setup) {
         yield* ip(args).pipe(Effect.tapError(() => releaseMachine(machineId)))
       }
-      return { address: machine.address, run: machine.run }
+      return { address: machine.address, globalServices: machine.globalServices, run: machine.run }
     })
 
     const releaseMachine = (machineId: string): Effect.Effect<void> =>

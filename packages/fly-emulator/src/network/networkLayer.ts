@@ -1,9 +1,9 @@
 import { execFileSync } from "node:child_process"
 import { Effect, Layer } from "effect"
-import { EmulatorNetwork } from "./EmulatorNetwork.ts"
+import { EmulatorNetwork } from "./emulatorNetwork.ts"
 import { loopbackNetwork } from "./loopbackNetwork.ts"
-import type { NetworkError } from "./NetworkError.ts"
 import { namespaceNetwork } from "./namespaceNetwork.ts"
+import type { NetworkError } from "./networkError.ts"
 
 export type NetworkMode = "auto" | "namespace" | "loopback"
 

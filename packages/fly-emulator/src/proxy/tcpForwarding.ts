@@ -1,6 +1,6 @@
 import * as net from "node:net"
-import type { ProxyBackend, ProxyRoute } from "./ProxyRoute.ts"
 import { proxyHeaderV1, proxyHeaderV2 } from "./proxyHeader.ts"
+import type { ProxyBackend, ProxyRoute } from "./proxyRoute.ts"
 
 /**
  * Serves one public TCP listener: each connection goes to a healthy backend chosen round-robin,

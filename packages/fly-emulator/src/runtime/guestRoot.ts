@@ -16,12 +16,12 @@ export const canChroot = (): boolean => {
 /**
  * Makes a machine root bootable under chroot: the program at its guest path (frps is a static Go
  * binary, so nothing else is needed) and an /etc/hosts where `fly-global-services` is the
- * machine's own address, as Fly's UDP services expect (reference fly-api.md §7.1).
+ * machine's separate UDP address, the one Fly's proxy delivers datagrams to.
  */
 export const prepareGuestRoot = async (
   root: string,
   program: { readonly guestPath: string; readonly binary: string },
-  address: string,
+  globalServices: string,
 ) => {
   const target = join(root, program.guestPath)
   await mkdir(dirname(target), { recursive: true })
@@ -29,5 +29,5 @@ export const prepareGuestRoot = async (
   await chmod(target, 0o755)
   await mkdir(join(root, "etc"), { recursive: true })
   await mkdir(join(root, "tmp"), { recursive: true })
-  await writeFile(join(root, "etc/hosts"), `127.0.0.1 localhost\n${address} fly-global-services\n`)
+  await writeFile(join(root, "etc/hosts"), `127.0.0.1 localhost\n${globalServices} fly-global-services\n`)
 }

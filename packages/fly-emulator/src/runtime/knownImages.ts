@@ -12,7 +12,7 @@ export interface RuntimeBinaries {
 
 /**
  * Images the runtime can boot. The official frps image has `ENTRYPOINT ["/usr/bin/frps"]` and no
- * CMD (reference frp.md §7); any image whose name contains "frps" is taken to be one of them.
+ * CMD (frp's official images); any image whose name contains "frps" is taken to be one of them.
  * Everything else boots without a process.
  */
 export const knownImage = (image: string, binaries: RuntimeBinaries): KnownImage | undefined => {

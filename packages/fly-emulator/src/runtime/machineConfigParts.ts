@@ -1,6 +1,6 @@
 import { Schema } from "effect"
 
-/** The parts of a machine config the runtime acts on (reference fly-api.md §3.2); the rest is ignored. */
+/** The parts of a machine config the runtime acts on (the Machines API's machine config); the rest is ignored. */
 export const MachineFile = Schema.Struct({
   guest_path: Schema.String,
   raw_value: Schema.optionalKey(Schema.String),

@@ -2,12 +2,12 @@ import { chmod, mkdir, writeFile } from "node:fs/promises"
 import { dirname, join, posix } from "node:path"
 import { Effect } from "effect"
 import type { MachineFile } from "./machineConfigParts.ts"
-import { RuntimeError } from "./RuntimeError.ts"
+import { RuntimeError } from "./runtimeError.ts"
 
 /**
  * Writes `config.files` under the machine's root directory (guest `/etc/frp/frps.toml` →
  * `<root>/etc/frp/frps.toml`) and returns guest path → host path. `raw_value` is base64, and so is
- * the value of the app secret a `secret_name` points to (reference fly-api.md §9).
+ * the value of the app secret a `secret_name` points to (Fly's app secrets docs).
  */
 export const materializeFiles = Effect.fnUntraced(function* (
   machineId: string,

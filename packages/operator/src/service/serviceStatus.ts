@@ -14,6 +14,8 @@ const advice: Record<Reason, string> = {
   [Reasons.AppNameTaken]: "the tunnel's Fly App name belongs to an App that is not this tunnel's; recreate the Service",
   [Reasons.MachineCreating]: "the frps Machine is being created or updated",
   [Reasons.MachineStarted]: "the frps Machine runs; the rest of the tunnel is being provisioned",
+  [Reasons.MachineUpdating]:
+    "the frps Machines are moving to a new config one region at a time; the others keep serving",
   [Reasons.AddressAllocated]: "the public IPv4 is allocated; the rest of the tunnel is being provisioned",
   [Reasons.ClientDeploying]: "frpc is rolling out in the operator's namespace and connecting to Fly",
   [Reasons.ClientReady]: "frpc is connected; the rest of the tunnel is being provisioned",

@@ -1,9 +1,10 @@
 import type { FlyTunnelSpec } from "@fly-tunnel-operator/api"
-import { type App, FlyClient, type Machine } from "@fly-tunnel-operator/fly"
+import { type App, FlyClient, type Machine, type MachineConfig } from "@fly-tunnel-operator/fly"
 import { chooseControlPorts } from "@fly-tunnel-operator/frp"
 import { Effect } from "effect"
 import type { PushedToken } from "./flySecret.ts"
-import { configHashOf, frpsMachineConfig } from "./frpsMachineConfig.ts"
+import { configHashOf, frpsMachineConfig, holdsConfig } from "./frpsMachineConfig.ts"
+import { RolloutGate } from "./machineRollout.ts"
 import { blockedByFly } from "./tunnelBlocked.ts"
 import { MachineMetadata, machineName, type TunnelIdentity } from "./tunnelNames.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
@@ -12,7 +13,16 @@ import { TunnelSettings } from "./tunnelSettings.ts"
 export interface TunnelMachine {
   readonly machine: Machine
   readonly controlPort: number
+  /** It runs (or was just given) the desired config; false while a rollout has not reached it yet. */
+  readonly current: boolean
 }
+
+/**
+ * Fly answers a Machine whose host is not ok without its config (`host_status`, `incomplete_config`). Its config is
+ * unknown, so the Machine is left exactly as it is — not updated, replaced nor destroyed — until the host is back.
+ */
+export const configUnknown = (machine: Machine): boolean =>
+  machine.config === undefined || (machine.host_status !== undefined && machine.host_status !== "ok")
 
 /** The region → control port plan: regions in spec order, each with its own control port. */
 const machinePlans = (spec: FlyTunnelSpec) => {
@@ -23,10 +33,24 @@ const machinePlans = (spec: FlyTunnelSpec) => {
   return spec.regions.map((region, index) => ({ region, controlPort: ports[index] ?? 0 }))
 }
 
+/** States a Machine is started from again: it should run, and nothing but drift stopped it. */
+const STARTABLE = new Set(["stopped", "suspended", "failed", "created"])
+
+/** A Machine that runs the desired config: its hash matches and nothing we set was changed behind our back. */
+const upToDate = (machine: Machine, desired: MachineConfig) =>
+  configHashOf(machine.config) === configHashOf(desired) && holdsConfig(machine.config, desired)
+
+/** A Machine just updated is settled once it runs again: started, every check it reports passing. */
+const settled = (machine: Machine) =>
+  machine.state === "started" && (machine.checks ?? []).every((check) => check.status === "passing")
+
 /**
  * One frps Machine per region, running the desired config. Machines are found by our metadata before anything is
- * created (a lost create answer leaves a Machine that the next pass adopts); a Machine is updated only when its
- * config hash differs, so a converged tunnel costs no mutating call and no frps restart.
+ * created (a lost create answer leaves a Machine that the next pass adopts). A Machine is updated only when it does
+ * not run the desired config — its hash differs, or something we set was changed out of band — so a converged tunnel
+ * costs no mutating call and no frps restart; a stopped one is started again. Updates roll: one region at a time,
+ * the next only once the last one runs again, and only while the RolloutGate gives this tunnel a place. A Machine
+ * whose config is unknown (host trouble) holds its region and is not touched; the other regions go on.
  */
 export const ensureMachines = Effect.fn("ensureMachines")(function* (
   tunnel: TunnelIdentity,
@@ -36,46 +60,74 @@ export const ensureMachines = Effect.fn("ensureMachines")(function* (
 ) {
   const fly = yield* FlyClient
   const settings = yield* TunnelSettings
+  const gate = yield* RolloutGate
   const existing = yield* fly.listMachines(app.name, { metadata: { [MachineMetadata.tunnelUid]: tunnel.uid } })
   const live = existing.filter((machine) => machine.state !== "destroyed" && machine.state !== "destroying")
-  const plans = machinePlans(spec)
-  const regionOf = (machine: Machine) => machine.config.metadata?.[MachineMetadata.region] ?? machine.region
-  // One Machine per region: the first of a region is kept, any other (or one of a dropped region) goes.
+  const plans = machinePlans(spec).map((plan) => ({
+    ...plan,
+    config: frpsMachineConfig(tunnel, spec, plan, settings.frpsImage, token.tokenDigest),
+  }))
+  const regionOf = (machine: Machine) =>
+    (machine.config ?? machine.incomplete_config)?.metadata?.[MachineMetadata.region] ?? machine.region
+  // One Machine per region: the first of a region is kept (one with a known config first), any other (or one of a
+  // dropped region) goes — unless its config is unknown.
   const kept = new Map<string, Machine>()
-  for (const machine of live) {
+  for (const machine of [...live].sort((a, b) => Number(configUnknown(a)) - Number(configUnknown(b)))) {
     const region = regionOf(machine)
     if (plans.some((plan) => plan.region === region) && !kept.has(region)) kept.set(region, machine)
   }
-  const surplus = live.filter((machine) => kept.get(regionOf(machine)) !== machine)
+  const surplus = live.filter((machine) => kept.get(regionOf(machine)) !== machine && !configUnknown(machine))
   yield* Effect.forEach(
     surplus,
     (machine) => fly.deleteMachine(app.name, machine.id).pipe(Effect.catchTag("FlyNotFound", () => Effect.void)),
     { concurrency: "unbounded", discard: true },
   )
-  return yield* Effect.forEach(
+
+  // The rollout: Machines that exist with a known config but not the desired one are updated one per pass, in spec
+  // order. One already moved to the desired config that does not run again yet holds the next back (an outdated one
+  // that is unhealthy does not: it may be unhealthy precisely because it is outdated).
+  const outdated = plans.filter((plan) => {
+    const current = kept.get(plan.region)
+    return current !== undefined && !configUnknown(current) && !upToDate(current, plan.config)
+  })
+  const rolling =
+    outdated.length > 0 &&
+    plans.some((plan) => {
+      const current = kept.get(plan.region)
+      return current !== undefined && !configUnknown(current) && upToDate(current, plan.config) && !settled(current)
+    })
+  const next = outdated[0]
+  const mayUpdate = next !== undefined && !rolling && (yield* gate.enter(tunnel.uid))
+  if (outdated.length === 0) yield* gate.leave(tunnel.uid)
+
+  const machines = yield* Effect.forEach(
     plans,
     Effect.fnUntraced(function* (plan) {
-      const config = frpsMachineConfig(tunnel, spec, plan, settings.frpsImage, token.tokenDigest)
       const current = kept.get(plan.region)
       if (current === undefined) {
         const created = yield* fly.createMachine(app.name, {
           name: machineName(plan.region),
           region: plan.region,
-          config,
+          config: plan.config,
           min_secrets_version: token.secretsVersion,
         })
-        return { machine: created, controlPort: plan.controlPort }
+        return { machine: created, controlPort: plan.controlPort, current: true }
       }
-      if (configHashOf(current.config) === configHashOf(config))
-        return { machine: current, controlPort: plan.controlPort }
-      const updated = yield* fly.updateMachine(app.name, current.id, {
-        region: plan.region,
-        config,
-        min_secrets_version: token.secretsVersion,
-        current_version: current.instance_id,
-      })
-      return { machine: updated, controlPort: plan.controlPort }
+      if (configUnknown(current)) return { machine: current, controlPort: plan.controlPort, current: true }
+      if (!upToDate(current, plan.config)) {
+        if (!(mayUpdate && plan === next)) return { machine: current, controlPort: plan.controlPort, current: false }
+        const updated = yield* fly.updateMachine(app.name, current.id, {
+          region: plan.region,
+          config: plan.config,
+          min_secrets_version: token.secretsVersion,
+          current_version: current.instance_id,
+        })
+        return { machine: updated, controlPort: plan.controlPort, current: true }
+      }
+      if (STARTABLE.has(current.state)) yield* fly.startMachine(app.name, current.id)
+      return { machine: current, controlPort: plan.controlPort, current: true }
     }),
     { concurrency: "unbounded" },
   )
+  return machines
 }, blockedByFly("MachinesReady"))

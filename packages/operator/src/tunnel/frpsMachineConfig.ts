@@ -78,3 +78,26 @@ export const frpsMachineConfig = (
 
 export const configHashOf = (config: MachineConfig | undefined): string | undefined =>
   config?.metadata?.[MachineMetadata.configHash]
+
+/**
+ * Whether a live config holds everything the desired one sets, with the same values. Fields Fly adds (defaults, its
+ * own bookkeeping) are allowed; a field we set that was changed or removed out of band is drift to put back.
+ */
+export const holdsConfig = (live: unknown, desired: unknown): boolean => {
+  if (Array.isArray(desired)) {
+    return (
+      Array.isArray(live) &&
+      live.length === desired.length &&
+      desired.every((item, index) => holdsConfig(live[index], item))
+    )
+  }
+  if (desired !== null && typeof desired === "object") {
+    return (
+      live !== null &&
+      typeof live === "object" &&
+      !Array.isArray(live) &&
+      Object.entries(desired).every(([key, value]) => holdsConfig(Reflect.get(live, key), value))
+    )
+  }
+  return live === desired
+}

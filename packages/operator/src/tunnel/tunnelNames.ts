@@ -24,13 +24,13 @@ export const flyAppName = (tunnel: TunnelIdentity): string => `fto-${slug(tunnel
  * The App's isolated private network. It is also our ownership mark: an App of the derived name on another network
  * is not ours and is never adopted.
  */
-export const flyNetworkName = (tunnel: TunnelIdentity): string => `fto-${tunnel.uid}`
+export const flyNetworkName = (tunnel: Pick<TunnelIdentity, "uid">): string => `fto-${tunnel.uid}`
 
 /** Machine names are unique per App, so a repeated create of a region's Machine cannot succeed twice. */
 export const machineName = (region: string): string => `frps-${region}`
 
 /** The Secret of the tunnel's frpc (token and one config per Machine), in the operator's namespace. */
-export const frpcObjectName = (tunnel: TunnelIdentity): string => `frpc-${tunnel.uid}`
+export const frpcObjectName = (tunnel: Pick<TunnelIdentity, "uid">): string => `frpc-${tunnel.uid}`
 
 /** The frpc Deployment of one Machine (one per region). */
 export const frpcDeploymentName = (tunnel: TunnelIdentity, region: string): string => `frpc-${tunnel.uid}-${region}`

@@ -1,17 +1,19 @@
 import { decodeFlyTunnel, FINALIZER, Reasons } from "@fly-tunnel-operator/api"
-import { Effect, Option } from "effect"
+import { Duration, Effect, Option } from "effect"
 import { done, type ReconcileResult, requeueAfter, retry } from "../controller/reconcileResult.ts"
 import { EventRecorder } from "../kube/eventRecorder.ts"
 import { KubeCache } from "../kube/kubeCache.ts"
 import { addFinalizer } from "../kube/kubeClient.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { FlyTunnel, parseKey } from "../kube/resourceType.ts"
-import { ensureAddress } from "./flyAddress.ts"
+import { CapacityBackoff } from "./capacityBackoff.ts"
+import { ensureAddress, publishedAddress } from "./flyAddress.ts"
 import { ensureFlyApp } from "./flyApp.ts"
 import { ensureMachines } from "./flyMachines.ts"
+import { checkRegions } from "./flyRegions.ts"
 import { ensureFlySecret } from "./flySecret.ts"
 import { ensureClient } from "./frpcClient.ts"
-import { invalidSpec, isTunnelBlocked, type TunnelBlocked } from "./tunnelBlocked.ts"
+import { invalidSpec, isTunnelBlocked, TunnelBlocked } from "./tunnelBlocked.ts"
 import type { TunnelIdentity } from "./tunnelNames.ts"
 import { newToken, readTunnelSecret, secretContent, writeTunnelSecret } from "./tunnelSecret.ts"
 import { isReady, type Observations, tunnelStatus } from "./tunnelStatus.ts"
@@ -44,6 +46,7 @@ const attempt = <A, E, R>(
  */
 export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: string) {
   const cache = yield* KubeCache
+  const capacity = yield* CapacityBackoff
   const events = yield* EventRecorder
   const { namespace = "", name } = parseKey(key)
   const found = yield* cache.tunnels.get(name, namespace)
@@ -79,16 +82,20 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   }
 
   const blocked: Array<TunnelBlocked> = []
-  const app = yield* attempt(blocked, ensureFlyApp(identity))
+  // A region Fly does not have is refused before anything of the tunnel is created.
+  const regionsKnown = yield* attempt(blocked, checkRegions(spec.regions))
+  const app = Option.isSome(regionsKnown) ? yield* attempt(blocked, ensureFlyApp(identity)) : Option.none()
   let observations: Observations = { generation, spec, blocked, ...(Option.isSome(app) ? { app: app.value } : {}) }
+  // After Fly had no capacity, the Machines wait their turn; what already runs keeps running.
+  const capacityWait = yield* capacity.remaining(identity.uid)
   if (Option.isSome(app)) {
-    const pushed = yield* attempt(blocked, ensureFlySecret(token, app.value, tunnel.status?.app))
+    const pushed = yield* attempt(blocked, ensureFlySecret(identity, token, app.value, tunnel.status?.app))
     const [machines, address] = yield* Effect.all(
       [
-        Option.isSome(pushed)
+        Option.isSome(pushed) && Option.isNone(capacityWait)
           ? attempt(blocked, ensureMachines(identity, spec, app.value, pushed.value))
           : Effect.succeedNone,
-        attempt(blocked, ensureAddress(app.value)),
+        attempt(blocked, ensureAddress(app.value, publishedAddress(tunnel.status))),
       ],
       { concurrency: 2 },
     )
@@ -114,6 +121,29 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
     }
   }
 
+  // No capacity for a Machine: wait minutes (doubling, capped), not a retry storm, and say what waiting costs.
+  const refused = blocked.findIndex((issue) => issue.reason === Reasons.FlyCapacity)
+  const outOfCapacity = blocked[refused]
+  const waiting = Option.isSome(capacityWait)
+    ? capacityWait.value
+    : outOfCapacity !== undefined
+      ? yield* capacity.refused(identity.uid, outOfCapacity.message)
+      : undefined
+  if (waiting === undefined && observations.machines !== undefined) yield* capacity.cleared(identity.uid)
+  if (waiting !== undefined) {
+    const kept =
+      observations.address === undefined
+        ? ""
+        : `; the dedicated IPv4 ${observations.address} is kept for it ($2/month) while it waits`
+    const issue = new TunnelBlocked({
+      condition: "MachinesReady",
+      reason: Reasons.FlyCapacity,
+      message: `${waiting.message}${kept}; next try in ${Duration.format(waiting.wait)} (another region or Machine size may have room)`,
+      retry: true,
+    })
+    if (outOfCapacity === undefined) blocked.push(issue)
+    else blocked[refused] = issue
+  }
   const status = tunnelStatus(observations, tunnel.status, yield* kubeTimeNow)
   yield* writeTunnelStatus(tunnel, status)
   if (isReady(status) && !isReady(tunnel.status)) {
@@ -125,6 +155,11 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   }
   for (const issue of blocked)
     yield* events.record(tunnel, { type: "Warning", reason: issue.reason, message: issue.message })
+  if (waiting !== undefined) return requeueAfter(waiting.wait)
+  const soonest = Math.min(
+    ...blocked.flatMap((issue) => (issue.retryAfterMillis === undefined ? [] : [issue.retryAfterMillis])),
+  )
+  if (Number.isFinite(soonest)) return requeueAfter(Duration.millis(soonest))
   if (blocked.some((issue) => issue.retry)) return retry
   if (blocked.length > 0 || isReady(status)) return done
   return requeueAfter(PROGRESS_INTERVAL) satisfies ReconcileResult

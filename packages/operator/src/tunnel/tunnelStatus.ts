@@ -9,7 +9,7 @@ import {
   Reasons,
 } from "@fly-tunnel-operator/api"
 import type { App } from "@fly-tunnel-operator/fly"
-import type { TunnelMachine } from "./flyMachines.ts"
+import { configUnknown, type TunnelMachine } from "./flyMachines.ts"
 import type { PushedToken } from "./flySecret.ts"
 import type { TunnelBlocked } from "./tunnelBlocked.ts"
 import { targetSummary } from "./tunnelTarget.ts"
@@ -44,8 +44,35 @@ const blockedFor = (observations: Observations, type: ConditionType): Verdict | 
 const checksPassing = (machine: TunnelMachine): boolean =>
   (machine.machine.checks ?? []).every((check) => check.status === "passing")
 
+/** A rollout in progress: how far it got. */
+const rollingOut = (machines: ReadonlyArray<TunnelMachine>): Verdict | undefined => {
+  const waiting = machines.filter((entry) => !entry.current)
+  if (waiting.length === 0) return undefined
+  const updated = machines.length - waiting.length
+  return {
+    ok: false,
+    reason: Reasons.MachineUpdating,
+    message: `rolling the frps Machines to the new config one region at a time: ${updated} of ${machines.length} updated; waiting: ${waiting.map((entry) => entry.machine.region).join(", ")}`,
+  }
+}
+
 /** The conditions `Ready` sums up, in the order they are written. */
 const PART_CONDITIONS = ["AppReady", "MachinesReady", "AddressReady", "ClientReady"] as const
+
+/** Which Machines are on a host Fly reports as not ok, and so are left alone. */
+const unhealthyHosts = (machines: ReadonlyArray<TunnelMachine>): Verdict | undefined => {
+  const unknown = machines.filter((entry) => configUnknown(entry.machine))
+  if (unknown.length === 0) return undefined
+  const which = unknown.map(
+    ({ machine }) =>
+      `frps Machine ${machine.id} (${machine.region}) is on a host Fly reports as ${machine.host_status ?? "not ok"}`,
+  )
+  return {
+    ok: false,
+    reason: Reasons.FlyError,
+    message: `${which.join("; ")}: its config is unknown, so it is left as it is until the host is back`,
+  }
+}
 
 const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[number], Verdict> => {
   const machines = observations.machines ?? []
@@ -58,6 +85,8 @@ const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[n
         : { ok: true, reason: Reasons.AppCreated, message: `Fly App ${observations.app.name} is ready` }),
     MachinesReady:
       blockedFor(observations, "MachinesReady") ??
+      unhealthyHosts(machines) ??
+      rollingOut(machines) ??
       (machines.length > 0 && started.length === machines.length
         ? { ok: true, reason: Reasons.MachineStarted, message: `${started.length} frps Machine(s) started` }
         : {
@@ -112,7 +141,11 @@ const appStatus = (observations: Observations, previous: FlyTunnelStatus["app"])
   const token =
     observations.token ??
     (previous?.id === app.id && previous.secretsVersion !== undefined && previous.tokenDigest !== undefined
-      ? { secretsVersion: previous.secretsVersion, tokenDigest: previous.tokenDigest }
+      ? {
+          secretsVersion: previous.secretsVersion,
+          tokenDigest: previous.tokenDigest,
+          ...(previous.cluster === undefined ? {} : { cluster: previous.cluster }),
+        }
       : undefined)
   return {
     name: app.name,
@@ -155,6 +188,7 @@ export const tunnelStatus = (
           state: entry.machine.state,
           instanceId: entry.machine.instance_id,
           controlPort: entry.controlPort,
+          upToDate: entry.current,
         }))
   const addresses =
     observations.address === undefined ? previous?.addresses : [{ ip: observations.address, type: "v4" as const }]

@@ -7,6 +7,7 @@ import { type RunningEmulator, startEmulator } from "@fly-tunnel-operator/fly-em
 import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { type Duration, Effect, Fiber, Layer, Logger, ManagedRuntime, Metric, Redacted } from "effect"
 import { reconcileTotal } from "../../src/controller/controllerMetrics.ts"
+import { ClusterIdentity } from "../../src/kube/clusterIdentity.ts"
 import { EventRecorder } from "../../src/kube/eventRecorder.ts"
 import { InMemoryKube, layerInMemoryKube } from "../../src/kube/inMemoryKube.ts"
 import { KubeCache } from "../../src/kube/kubeCache.ts"
@@ -14,12 +15,27 @@ import type { KubeClient } from "../../src/kube/kubeClient.ts"
 import { runControllers } from "../../src/operator.ts"
 import { isManagedService } from "../../src/service/serviceClass.ts"
 import { ServiceSettings } from "../../src/service/serviceSettings.ts"
+import type { OrphanSweeperOptions } from "../../src/sweep/orphanSweeper.ts"
+import { CapacityBackoff } from "../../src/tunnel/capacityBackoff.ts"
+import { FlyRegions } from "../../src/tunnel/flyRegions.ts"
+import { RolloutGate } from "../../src/tunnel/machineRollout.ts"
 import { TunnelSettings } from "../../src/tunnel/tunnelSettings.ts"
 
 export const LOAD_BALANCER_CLASS = "fly-tunnel-operator.dev/lb"
 export const OPERATOR_NAMESPACE = "fly-tunnel-operator"
 
-type Services = KubeClient | InMemoryKube | KubeCache | FlyClient | EventRecorder | TunnelSettings | ServiceSettings
+type Services =
+  | KubeClient
+  | InMemoryKube
+  | KubeCache
+  | FlyClient
+  | FlyRegions
+  | RolloutGate
+  | CapacityBackoff
+  | EventRecorder
+  | TunnelSettings
+  | ServiceSettings
+  | ClusterIdentity
 
 export interface FastOperator {
   readonly emulator: RunningEmulator
@@ -35,9 +51,22 @@ export interface FastOperator {
 }
 
 export const startFastOperator = async (
-  options: { readonly resync?: Duration.Input; readonly rollOutDeployments?: boolean } = {},
+  options: {
+    readonly resync?: Duration.Input
+    readonly rollOutDeployments?: boolean
+    /** Tunnels that may roll their Machines at once (default 5, as the operator). */
+    readonly rolloutsAtOnce?: number
+    /** The periodic orphan sweep (off by default). */
+    readonly sweep?: OrphanSweeperOptions
+    /** A Fly shared with another operator (another cluster); by default this operator's own. */
+    readonly emulator?: RunningEmulator
+  } = {},
 ): Promise<FastOperator> => {
-  const emulator = await startEmulator({ rateLimits: false })
+  const ownEmulator = options.emulator === undefined
+  const emulator = options.emulator ?? (await startEmulator({ rateLimits: false }))
+  // No frps runs in the fast tier, so nothing can be probed: Machines' checks are declared passing, as if frpc had
+  // registered every port (a test may mark them otherwise).
+  if (ownEmulator) await emulator.markChecks({ status: "passing" })
   const runtime = ManagedRuntime.make(
     Layer.mergeAll(
       EventRecorder.layer({ component: "fly-tunnel-operator", instance: "fast", patchInterval: "0 millis" }),
@@ -60,7 +89,15 @@ export const startFastOperator = async (
         baseUrl: emulator.baseUrl,
         token: Redacted.make(emulator.token),
         retry: { maxRetries: 2, baseDelay: "5 millis", maxDelay: "20 millis" },
-      }).pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(RateBudget.layerUnlimited)),
+        // Short, so an injected hang costs a test a moment, not the default half minute.
+        requestTimeout: "400 millis",
+      }).pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(RateBudget.layerUnlimited), (client) =>
+        FlyRegions.layer.pipe(Layer.provideMerge(client)),
+      ),
+      RolloutGate.layer(options.rolloutsAtOnce ?? 5),
+      CapacityBackoff.layer,
+      // As the operator: this (in-memory) cluster's kube-system UID.
+      ClusterIdentity.layer("").pipe(Layer.orDie),
       Logger.layer([]),
     ).pipe(Layer.provideMerge(layerInMemoryKube({ rollOutDeployments: options.rollOutDeployments ?? true }))),
   )
@@ -78,7 +115,13 @@ export const startFastOperator = async (
       ),
     startControllers: () => {
       if (controllers !== undefined) throw new Error("controllers already running")
-      controllers = runtime.runFork(runControllers({ concurrency: 2, resync: options.resync ?? "1 hour" }))
+      controllers = runtime.runFork(
+        runControllers({
+          concurrency: 2,
+          resync: options.resync ?? "1 hour",
+          ...(options.sweep === undefined ? {} : { sweep: options.sweep }),
+        }),
+      )
     },
     stopControllers: async () => {
       const fiber = controllers
@@ -90,7 +133,7 @@ export const startFastOperator = async (
       controllers = undefined
       if (fiber !== undefined) await runtime.runPromise(Fiber.interrupt(fiber))
       await runtime.dispose()
-      await emulator.close()
+      if (ownEmulator) await emulator.close()
     },
   }
 }

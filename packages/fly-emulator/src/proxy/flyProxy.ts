@@ -1,10 +1,10 @@
 import { Context, Effect, Layer } from "effect"
-import { EmulatorNetwork } from "../network/EmulatorNetwork.ts"
+import { EmulatorNetwork } from "../network/emulatorNetwork.ts"
 import { makeHealthChecks } from "./healthChecks.ts"
-import { ProxyError } from "./ProxyError.ts"
-import { type ProxyBackend, type ProxyRoute, routeKey } from "./ProxyRoute.ts"
+import { ProxyError } from "./proxyError.ts"
+import { type ProxyBackend, type ProxyRoute, routeKey, type WatchedCheck } from "./proxyRoute.ts"
 import { forwardTcp } from "./tcpForwarding.ts"
-import { forwardUdp } from "./udpForwarding.ts"
+import { forwardUdp, type UdpCounters } from "./udpForwarding.ts"
 
 interface Listener {
   route: ProxyRoute
@@ -13,8 +13,10 @@ interface Listener {
 
 /**
  * The Fly proxy: listens on the apps' public IPs and ports (in the emulator network) and forwards
- * to healthy machines — TCP raw or with a PROXY header (`proxy_proto`), UDP datagrams both ways.
- * Its table is replaced as a whole by `sync`; a listener lives while some route names it.
+ * to healthy machines — TCP raw or with a PROXY header (`proxy_proto`) to their primary address,
+ * UDP datagrams only to their `fly-global-services` address and back. Its table is replaced as a
+ * whole by `sync`; a listener lives while some route names it. Its health checker also probes the
+ * checks of every running machine it is told to watch, for the API's `checks`.
  */
 export class FlyProxy extends Context.Service<
   FlyProxy,
@@ -23,6 +25,14 @@ export class FlyProxy extends Context.Service<
     readonly sync: (routes: ReadonlyArray<ProxyRoute>) => Effect.Effect<void, ProxyError>
     /** Whether the proxy currently routes to this backend (its checks pass). */
     readonly isHealthy: (backend: ProxyBackend) => boolean
+    /** Probes a running machine's checks at its primary address until `unwatchMachine`. */
+    readonly watchMachine: (machineId: string, address: string, checks: ReadonlyArray<WatchedCheck>) => void
+    readonly unwatchMachine: (machineId: string) => void
+    /** What the probes of a watched machine's checks last saw, by check name. */
+    readonly observations: (
+      machineId: string,
+    ) => ReadonlyMap<string, { readonly passing: boolean; readonly output: string; readonly since: string }>
+    readonly stats: () => Readonly<UdpCounters>
   }
 >()("@fly-tunnel-operator/fly-emulator/proxy/FlyProxy") {
   static readonly layer = Layer.effect(
@@ -31,6 +41,7 @@ export class FlyProxy extends Context.Service<
       const network = yield* EmulatorNetwork
       const health = makeHealthChecks()
       const listeners = new Map<string, Listener>()
+      const counters: UdpCounters = { udpDatagramsForwarded: 0, udpRepliesForwarded: 0, udpRepliesDropped: 0 }
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
           for (const listener of listeners.values()) listener.close()
@@ -48,7 +59,7 @@ export class FlyProxy extends Context.Service<
           const forwarding =
             route.protocol === "tcp"
               ? forwardTcp(yield* network.listenTcp(route.publicIp, route.port), current, healthyBackends)
-              : forwardUdp(yield* network.bindUdp(route.publicIp, route.port), current, healthyBackends)
+              : forwardUdp(yield* network.bindUdp(route.publicIp, route.port), current, healthyBackends, counters)
           listener.close = forwarding.close
           return listener
         })
@@ -76,7 +87,14 @@ export class FlyProxy extends Context.Service<
         if (failures.length > 0) return yield* new ProxyError({ message: failures.join("; ") })
       })
 
-      return { sync, isHealthy: health.isHealthy }
+      return {
+        sync,
+        isHealthy: health.isHealthy,
+        watchMachine: health.watchMachine,
+        unwatchMachine: health.unwatchMachine,
+        observations: health.observations,
+        stats: () => ({ ...counters }),
+      }
     }),
   )
 }

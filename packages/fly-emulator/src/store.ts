@@ -1,4 +1,4 @@
-import type { PublicIpType } from "./MachineHost.ts"
+import type { PublicIpType } from "./machineHost.ts"
 
 export type MachineState =
   | "created"
@@ -11,6 +11,20 @@ export type MachineState =
   | "replacing"
   | "destroying"
   | "destroyed"
+
+/** What Fly's API knows of the host a Machine lives on (the Machines API's Machine object). */
+export type HostStatus = "ok" | "unknown" | "unreachable"
+
+export const hostStatuses: ReadonlyArray<HostStatus> = ["ok", "unknown", "unreachable"]
+
+/** A lease on a Machine (the Machines API's leases); `expiresAt` is epoch seconds. */
+export interface LeaseRecord {
+  readonly nonce: string
+  readonly owner: string
+  readonly description: string
+  readonly version: string
+  expiresAt: number
+}
 
 export interface MachineEvent {
   readonly id: string
@@ -53,6 +67,9 @@ export interface MachineRecord {
   /** Whether the host runs a process for it right now. */
   running: boolean
   skipServiceRegistration: boolean
+  /** Set through the control surface; anything but "ok" hides the config from API answers. */
+  hostStatus: HostStatus
+  lease?: LeaseRecord
   /** Epoch ms of destruction; GET answers 404 once the retention has passed. */
   destroyedAt?: number
 }

@@ -1,13 +1,19 @@
 import type * as dgram from "node:dgram"
 import type * as net from "node:net"
 import { Context, type Effect } from "effect"
-import type { NetworkError } from "./NetworkError.ts"
+import type { NetworkError } from "./networkError.ts"
 
 export type AddressType = "v4" | "v6" | "shared_v4" | "private_v6"
 
-/** Where one machine lives: its address, and the command prefix that runs a program there. */
+/** Where one machine lives: its addresses, and the command prefix that runs a program there. */
 export interface MachineAddress {
+  /** The primary address: TCP from the Fly proxy and health checks arrive here. */
   readonly address: string
+  /**
+   * A second address of the machine, named `fly-global-services` in its /etc/hosts: the only place
+   * the Fly proxy delivers UDP to, and the only source it accepts UDP replies from.
+   */
+  readonly globalServices: string
   /** e.g. `["ip", "netns", "exec", "fto-emu-…-m2"]`; empty on loopback. */
   readonly run: ReadonlyArray<string>
 }

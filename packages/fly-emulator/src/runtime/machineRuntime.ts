@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises"
 import { constants, tmpdir } from "node:os"
 import { join } from "node:path"
 import { Context, Effect, Layer, Schema } from "effect"
-import type { MachineAddress } from "../network/EmulatorNetwork.ts"
+import type { MachineAddress } from "../network/emulatorNetwork.ts"
 import { goDurationMs } from "./goDuration.ts"
 import { canChroot, prepareGuestRoot } from "./guestRoot.ts"
 import { knownImage, type RuntimeBinaries } from "./knownImages.ts"
@@ -12,7 +12,7 @@ import { guestCommand, resolveProgram, rewriteGuestPaths } from "./machineComman
 import { RuntimeConfig } from "./machineConfigParts.ts"
 import { type MachineIdentity, machineEnv } from "./machineEnv.ts"
 import { materializeFiles } from "./machineFiles.ts"
-import { RuntimeError } from "./RuntimeError.ts"
+import { RuntimeError } from "./runtimeError.ts"
 
 /** One boot of one machine version. */
 export interface MachineLaunch extends MachineIdentity {
@@ -139,7 +139,7 @@ const makeRuntime = Effect.fnUntraced(function* (options: RuntimeOptions) {
     const guestArgs = guest.slice(1)
     if (chroot)
       yield* Effect.tryPromise({
-        try: () => prepareGuestRoot(root, program, launch.place.address),
+        try: () => prepareGuestRoot(root, program, launch.place.globalServices),
         catch: (error) => new RuntimeError({ machineId: launch.id, message: `root: ${String(error)}` }),
       })
     const command = chroot

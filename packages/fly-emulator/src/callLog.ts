@@ -11,6 +11,7 @@ export interface Call {
   readonly status: number
   /** Whether the handler ran and succeeded, i.e. the change (if any) was made. */
   readonly applied: boolean
+  /** The App the call is about (from the path; for createApp, from the body). */
   readonly app?: string
   readonly machineId?: string
   readonly fault?: "status" | "timeout" | "lostResponse" | "rateLimit"

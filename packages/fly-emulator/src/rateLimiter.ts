@@ -6,7 +6,7 @@ export interface RateLimitRule {
   readonly burst: number
 }
 
-/** Fly's published limits (reference §8.1): 1/s burst 3 per action and id; Get Machine 5/s burst 10. */
+/** Fly's published limits (the Machines API's rate limits): 1/s burst 3 per action and id; Get Machine 5/s burst 10. */
 export const flyRateLimits: Readonly<Record<Action, RateLimitRule>> = {
   createApp: { perSecond: 1, burst: 3 },
   getApp: { perSecond: 1, burst: 3 },
@@ -21,6 +21,10 @@ export const flyRateLimits: Readonly<Record<Action, RateLimitRule>> = {
   deleteMachine: { perSecond: 1, burst: 3 },
   startMachine: { perSecond: 1, burst: 3 },
   stopMachine: { perSecond: 1, burst: 3 },
+  restartMachine: { perSecond: 1, burst: 3 },
+  acquireLease: { perSecond: 1, burst: 3 },
+  getLease: { perSecond: 1, burst: 3 },
+  releaseLease: { perSecond: 1, burst: 3 },
   listIpAssignments: { perSecond: 1, burst: 3 },
   createIpAssignment: { perSecond: 1, burst: 3 },
   deleteIpAssignment: { perSecond: 1, burst: 3 },

@@ -12,11 +12,20 @@ export interface ProxyRoute {
 
 export interface ProxyBackend {
   readonly machineId: string
-  /** The machine's address (EmulatorNetwork.allocateMachineAddress). */
+  /** The machine's primary address (EmulatorNetwork.allocateMachineAddress): TCP and checks go here. */
   readonly address: string
+  /** The machine's `fly-global-services` address: UDP goes here and only replies from it come back. */
+  readonly globalServices: string
   readonly internalPort: number
-  /** The service's checks and the machine's top-level checks (fly.MachineCheck shape); all must pass. */
+  /** The service's checks and the machine's readiness checks (fly.MachineCheck shape); all must pass. */
   readonly checks: ReadonlyArray<Readonly<Record<string, unknown>>>
+}
+
+/** One check the proxy probes for a machine whether or not a route uses it, under Fly's name. */
+export interface WatchedCheck {
+  readonly name: string
+  readonly internalPort: number
+  readonly check: Readonly<Record<string, unknown>>
 }
 
 export const routeKey = (route: Pick<ProxyRoute, "protocol" | "publicIp" | "port">): string =>

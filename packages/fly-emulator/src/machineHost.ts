@@ -6,6 +6,31 @@
 
 export type PublicIpType = "v4" | "v6" | "shared_v4"
 
+/** One check of a Machine under the name Fly reports it by (see machineChecks.ts). */
+export interface NamedCheck {
+  readonly name: string
+  /** The port a probe dials when the check names none. */
+  readonly internalPort: number
+  readonly check: Readonly<Record<string, unknown>>
+}
+
+/** What a host's health checker last saw of one check; `since` is when the result last changed (ISO). */
+export interface CheckObservation {
+  readonly passing: boolean
+  readonly output: string
+  readonly since: string
+}
+
+/** Counters of the Fly proxy's UDP path, for tests that prove a datagram went nowhere by counting. */
+export interface ProxyStats {
+  /** Client datagrams handed to a Machine's `fly-global-services` address. */
+  readonly udpDatagramsForwarded: number
+  /** Machine replies sent back to clients (they came from `fly-global-services`). */
+  readonly udpRepliesForwarded: number
+  /** Machine replies dropped because they came from another source address or port. */
+  readonly udpRepliesDropped: number
+}
+
 /** What a host needs to boot one machine version. */
 export interface MachineSpec {
   readonly id: string
@@ -21,6 +46,8 @@ export interface MachineSpec {
   readonly env: Readonly<Record<string, string>>
   /** App secrets by name, for `config.files[].secret_name`. */
   readonly secrets: Readonly<Record<string, string>>
+  /** The Machine's checks (top-level and service), named as Fly names them. */
+  readonly checks: ReadonlyArray<NamedCheck>
 }
 
 export interface MachineExit {
@@ -41,7 +68,7 @@ export interface ProxyRoute {
   readonly targets: ReadonlyArray<{
     readonly machineId: string
     readonly internalPort: number
-    /** The service's checks and the machine's top-level checks; the proxy skips machines failing any. */
+    /** The service's checks and the machine's readiness checks; the proxy skips machines failing any. */
     readonly checks: ReadonlyArray<Readonly<Record<string, unknown>>>
   }>
 }
@@ -59,6 +86,12 @@ export interface MachineHost {
   readonly syncProxy: (routes: ReadonlyArray<ProxyRoute>) => Promise<void>
   /** Where a test reaches an App's public address from this host. */
   readonly publicAddress: (ip: string, port: number) => { host: string; port: number }
+  /**
+   * What the host's health checker sees of a started Machine's checks, by check name. Absent on a
+   * host that runs no processes: there the API reports checks as tests mark them (checkMarks.ts).
+   */
+  readonly checkObservations?: (machineId: string) => ReadonlyMap<string, CheckObservation>
+  readonly proxyStats?: () => ProxyStats
   readonly close: () => Promise<void>
 }
 

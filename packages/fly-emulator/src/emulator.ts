@@ -1,25 +1,27 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { setTimeout as sleep } from "node:timers/promises"
 import { Result, Schema } from "effect"
-import type { ApiContext } from "./ApiContext.ts"
 import type { Action } from "./actions.ts"
 import { actions } from "./actions.ts"
+import type { ApiContext } from "./apiContext.ts"
 import { appJson } from "./appsApi.ts"
 import { isAuthorized } from "./authorization.ts"
-import { type Call, CallLog } from "./CallLog.ts"
-import { Fault, Faults } from "./Faults.ts"
+import { type Call, CallLog } from "./callLog.ts"
+import { CheckMark, CheckMarks } from "./checkMarks.ts"
+import { Fault, Faults } from "./faults.ts"
 import { requestId } from "./identifiers.ts"
-import { type Latency, LatencyModel, type LatencySettings } from "./LatencyModel.ts"
-import type { MachineHost } from "./MachineHost.ts"
-import { defaultTimings, type LifecycleTimings, MachineLifecycle } from "./MachineLifecycle.ts"
-import { machineJson } from "./machinesApi.ts"
+import { type Latency, LatencyModel, type LatencySettings } from "./latencyModel.ts"
+import { checkStatuses } from "./machineChecks.ts"
+import type { MachineHost, ProxyStats } from "./machineHost.ts"
+import { defaultTimings, type LifecycleTimings, MachineLifecycle, type Refusal } from "./machineLifecycle.ts"
+import { type MachineJson, machineJson } from "./machinesApi.ts"
 import { proxyRoutes } from "./proxyRoutes.ts"
-import { RateLimiter, type RateLimitRule } from "./RateLimiter.ts"
-import { failure, isSuccess, type Reply } from "./Reply.ts"
+import { RateLimiter, type RateLimitRule } from "./rateLimiter.ts"
 import { defaultRegionCodes, nearestRegion } from "./regions.ts"
+import { failure, isSuccess, type Reply } from "./reply.ts"
 import { matchRoute } from "./routes.ts"
-import { Store } from "./Store.ts"
 import { secretJson } from "./secretsApi.ts"
+import { type HostStatus, hostStatuses, Store } from "./store.ts"
 
 export interface EmulatorSettings {
   readonly token: string
@@ -28,14 +30,17 @@ export interface EmulatorSettings {
   /** Fly's rate limits enforced as 429 (default true). */
   readonly rateLimits?: boolean
   readonly timings?: Partial<LifecycleTimings>
-  /** Right after create, wait answers 404 this long (reference §3.6); default 0. */
+  /** Right after create, wait answers 404 this long (the Machines API's wait); default 0. */
   readonly waitNotFoundAfterCreateMs?: number
 }
 
 /** What GET /_emulator/state answers. */
 export interface EmulatorState {
   readonly apps: ReadonlyArray<ReturnType<typeof appJson> & { readonly org_slug: string }>
-  readonly machines: ReadonlyArray<ReturnType<typeof machineJson> & { readonly app: string }>
+  /** Every Machine with its config, also when its host is not ok (the API then hides it). */
+  readonly machines: ReadonlyArray<
+    MachineJson & { readonly app: string; readonly config: Readonly<Record<string, unknown>> }
+  >
   readonly ips: ReadonlyArray<{
     readonly app: string
     readonly ip: string
@@ -52,7 +57,21 @@ export interface EmulatorState {
   }>
   readonly faults: ReadonlyArray<Fault>
   readonly latency: LatencySettings
+  readonly checkMarks: ReadonlyArray<CheckMark>
+  /** The Fly proxy's UDP counters (all 0 on a host without a proxy). */
+  readonly proxy: ProxyStats
   readonly calls: ReadonlyArray<Call>
+  /** Calls that have arrived and are not answered yet (held by latency, a slow handler or a fault). */
+  readonly pending: ReadonlyArray<PendingCall>
+}
+
+export type PendingCall = Pick<Call, "at" | "action" | "method" | "path" | "app">
+
+const appNameOf = (body: unknown): string | undefined => {
+  if (typeof body !== "object" || body === null) return undefined
+  const { name, app_name } = body as { name?: unknown; app_name?: unknown }
+  const value = typeof name === "string" && name !== "" ? name : app_name
+  return typeof value === "string" ? value : undefined
 }
 
 const partialByAction = <S extends Schema.Top>(value: S) =>
@@ -70,6 +89,10 @@ const RateLimitUpdate = Schema.Struct({
   rules: Schema.optionalKey(partialByAction(Schema.Struct({ perSecond: Schema.Number, burst: Schema.Number }))),
 })
 
+const HostStatusUpdate = Schema.Struct({ host_status: Schema.Literals(hostStatuses) })
+
+const noProxyStats: ProxyStats = { udpDatagramsForwarded: 0, udpRepliesForwarded: 0, udpRepliesDropped: 0 }
+
 const jsonHeaders = { "content-type": "application/json; charset=utf-8" }
 
 /**
@@ -80,6 +103,7 @@ export class Emulator {
   readonly store = new Store()
   readonly faults = new Faults()
   readonly calls = new CallLog()
+  readonly checkMarks = new CheckMarks()
   readonly latency: LatencyModel
   readonly rateLimiter: RateLimiter
   readonly lifecycle: MachineLifecycle
@@ -89,6 +113,7 @@ export class Emulator {
   private readonly region: string
   private lastRoutes = "[]"
   private proxySync: Promise<void> = Promise.resolve()
+  private readonly pending = new Set<PendingCall>()
 
   constructor(settings: EmulatorSettings, host: MachineHost) {
     this.settings = settings
@@ -104,10 +129,38 @@ export class Emulator {
       host,
       regions,
       waitNotFoundAfterCreateMs: settings.waitNotFoundAfterCreateMs ?? 0,
+      checks: (machine) => checkStatuses(machine, host.checkObservations?.(machine.id), this.checkMarks),
     }
     this.store.subscribe(() => this.syncProxy())
   }
 
+  /**
+   * Puts a Machine's host into `status` (and back with "ok"): while it is not ok, the API answers the
+   * Machine without its config. False when no such Machine exists.
+   */
+  setHostStatus(machineId: string, status: HostStatus): boolean {
+    const machine = this.store.machines.get(machineId)
+    if (machine === undefined) return false
+    machine.hostStatus = status
+    this.store.changed()
+    return true
+  }
+
+  /**
+   * Declares checks passing or failing on a host that runs no processes. A host that probes checks
+   * (the machine runtime) refuses: there the checks report what the Fly proxy really sees, and a
+   * mark would claim what the proxy does not route by.
+   */
+  markChecks(mark: CheckMark): Refusal | undefined {
+    if (this.host.checkObservations !== undefined)
+      return { refused: "checks are probed by the Fly proxy on this emulator; marks apply to the in-memory host" }
+    this.checkMarks.add(mark)
+    return undefined
+  }
+
+  clearCheckMarks(): void {
+    this.checkMarks.clear()
+  }
   setLatency(settings: Partial<Record<Action, Latency | null>>): void {
     this.latency.set(settings)
   }
@@ -121,7 +174,11 @@ export class Emulator {
     const store = this.store
     return {
       apps: [...store.apps.values()].map((app) => ({ ...appJson(this.context, app), org_slug: app.orgSlug })),
-      machines: [...store.machines.values()].map((machine) => ({ app: machine.app, ...machineJson(machine) })),
+      machines: [...store.machines.values()].map((machine) => ({
+        app: machine.app,
+        ...machineJson(this.context, machine, { complete: true }),
+        config: machine.config,
+      })),
       ips: store.ips.map((ip) => ({
         app: ip.app,
         ip: ip.ip,
@@ -138,7 +195,10 @@ export class Emulator {
       ),
       faults: this.faults.list(),
       latency: this.latency.current(),
+      checkMarks: this.checkMarks.list(),
+      proxy: this.host.proxyStats?.() ?? noProxyStats,
       calls: this.calls.all(),
+      pending: [...this.pending],
     }
   }
 
@@ -150,6 +210,7 @@ export class Emulator {
     await this.lifecycle.settle()
     await Promise.all(publicIps.map((ip) => this.host.releasePublicIp(ip)))
     this.faults.clear()
+    this.checkMarks.clear()
     this.latency.replace(this.settings.latency ?? {})
     this.rateLimiter.reset(this.settings.rateLimits ?? true)
     this.calls.clear()
@@ -177,7 +238,7 @@ export class Emulator {
     if (!url.pathname.startsWith("/v1/")) return this.send(response, failure(404, "not found"))
     let segments: Array<string>
     try {
-      segments = url.pathname.slice("/v1/".length).split("/").filter(Boolean).map(decodeURIComponent)
+      segments = url.pathname.slice("/v1/".length).split("/").map(decodeURIComponent)
     } catch {
       return this.send(response, failure(400, "malformed path"))
     }
@@ -187,32 +248,44 @@ export class Emulator {
 
     const { route, params } = matched
     const at = new Date().toISOString()
-    const log = (status: number, applied: boolean, fault?: Call["fault"]) =>
+    const text = await readBody(request)
+    let body: unknown
+    let malformed = false
+    try {
+      body = text === "" ? undefined : JSON.parse(text)
+    } catch {
+      malformed = true
+    }
+    // The App a call is about: in the path, or for a create in the body (either field name Fly accepts).
+    const app = params.app ?? (route.action === "createApp" ? appNameOf(body) : undefined)
+    const call = {
+      at,
+      action: route.action,
+      method: request.method ?? "GET",
+      path: url.pathname + url.search,
+      ...(app !== undefined ? { app } : {}),
+    }
+    const pending: PendingCall = call
+    this.pending.add(pending)
+    response.once("close", () => this.pending.delete(pending))
+    const log = (status: number, applied: boolean, fault?: Call["fault"]) => {
+      this.pending.delete(pending)
       this.calls.record({
-        at,
-        action: route.action,
-        method: request.method ?? "GET",
-        path: url.pathname + url.search,
+        ...call,
         status,
         applied,
-        ...(params.app !== undefined ? { app: params.app } : {}),
         ...(params.id !== undefined ? { machineId: params.id } : {}),
         ...(fault ? { fault } : {}),
       })
+    }
     const answer = (reply: Reply, applied: boolean, fault?: Call["fault"]) => {
       log(reply.status, applied, fault)
       this.send(response, reply)
     }
 
-    const text = await readBody(request)
     if (!isAuthorized(request.headers.authorization, this.settings.token))
       return answer(failure(401, "Authenticate: token validation error"), false)
-    let body: unknown
-    try {
-      body = text === "" ? undefined : JSON.parse(text)
-    } catch {
-      return answer(failure(400, "invalid JSON body"), false)
-    }
+    if (malformed) return answer(failure(400, "invalid JSON body"), false)
 
     const key = params.id ?? params.app ?? `org:${url.searchParams.get("org_slug") ?? "personal"}`
     if (!this.rateLimiter.take(route.action, key))
@@ -226,12 +299,19 @@ export class Emulator {
       if (!response.writableFinished) aborted.abort()
     })
     const run = async (): Promise<Reply> =>
-      route.handler(this.context, { params, query: url.searchParams, body, signal: aborted.signal })
+      route.handler(this.context, {
+        params,
+        query: url.searchParams,
+        headers: request.headers,
+        body,
+        signal: aborted.signal,
+      })
 
     const fault = this.faults.take(route.action)
     if (fault?.kind === "status") {
+      const applied = fault.applied === true ? isSuccess(await run()) : false
       const reply = { status: fault.status, body: fault.body ?? { error: `injected fault: status ${fault.status}` } }
-      return answer(reply, false, "status")
+      return answer(reply, applied, "status")
     }
     if (fault?.kind === "timeout") {
       const applied = fault.applied === true ? isSuccess(await run()) : false
@@ -261,7 +341,23 @@ export class Emulator {
     } catch {
       return this.send(response, failure(400, "invalid JSON body"))
     }
+    const hostStatusPath = /^POST \/_emulator\/machines\/([0-9a-f]+)\/host-status$/.exec(what)
+    if (hostStatusPath) {
+      const decoded = Schema.decodeUnknownResult(HostStatusUpdate)(body)
+      if (Result.isFailure(decoded)) return this.send(response, failure(400, decoded.failure.message))
+      const found = this.setHostStatus(hostStatusPath[1] ?? "", decoded.success.host_status)
+      return this.send(response, found ? { status: 204 } : failure(404, "machine not found"))
+    }
     switch (what) {
+      case "POST /_emulator/checks": {
+        const decoded = Schema.decodeUnknownResult(CheckMark)(body)
+        if (Result.isFailure(decoded)) return this.send(response, failure(400, decoded.failure.message))
+        const refusal = this.markChecks(decoded.success)
+        return this.send(response, refusal ? failure(409, refusal.refused) : { status: 204 })
+      }
+      case "DELETE /_emulator/checks":
+        this.clearCheckMarks()
+        return this.send(response, { status: 204 })
       case "GET /_emulator/state":
         return this.send(response, {
           status: 200,

@@ -1,0 +1,26 @@
+import type { CheckStatus } from "./machineChecks.ts"
+import type { MachineHost } from "./machineHost.ts"
+import type { MachineLifecycle } from "./machineLifecycle.ts"
+import type { MachineRecord, Store } from "./store.ts"
+
+/** What every API handler works with. */
+export interface ApiContext {
+  readonly store: Store
+  readonly lifecycle: MachineLifecycle
+  readonly host: MachineHost
+  readonly regions: ReadonlyArray<string>
+  /** Right after create, wait answers 404 this long (the Machines API's wait); 0 = never. */
+  readonly waitNotFoundAfterCreateMs: number
+  /** A Machine's `checks` as the API reports them (machineChecks.ts). */
+  readonly checks: (machine: MachineRecord) => ReadonlyArray<CheckStatus>
+}
+
+/** One decoded API request. */
+export interface ApiRequest {
+  readonly params: Readonly<Record<string, string>>
+  readonly query: URLSearchParams
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+  readonly body: unknown
+  /** Aborts when the client goes away. */
+  readonly signal: AbortSignal
+}

@@ -5,12 +5,15 @@ import { loadOperatorConfig, OperatorConfigError, settingsHelp } from "./config/
 import { healthServer, metricsServer } from "./http/operatorHttp.ts"
 import { operatorLayer, runOperator } from "./operator.ts"
 import { sweepMain } from "./sweep/sweepCommand.ts"
+import { uninstallMain } from "./uninstall/uninstallCommand.ts"
 
 const IN_CLUSTER_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 const argv = process.argv.slice(2)
 
 // `sweep [--dry-run]`: one pass of the orphan sweep, with the operator's settings.
 if (argv[0] === "sweep") process.exit(await sweepMain(argv.slice(1), process.env))
+// `uninstall`: the chart's pre-delete hook runs the same image with this command instead of the operator.
+if (argv[0] === "uninstall") process.exit(await uninstallMain(argv.slice(1), process.env))
 
 if (argv.includes("--help") || argv.includes("-h")) {
   process.stdout.write(

@@ -74,16 +74,41 @@ const markedApp = async (cluster: Cluster, name: string, port: number) => {
   })
 }
 
-/** force-delete while Fly refuses the teardown: the FlyTunnel goes, its App stays. */
-const orphan = async (cluster: Cluster, name: string) => {
-  await fly().injectFault({ action: "deleteIpAssignment", kind: "status", status: 503, count: 50 })
-  await cluster.kubectl(["-n", namespace, "delete", "svc", name, "--wait=false"])
-  await eventually(`${name}'s FlyTunnel gone`, async () =>
+const tunnelGone = (cluster: Cluster, name: string) =>
+  eventually(`${name}'s FlyTunnel gone`, async () =>
     (await cluster.kubectl(["-n", namespace, "get", "flytunnels", "-o", "name"])).includes(`/${name}`)
       ? undefined
       : true,
   )
+
+/**
+ * force-delete while Fly refuses the teardown: the FlyTunnel goes, its App stays. Fly keeps refusing until the
+ * operator has stopped trying (a reconcile from its cache, which still held the tunnel, may try once more).
+ */
+const orphanByForceDelete = async (cluster: Cluster, name: string, app: string) => {
+  await fly().injectFault({ action: "deleteIpAssignment", kind: "status", status: 503, count: 1000 })
+  await cluster.kubectl(["-n", namespace, "delete", "svc", name, "--wait=false"])
+  await tunnelGone(cluster, name)
+  await quiet(app)
   await fly().clearFaults()
+}
+
+/** The finalizer removed by hand while the operator is down: nothing tears the App down. */
+const orphanByHand = async (cluster: Cluster, name: string) => {
+  await cluster.operator.stop()
+  await cluster.kubectl([
+    "-n",
+    namespace,
+    "patch",
+    "flytunnel",
+    name,
+    "--type=merge",
+    "-p",
+    '{"metadata":{"finalizers":null}}',
+  ])
+  await cluster.kubectl(["-n", namespace, "delete", "svc", name, "--wait=false"])
+  await tunnelGone(cluster, name)
+  return cluster.deployment.start({ leaderElect: false, env: { SWEEP_INTERVAL_SECONDS: "0" } })
 }
 
 /** Until nothing has tried to change `app` for three seconds (reads go on: A's sweep looks at every App). */
@@ -110,17 +135,16 @@ describe("the orphan sweep with two clusters sharing one Fly organization", () =
     const theirs = await markedApp(b, "theirs", 7103)
     const theirsOrphaned = await markedApp(b, "theirs-gone", 7104)
 
-    await orphan(b, "theirs-gone")
-    // B's own last teardown attempt (a reconcile from its cache, which still held the tunnel) may still be going.
-    await quiet(theirsOrphaned)
+    b = { ...b, operator: await orphanByHand(b, "theirs-gone") }
     const orphanedAt = (await fly().state()).calls.length
-    await orphan(a, "gone")
+    await orphanByForceDelete(a, "gone", gone)
     expect((await fly().state()).apps.map((app) => app.name)).toContain(gone)
 
     const dry = await command(a, ["sweep", "--dry-run"])
     expect(dry.exit).toBe("code 0")
-    expect(dry.output).toContain(`would remove App ${gone} (FlyTunnel ${gone.slice(-36)} is gone)`)
-    expect(dry.output).toContain(`left alone App ${theirsOrphaned}: marked as another cluster's`)
+    const said = dry.output.join("\n")
+    expect(dry.output, said).toContain(`would remove App ${gone} (FlyTunnel ${gone.slice(-36)} is gone)`)
+    expect(dry.output, said).toContain(`left alone App ${theirsOrphaned}: marked as another cluster's`)
     expect(dry.output.join("\n")).not.toContain(kept)
     expect((await fly().state()).apps.map((app) => app.name)).toContain(gone)
 
@@ -147,7 +171,10 @@ describe("the orphan sweep with two clusters sharing one Fly organization", () =
   it("B's own sweep command removes B's orphan; then deleting the Services leaves Fly empty", async () => {
     const swept = await command(b, ["sweep"], { SWEEP_GRACE_SECONDS: "0" })
     expect(swept.exit).toBe("code 0")
-    expect(swept.output.some((line) => line.startsWith("removed App fto-theirs-gone-"))).toBe(true)
+    expect(
+      swept.output.some((line) => line.startsWith("removed App fto-theirs-gone-")),
+      swept.output.join("\n"),
+    ).toBe(true)
     for (const [cluster, name] of [
       [a, "kept"],
       [b, "theirs"],

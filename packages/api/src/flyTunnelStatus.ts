@@ -51,6 +51,12 @@ export const AppStatus = Schema.Struct({
 export const MachineStatus = Schema.Struct({
   id: Schema.String.annotate({ description: "Fly Machine ID." }),
   region: Schema.String.annotate({ description: "Fly region the Machine runs in." }),
+  role: Schema.optionalKey(
+    Schema.Literal("udp").annotate({
+      description:
+        "udp for the Machine of the tunnel's UDP ports (its frps binds fly-global-services, where Fly delivers UDP); absent for the one of its TCP ports.",
+    }),
+  ),
   state: Schema.optionalKey(Schema.String.annotate({ description: "Last observed Fly Machine state, e.g. started." })),
   instanceId: Schema.optionalKey(
     Schema.String.annotate({ description: "Fly instance ID of the Machine's current version." }),

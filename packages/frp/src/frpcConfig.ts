@@ -22,6 +22,11 @@ export interface FrpcInput {
   readonly ports: ReadonlyArray<ClientPort>
   /** frpc's admin API on 127.0.0.1 (tests read proxy status from it); none when absent, as the operator runs frpc. */
   readonly adminPort?: number
+  /**
+   * Exit when the first login fails instead of retrying (default false). For a UDP frpc it is how readiness is known:
+   * a Pod that keeps running has logged in, and its UDP proxies are registered (UDP has no Fly check).
+   */
+  readonly loginFailExit?: boolean
 }
 
 export interface FrpcProxy {
@@ -37,7 +42,7 @@ export interface FrpcProxy {
 export interface FrpcConfig {
   readonly serverAddr: string
   readonly serverPort: number
-  readonly loginFailExit: false
+  readonly loginFailExit: boolean
   readonly user: string
   readonly auth: { readonly method: "token"; readonly token: string; readonly additionalScopes: ReadonlyArray<string> }
   readonly transport: { readonly protocol: "tcp"; readonly tls: { readonly enable: true } }
@@ -60,7 +65,7 @@ const PROXY_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
  * - TLS on, but unverified: frp verifies the server only with a `trustedCaFile`, and frps makes a
  *   fresh self-signed certificate at each start. The token (with both auth scopes) is what keeps
  *   strangers out; an operator-issued CA is the next step.
- * - `loginFailExit = false`: frps may not be up yet; frpc keeps retrying instead of crash-looping.
+ * - `loginFailExit = false` unless asked: frps may not be up yet; frpc keeps retrying instead of crash-looping.
  */
 export const frpcConfig = (input: FrpcInput): FrpcConfig => {
   for (const port of input.ports) {
@@ -70,7 +75,7 @@ export const frpcConfig = (input: FrpcInput): FrpcConfig => {
   return {
     serverAddr: escapeTemplate(input.serverAddr),
     serverPort: input.serverPort,
-    loginFailExit: false,
+    loginFailExit: input.loginFailExit ?? false,
     user: envReference(Env.podName),
     auth: { method: "token", token: envReference(Env.token), additionalScopes: AUTH_SCOPES },
     transport: { protocol: "tcp", tls: { enable: true } },

@@ -104,7 +104,8 @@ describe("a Gateway API implementation's LoadBalancer Service (Envoy Gateway's s
       },
       120_000,
     )
-    expect(published.status?.loadBalancer?.ingress).toEqual([{ ip: address, ipMode: "Proxy" }])
+    expect(published.status?.loadBalancer?.ingress?.[0]).toEqual({ ip: address, ipMode: "Proxy" })
+    expect(published.status?.loadBalancer?.ingress?.[1]?.ip).toMatch(/:/)
     expect(owned.spec.regions).toEqual(["ord", "ams"])
     expect(owned.spec.ports.map(({ name: port, port: number, protocol }) => [port, number, protocol])).toEqual([
       ["http-80", 80, "TCP"],
@@ -112,23 +113,28 @@ describe("a Gateway API implementation's LoadBalancer Service (Envoy Gateway's s
       ["http3-443", 443, "UDP"],
     ])
 
-    // One Machine per region, each publishing every listener port with its protocol, behind one IPv4.
+    // In each region a Machine for the TCP listeners and one for the UDP listener, behind one IPv4.
     const state = await harness.emulator.state()
     const app = state.apps.find((entry) => entry.name.endsWith(owned.metadata.uid))?.name
     const machines = state.machines.filter((machine: Machine) => machine.app === app && machine.state !== "destroyed")
-    expect(machines.map((machine) => machine.region).sort()).toEqual(["ams", "ord"])
+    expect(machines.map((machine) => machine.name).sort()).toEqual([
+      "frps-ams",
+      "frps-ams-udp",
+      "frps-ord",
+      "frps-ord-udp",
+    ])
     for (const machine of machines) {
       const services = ((machine.config as { services?: ReadonlyArray<MachineService> }).services ?? []).map(
         (entry) => `${entry.protocol}/${entry.ports.map((port) => port.port).join(",")}`,
       )
-      const listeners = ["tcp/80", "tcp/443", "udp/443"]
+      const listeners = machine.name.endsWith("-udp") ? ["udp/443"] : ["tcp/80", "tcp/443"]
       expect(services.filter((service) => listeners.includes(service)).sort()).toEqual([...listeners].sort())
       // Besides them only the Machine's frp control port, which collides with none of the listeners.
       expect(services.filter((service) => !listeners.includes(service))).toEqual([
         expect.stringMatching(/^tcp\/70\d\d$/),
       ])
     }
-    expect(state.ips.filter((ip) => ip.app === app).map((ip) => ip.ip)).toEqual([address])
+    expect(state.ips.filter((ip) => ip.app === app && ip.type === "v4").map((ip) => ip.ip)).toEqual([address])
 
     // The operator never writes a Service's spec, labels or annotations: what Envoy Gateway owns stays as it set it.
     expect(published.spec).toEqual(applied.spec)

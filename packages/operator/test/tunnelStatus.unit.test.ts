@@ -27,6 +27,7 @@ const machine = (region: string, state: string, checks: Machine["checks"] = []):
     config: { image: "frps" },
     checks,
   },
+  slot: { region, role: "tcp" },
   controlPort: region === "ord" ? 7000 : 7001,
   current: true,
 })

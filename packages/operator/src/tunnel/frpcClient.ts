@@ -7,6 +7,7 @@ import { KubeClient } from "../kube/kubeClient.ts"
 import { Deployment } from "../kube/resourceType.ts"
 import type { TunnelMachine } from "./flyMachines.ts"
 import { clientRolledOut, frpcDeployment, SPEC_HASH_ANNOTATION } from "./frpcDeployment.ts"
+import { portsOfRole, slotKey } from "./frpsSlot.ts"
 import { frpcDeploymentName, type TunnelIdentity } from "./tunnelNames.ts"
 import { tokenDigest, writeTunnelSecret } from "./tunnelSecret.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
@@ -14,7 +15,7 @@ import { TunnelSettings } from "./tunnelSettings.ts"
 /**
  * frpc for the tunnel: one config per Machine in the tunnel's Secret (next to the token), and one
  * Deployment per Machine, each dialling that Machine's own control port through the shared
- * address. A Deployment whose desired content did not change is not applied again. Returns whether
+ * address and registering the ports that Machine serves (its TCP or its UDP ones). A Deployment whose desired content did not change is not applied again. Returns whether
  * every one has rolled out, as the shared cache last saw them.
  */
 export const ensureClient = Effect.fn("ensureClient")(function* (
@@ -30,13 +31,15 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
   const settings = yield* TunnelSettings
   const namespace = settings.operatorNamespace
   const clients = machines.map((entry) => ({
-    region: entry.machine.region,
+    slot: entry.slot,
     toml: renderFrpcToml(
       frpcConfig({
         serverAddr: address,
         serverPort: entry.controlPort,
         localIP: target,
-        ports: spec.ports.map((port) => ({
+        // UDP has no Fly check: a UDP frpc that keeps running has logged in (see UDP_MIN_READY_SECONDS).
+        loginFailExit: entry.slot.role === "udp",
+        ports: portsOfRole(spec, entry.slot.role).map((port) => ({
           name: port.name,
           protocol: port.protocol,
           port: port.port,
@@ -47,7 +50,7 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
   }))
   yield* writeTunnelSecret(tunnel, credentials.secret, {
     token: credentials.token,
-    configs: Object.fromEntries(clients.map((client) => [client.region, client.toml])),
+    configs: Object.fromEntries(clients.map((client) => [slotKey(client.slot), client.toml])),
   })
   const digest = tokenDigest(credentials.token)
   const existing = (yield* cache.deployments.list(namespace)).filter(
@@ -66,7 +69,7 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
       return false
     }),
   )
-  const wanted = new Set(clients.map((client) => frpcDeploymentName(tunnel, client.region)))
+  const wanted = new Set(clients.map((client) => frpcDeploymentName(tunnel, slotKey(client.slot))))
   yield* Effect.forEach(
     existing.filter((deployment) => !wanted.has(deployment.metadata?.name ?? "")),
     (stale) =>

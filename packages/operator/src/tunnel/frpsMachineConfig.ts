@@ -2,28 +2,32 @@ import { createHash } from "node:crypto"
 import { type FlyTunnelSpec, machineGuests } from "@fly-tunnel-operator/api"
 import type { MachineConfig, MachineService } from "@fly-tunnel-operator/fly"
 import { frpsConfig, renderFrpsToml } from "@fly-tunnel-operator/frp"
+import { type FrpsSlot, portsOfRole } from "./frpsSlot.ts"
 import { MachineMetadata, type TunnelIdentity } from "./tunnelNames.ts"
 
 const FRPS_CONFIG_PATH = "/etc/frp/frps.toml"
+/** The Machine's address Fly delivers UDP to (and takes replies from), by its name in the Machine's /etc/hosts. */
+const FLY_GLOBAL_SERVICES = "fly-global-services"
 
-/** Every Machine publishes the tunnel ports; each has its own control port (see chooseControlPorts). */
-export interface FrpsMachinePlan {
-  readonly region: string
+/** One Machine of the tunnel (see frpsSlot.ts), with its own control port (see chooseControlPorts). */
+export interface FrpsMachinePlan extends FrpsSlot {
   readonly controlPort: number
 }
 
 /** A TCP check on a tunnel port passes only once frpc has registered its proxy, so Fly routes to connected frps. */
 const portCheck = (port: number) => ({ type: "tcp", port, interval: "10s", timeout: "2s", grace_period: "5s" })
 
-const services = (spec: FlyTunnelSpec, controlPort: number): ReadonlyArray<MachineService> => [
+const services = (spec: FlyTunnelSpec, plan: FrpsMachinePlan): ReadonlyArray<MachineService> => [
   {
     protocol: "tcp",
-    internal_port: controlPort,
-    ports: [{ port: controlPort }],
+    internal_port: plan.controlPort,
+    ports: [{ port: plan.controlPort }],
     autostart: true,
     autostop: "off",
+    // UDP has no Fly check: on the UDP Machine, the control port's says at least that frps runs and is reachable.
+    ...(plan.role === "udp" ? { checks: [portCheck(plan.controlPort)] } : {}),
   },
-  ...spec.ports.map(
+  ...portsOfRole(spec, plan.role).map(
     (port): MachineService =>
       port.protocol === "UDP"
         ? // Fly rewrites only addresses for UDP: the internal port is the public port, and no handlers.
@@ -54,14 +58,20 @@ export const frpsMachineConfig = (
   image: string,
   tokenDigest: string,
 ): MachineConfig => {
-  const toml = renderFrpsToml(frpsConfig({ bindPort: plan.controlPort, ports: spec.ports }))
+  const toml = renderFrpsToml(
+    frpsConfig({
+      bindPort: plan.controlPort,
+      ports: portsOfRole(spec, plan.role),
+      ...(plan.role === "udp" ? { proxyBindAddr: FLY_GLOBAL_SERVICES } : {}),
+    }),
+  )
   const config = {
     image,
     guest: { ...machineGuests[spec.machineSize] },
     init: { cmd: ["-c", FRPS_CONFIG_PATH] },
     files: [{ guest_path: FRPS_CONFIG_PATH, raw_value: Buffer.from(toml).toString("base64") }],
     restart: { policy: "always" as const },
-    services: services(spec, plan.controlPort),
+    services: services(spec, plan),
     auto_destroy: false,
   }
   // The token is an app secret frps reads at start, so a new token must restart it: its digest is part of the hash.
@@ -71,6 +81,8 @@ export const frpsMachineConfig = (
     metadata: {
       [MachineMetadata.tunnelUid]: tunnel.uid,
       [MachineMetadata.region]: plan.region,
+      // Only on the UDP Machine: the TCP one's metadata (and so its hash) stays what it was before UDP had its own.
+      ...(plan.role === "udp" ? { [MachineMetadata.role]: plan.role } : {}),
       [MachineMetadata.configHash]: hash,
     },
   }

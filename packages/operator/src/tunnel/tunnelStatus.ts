@@ -11,6 +11,7 @@ import {
 import type { App } from "@fly-tunnel-operator/fly"
 import { configUnknown, type TunnelMachine } from "./flyMachines.ts"
 import type { PushedToken } from "./flySecret.ts"
+import { slotKey } from "./frpsSlot.ts"
 import type { TunnelBlocked } from "./tunnelBlocked.ts"
 import { targetSummary } from "./tunnelTarget.ts"
 
@@ -55,7 +56,7 @@ const rollingOut = (machines: ReadonlyArray<TunnelMachine>): Verdict | undefined
   return {
     ok: false,
     reason: Reasons.MachineUpdating,
-    message: `rolling the frps Machines to the new config one region at a time: ${updated} of ${machines.length} updated; waiting: ${waiting.map((entry) => entry.machine.region).join(", ")}`,
+    message: `rolling the frps Machines to the new config one at a time: ${updated} of ${machines.length} updated; waiting: ${waiting.map((entry) => slotKey(entry.slot)).join(", ")}`,
   }
 }
 
@@ -204,6 +205,7 @@ export const tunnelStatus = (
       : observations.machines.map((entry) => ({
           id: entry.machine.id,
           region: entry.machine.region,
+          ...(entry.slot.role === "udp" ? { role: "udp" as const } : {}),
           state: entry.machine.state,
           instanceId: entry.machine.instance_id,
           controlPort: entry.controlPort,

@@ -1,7 +1,18 @@
 import { Schema } from "effect"
 
-/** Condition types on a FlyTunnel. `Ready` is true when all the others are. */
-export const ConditionTypes = ["Ready", "AppReady", "MachinesReady", "AddressReady", "ClientReady"] as const
+/**
+ * Condition types on a FlyTunnel. `Ready` is true when the four parts of the data path are (App, Machines, address,
+ * client). `CertificatesReady` (only on a tunnel with hostnames) is its own: DNS must point at the published address
+ * before Fly can issue a certificate, so the address never waits for one.
+ */
+export const ConditionTypes = [
+  "Ready",
+  "AppReady",
+  "MachinesReady",
+  "AddressReady",
+  "ClientReady",
+  "CertificatesReady",
+] as const
 export type ConditionType = (typeof ConditionTypes)[number]
 
 /**
@@ -45,6 +56,14 @@ export const Reasons = {
   Deleting: "Deleting",
   /** A Fly delete failed; the finalizer stays until it succeeds (or `force-delete` is set). */
   DeleteFailed: "DeleteFailed",
+  /** Every hostname's certificate is issued. Also the Event when one becomes active. */
+  CertificateActive: "CertificateActive",
+  /** A certificate waits for its DNS records (status.certificates lists them). */
+  CertificatePending: "CertificatePending",
+  /** Fly reported validation errors for a certificate (each with Fly's remediation). Also the Event. */
+  CertificateFailed: "CertificateFailed",
+  /** Let's Encrypt's rate limit holds a certificate back until the time Fly names. Also the Event. */
+  CertificateRateLimited: "CertificateRateLimited",
 } as const
 export type Reason = (typeof Reasons)[keyof typeof Reasons]
 

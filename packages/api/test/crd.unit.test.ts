@@ -57,6 +57,7 @@ describe("FlyTunnel CRD", () => {
       "Age",
     ])
     const rules = JSON.stringify(version.schema.openAPIV3Schema).match(/"rule":"[^"]*"/g) ?? []
-    expect(rules.length).toBe(7)
+    // target (2), port (4), ports (2), hostname (1), spec (3), address host (1), plus the transition rule.
+    expect(rules.length).toBe(14)
   })
 })

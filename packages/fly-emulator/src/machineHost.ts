@@ -65,6 +65,12 @@ export interface ProxyRoute {
   readonly handlers: ReadonlyArray<string>
   /** PROXY protocol version when the `proxy_proto` handler is set. */
   readonly proxyProtoVersion?: "v1" | "v2"
+  /** `force_https` of the port (only with the `http` handler). */
+  readonly forceHttps?: boolean
+  /** Names the App answers to on Fly's edge: `<app>.fly.dev` and the hostnames of its certificates. */
+  readonly hostnames: ReadonlyArray<string>
+  /** Names the edge holds an issued certificate for: `<app>.fly.dev` and the App's active certificates. */
+  readonly certifiedNames: ReadonlyArray<string>
   readonly targets: ReadonlyArray<{
     readonly machineId: string
     readonly internalPort: number

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto"
 import * as net from "node:net"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest"
+import { EdgeTls } from "../src/edge/edgeTls.ts"
 import { EmulatorNetwork } from "../src/network/emulatorNetwork.ts"
 import { networkLayer } from "../src/network/networkLayer.ts"
 import { FlyProxy } from "../src/proxy/flyProxy.ts"
@@ -19,6 +20,7 @@ const tools = inject("tools")
 const runtime = ManagedRuntime.make(
   Layer.mergeAll(MachineRuntime.layer({ binaries: { frps: tools.frps } }), FlyProxy.layer).pipe(
     Layer.provideMerge(networkLayer("namespace")),
+    Layer.provide(EdgeTls.layerGenerated),
   ),
 )
 type Services = MachineRuntime | FlyProxy | EmulatorNetwork

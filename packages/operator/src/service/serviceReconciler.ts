@@ -9,6 +9,7 @@ import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { sameJson } from "../kube/patches.ts"
 import { FlyTunnel, type FlyTunnelObject, parseKey, Service } from "../kube/resourceType.ts"
 import { isOurService } from "./serviceClass.ts"
+import { writeFlyHostnameAnnotation } from "./serviceHostnameAnnotation.ts"
 import { ServiceSettings } from "./serviceSettings.ts"
 import { invalidServiceStatus, releasedServiceStatus, serviceStatusFor, tunnelFailure } from "./serviceStatus.ts"
 import { writeServiceStatus } from "./serviceStatusWriter.ts"
@@ -47,7 +48,7 @@ const release = Effect.fn("releaseService")(function* (service: V1Service) {
   }
   const current =
     service.metadata?.deletionTimestamp === undefined
-      ? yield* writeServiceStatus(service, releasedServiceStatus)
+      ? yield* writeFlyHostnameAnnotation(yield* writeServiceStatus(service, releasedServiceStatus), undefined)
       : service
   yield* removeFinalizer(Service, current, FINALIZER).pipe(Effect.catchTag("KubeNotFound", () => Effect.void))
   return done
@@ -128,7 +129,8 @@ export const reconcileService = Effect.fn("reconcileService")(function* (key: st
   }
   const before = service.status?.loadBalancer?.ingress?.[0]?.ip
   const status = serviceStatusFor(service, tunnel.status, yield* kubeTimeNow)
-  yield* writeServiceStatus(service, status)
+  service = yield* writeServiceStatus(service, status)
+  yield* writeFlyHostnameAnnotation(service, tunnel.status?.hostname)
   const after = status.ingress?.[0]?.ip
   if (after !== undefined && after !== before) {
     yield* events.record(service, { type: "Normal", reason: "AddressAssigned", message: `public address ${after}` })

@@ -28,6 +28,12 @@ const advice: Record<Reason, string> = {
   [Reasons.TargetNotFound]: "the Service has no ClusterIP to forward to",
   [Reasons.Deleting]: "the tunnel is being deleted",
   [Reasons.DeleteFailed]: `removing the Fly resources failed; it is retried (set ${Annotations.forceDelete}=true to give up)`,
+  [Reasons.CertificateActive]: "every hostname has an issued Fly certificate",
+  [Reasons.CertificatePending]:
+    "a hostname's certificate waits for its DNS records (kubectl describe flytunnel lists them)",
+  [Reasons.CertificateFailed]:
+    "Fly could not validate a hostname; kubectl describe flytunnel shows Fly's error and what to do",
+  [Reasons.CertificateRateLimited]: "Let's Encrypt is rate limiting a hostname's certificate; Fly retries later",
 }
 
 const isReason = (reason: string): reason is Reason => Object.hasOwn(advice, reason)

@@ -2,6 +2,7 @@ import {
   annotationOfSpecPath,
   decodeFlyTunnelSpecResult,
   type FlyTunnelSpec,
+  portInputFromAnnotations,
   type ServiceDefaults,
   specInputFromAnnotations,
 } from "@fly-tunnel-operator/api"
@@ -39,16 +40,23 @@ export const tunnelSpecFromService = (
 ): Result.Result<FlyTunnelSpec, ReadonlyArray<ServiceSpecProblem>> => {
   const annotations = service.metadata?.annotations ?? {}
   const { proxyProtocol, ...fromAnnotations } = specInputFromAnnotations(annotations, defaults)
+  const servicePorts = service.spec?.ports ?? []
   const input = {
     target: { service: { name: service.metadata?.name ?? "" } },
-    ports: (service.spec?.ports ?? []).map((port) => {
+    ports: servicePorts.map((port) => {
       const protocol = port.protocol ?? "TCP"
+      // Per port, by the Service port's name or number, as Fly Kubernetes's `service.fly.io/<port>-handlers`.
+      const edge = portInputFromAnnotations(annotations, { name: port.name, port: port.port })
       return {
         name: port.name ?? `${protocol.toLowerCase()}-${port.port}`,
         port: port.port,
         protocol,
         targetPort: port.port,
-        ...(protocol === "TCP" && proxyProtocol !== undefined ? { proxyProtocol } : {}),
+        // The Service-wide PROXY protocol applies to raw TCP ports; a port at Fly's edge has the client in headers.
+        ...(protocol === "TCP" && proxyProtocol !== undefined && (edge.edge ?? "none") === "none"
+          ? { proxyProtocol }
+          : {}),
+        ...edge,
       }
     }),
     ...fromAnnotations,
@@ -56,7 +64,7 @@ export const tunnelSpecFromService = (
   return Result.mapError(decodeFlyTunnelSpecResult(input), (invalid) =>
     Arr.dedupeWith(
       invalid.issues.map((issue): ServiceSpecProblem => {
-        const annotation = annotationOfSpecPath(issue.path, annotations)
+        const annotation = annotationOfSpecPath(issue.path, annotations, servicePorts)
         return {
           field: annotation ?? issue.path,
           value: annotation === undefined ? valueAt(input, issue.path) : (annotations[annotation] ?? ""),

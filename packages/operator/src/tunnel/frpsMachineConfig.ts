@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto"
-import { type FlyTunnelSpec, machineGuests } from "@fly-tunnel-operator/api"
+import { type FlyTunnelSpec, machineGuests, type Port } from "@fly-tunnel-operator/api"
 import type { MachineConfig, MachineService } from "@fly-tunnel-operator/fly"
 import { frpsConfig, renderFrpsToml } from "@fly-tunnel-operator/frp"
 import { type FrpsSlot, portsOfRole } from "./frpsSlot.ts"
@@ -13,6 +13,20 @@ const FLY_GLOBAL_SERVICES = "fly-global-services"
 export interface FrpsMachinePlan extends FrpsSlot {
   readonly controlPort: number
 }
+
+/** Fly's port handlers for what the edge does before the tunnel (none: raw TCP, the port's config is unchanged). */
+const edgeHandlers = { none: [], tls: ["tls"], http: ["http"], "tls+http": ["tls", "http"] } as const
+
+const tcpPort = (port: Port) =>
+  port.edge !== "none"
+    ? {
+        port: port.port,
+        handlers: [...edgeHandlers[port.edge]],
+        ...(port.forceHttps === true ? { force_https: true } : {}),
+      }
+    : port.proxyProtocol === "none"
+      ? { port: port.port }
+      : { port: port.port, handlers: ["proxy_proto"], proxy_proto_options: { version: port.proxyProtocol } }
 
 /** A TCP check on a tunnel port passes only once frpc has registered its proxy, so Fly routes to connected frps. */
 const portCheck = (port: number) => ({ type: "tcp", port, interval: "10s", timeout: "2s", grace_period: "5s" })
@@ -35,11 +49,7 @@ const services = (spec: FlyTunnelSpec, plan: FrpsMachinePlan): ReadonlyArray<Mac
         : {
             protocol: "tcp",
             internal_port: port.port,
-            ports: [
-              port.proxyProtocol === "none"
-                ? { port: port.port }
-                : { port: port.port, handlers: ["proxy_proto"], proxy_proto_options: { version: port.proxyProtocol } },
-            ],
+            ports: [tcpPort(port)],
             autostart: true,
             autostop: "off",
             checks: [portCheck(port.port)],

@@ -1,4 +1,10 @@
-import { decodeFlyTunnel, FINALIZER, Reasons } from "@fly-tunnel-operator/api"
+import {
+  type CertificateStatus,
+  decodeFlyTunnel,
+  FINALIZER,
+  type FlyTunnelStatus,
+  Reasons,
+} from "@fly-tunnel-operator/api"
 import { Duration, Effect, Option } from "effect"
 import { done, type ReconcileResult, requeueAfter, retry } from "../controller/reconcileResult.ts"
 import { EventRecorder } from "../kube/eventRecorder.ts"
@@ -9,6 +15,7 @@ import { FlyTunnel, parseKey } from "../kube/resourceType.ts"
 import { CapacityBackoff } from "./capacityBackoff.ts"
 import { ensureAddresses, publishedAddresses } from "./flyAddress.ts"
 import { ensureFlyApp } from "./flyApp.ts"
+import { certificateStatus, ensureCertificates, recordedHostnames } from "./flyCertificates.ts"
 import { ensureMachines } from "./flyMachines.ts"
 import { checkRegions } from "./flyRegions.ts"
 import { ensureFlySecret } from "./flySecret.ts"
@@ -16,6 +23,7 @@ import { ensureClient } from "./frpcClient.ts"
 import { invalidSpec, isTunnelBlocked, TunnelBlocked } from "./tunnelBlocked.ts"
 import type { TunnelIdentity } from "./tunnelNames.ts"
 import { newToken, readTunnelSecret, secretContent, writeTunnelSecret } from "./tunnelSecret.ts"
+import { TunnelSettings } from "./tunnelSettings.ts"
 import { isReady, type Observations, tunnelStatus } from "./tunnelStatus.ts"
 import { writeTunnelStatus } from "./tunnelStatusWriter.ts"
 import { resolveTarget } from "./tunnelTarget.ts"
@@ -23,6 +31,49 @@ import { finalizeTunnel } from "./tunnelTeardown.ts"
 
 /** While provisioning, how soon to look again (Machines start and frpc connects within seconds). */
 const PROGRESS_INTERVAL = "2 seconds"
+/** While a certificate waits for its DNS, how often Fly is asked to check it again (see TunnelSettings). */
+const CERTIFICATE_POLL: Duration.Input = "15 seconds"
+
+interface CertificateEvent {
+  readonly type: "Normal" | "Warning"
+  readonly reason: string
+  readonly message: string
+}
+
+/** Events for certificates that changed since the last status: issued, failed validation, rate limited. */
+const certificateEvents = (
+  before: FlyTunnelStatus | undefined,
+  after: ReadonlyArray<CertificateStatus>,
+): ReadonlyArray<CertificateEvent> =>
+  after.flatMap((certificate): ReadonlyArray<CertificateEvent> => {
+    const previous = before?.certificates?.find((entry) => entry.hostname === certificate.hostname)
+    const errors = (certificate.validationErrors ?? []).map((error) => error.code).join(",")
+    if (certificate.status === "active" && previous?.status !== "active")
+      return [
+        {
+          type: "Normal",
+          reason: Reasons.CertificateActive,
+          message: `Fly's certificate for ${certificate.hostname} is active`,
+        },
+      ]
+    if (errors !== "" && errors !== (previous?.validationErrors ?? []).map((error) => error.code).join(","))
+      return [
+        {
+          type: "Warning",
+          reason: Reasons.CertificateFailed,
+          message: `Fly could not validate ${certificate.hostname}: ${(certificate.validationErrors ?? []).map((error) => `${error.code}: ${error.message}${error.remediation === undefined ? "" : ` (${error.remediation})`}`).join("; ")}`,
+        },
+      ]
+    if (certificate.rateLimitedUntil !== undefined && previous?.rateLimitedUntil !== certificate.rateLimitedUntil)
+      return [
+        {
+          type: "Warning",
+          reason: Reasons.CertificateRateLimited,
+          message: `Let's Encrypt's rate limit holds the certificate for ${certificate.hostname} until ${certificate.rateLimitedUntil}`,
+        },
+      ]
+    return []
+  })
 
 /** Runs a step, turning its TunnelBlocked into an observation instead of a failure of the whole reconcile. */
 const attempt = <A, E, R>(
@@ -90,30 +141,45 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   const capacityWait = yield* capacity.remaining(identity.uid)
   if (Option.isSome(app)) {
     const pushed = yield* attempt(blocked, ensureFlySecret(identity, token, app.value, tunnel.status?.app))
-    const [machines, address] = yield* Effect.all(
+    const recorded = recordedHostnames(tunnel.status)
+    const [machines, address, certificates] = yield* Effect.all(
       [
         Option.isSome(pushed) && Option.isNone(capacityWait)
           ? attempt(blocked, ensureMachines(identity, spec, app.value, pushed.value))
           : Effect.succeedNone,
-        attempt(blocked, ensureAddresses(app.value, { ipv6: spec.ipv6, published: publishedAddresses(tunnel.status) })),
+        attempt(
+          blocked,
+          ensureAddresses(app.value, {
+            ipv4: spec.ipv4,
+            ipv6: spec.ipv6,
+            published: publishedAddresses(tunnel.status),
+          }),
+        ),
+        // Certificates do not wait for the address to carry bytes: DNS can only be pointed at it once it is published.
+        spec.hostnames.length > 0 || recorded.length > 0
+          ? attempt(blocked, ensureCertificates(app.value, { hostnames: spec.hostnames, recorded }))
+          : Effect.succeedNone,
       ],
-      { concurrency: 2 },
+      { concurrency: 3 },
     )
     observations = {
       ...observations,
+      ...(Option.isSome(certificates) ? { certificates: certificates.value.map(certificateStatus) } : {}),
       ...(Option.isSome(pushed) ? { token: pushed.value } : {}),
       ...(Option.isSome(machines) ? { machines: machines.value } : {}),
       ...(Option.isSome(address) ? { address: address.value.v4 } : {}),
       ...(Option.isSome(address) && address.value.v6 !== undefined ? { ipv6: address.value.v6 } : {}),
     }
-    if (Option.isSome(machines) && Option.isSome(address)) {
+    // frpc dials the dedicated IPv4; a shared one carries no raw TCP, so there it dials the IPv6 (the spec requires it).
+    const serverAddress = Option.map(address, (found) => (spec.ipv4 === "shared" ? found.v6 : found.v4))
+    if (Option.isSome(machines) && Option.isSome(serverAddress) && serverAddress.value !== undefined) {
       const target = yield* attempt(blocked, resolveTarget(namespace, spec))
       if (Option.isSome(target)) {
         const rolledOut = yield* ensureClient(
           identity,
           spec,
           { token, secret },
-          address.value.v4,
+          serverAddress.value,
           machines.value,
           target.value,
         )
@@ -156,12 +222,18 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   }
   for (const issue of blocked)
     yield* events.record(tunnel, { type: "Warning", reason: issue.reason, message: issue.message })
+  for (const event of certificateEvents(tunnel.status, observations.certificates ?? []))
+    yield* events.record(tunnel, event)
   if (waiting !== undefined) return requeueAfter(waiting.wait)
   const soonest = Math.min(
     ...blocked.flatMap((issue) => (issue.retryAfterMillis === undefined ? [] : [issue.retryAfterMillis])),
   )
   if (Number.isFinite(soonest)) return requeueAfter(Duration.millis(soonest))
   if (blocked.some((issue) => issue.retry)) return retry
-  if (blocked.length > 0 || isReady(status)) return done
+  // A certificate waiting for DNS (or for Let's Encrypt's rate limit) is looked at again until it is issued.
+  const certificatePending = (status.certificates ?? []).some((certificate) => certificate.status !== "active")
+  if (blocked.length > 0) return done
+  if (isReady(status))
+    return certificatePending ? requeueAfter((yield* TunnelSettings).certificatePoll ?? CERTIFICATE_POLL) : done
   return requeueAfter(PROGRESS_INTERVAL) satisfies ReconcileResult
 })

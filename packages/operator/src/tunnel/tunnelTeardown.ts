@@ -39,13 +39,23 @@ export const removeFrpc = Effect.fn("removeFrpc")(function* (tunnelUid: string) 
 })
 
 /**
- * Deletes a tunnel's App in reverse: the IPs, the Machines, then the App. A 404 means already gone. An App of that
- * name on another network is not the tunnel's and is never touched.
+ * Deletes a tunnel's App in reverse: its certificates, the IPs, the Machines, then the App. A 404 means already gone.
+ * An App of that name on another network is not the tunnel's and is never touched. The App is the tunnel's alone, so
+ * every certificate on it goes (deleting the App would take them anyway; removing them first is what is counted).
  */
 export const removeFlyApp = Effect.fn("removeFlyApp")(function* (appName: string, tunnelUid: string) {
   const fly = yield* FlyClient
   const app = yield* fly.getApp(appName).pipe(Effect.catchTag("FlyNotFound", () => Effect.succeed(undefined)))
   if (app === undefined || app.network !== flyNetworkName({ uid: tunnelUid })) return
+  const certificates = yield* fly
+    .listCertificates(appName)
+    .pipe(Effect.catchTag("FlyNotFound", () => Effect.succeed([])))
+  yield* Effect.forEach(
+    certificates,
+    (certificate) =>
+      fly.deleteCertificate(appName, certificate.hostname).pipe(Effect.catchTag("FlyNotFound", () => Effect.void)),
+    { discard: true },
+  )
   const ips = yield* fly.listIpAssignments(appName).pipe(Effect.catchTag("FlyNotFound", () => Effect.succeed([])))
   yield* Effect.forEach(
     ips,

@@ -84,6 +84,7 @@ export const startFastOperator = async (
         frpsImage: FRPS_IMAGE,
         frpcImage: FRPC_IMAGE,
         operatorNamespace: OPERATOR_NAMESPACE,
+        certificatePoll: "50 millis",
       }),
       Layer.succeed(ServiceSettings, {
         loadBalancerClass: LOAD_BALANCER_CLASS,

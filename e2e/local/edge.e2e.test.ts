@@ -140,10 +140,11 @@ describe("TLS and domains at Fly's edge, on the local stack", () => {
         "fly-tunnel-operator.dev/hostnames": "shop.example.com",
       },
     )
-    // The address is published while the certificate waits for DNS; the status says what to create.
-    const pending = await eventually("CertificatePending", async () => {
+    // The address is published while the certificate waits for DNS; the status says what to create (the address
+    // among it once Fly has been asked again since the address exists).
+    const pending = await eventually("CertificatePending naming the address", async () => {
       const found = await condition("shop", "CertificatesReady")
-      return found?.reason === "CertificatePending" ? found : undefined
+      return found?.reason === "CertificatePending" && found.message.includes(`A ${externalIp}`) ? found : undefined
     })
     expect(pending.message).toContain(`shop.example.com waits for DNS: A ${externalIp}`)
     expect(pending.message).toContain(`CNAME ${app}.fly.dev`)

@@ -92,7 +92,10 @@ describe("edge: certificates, hostnames and the shared IPv4 (fast tier)", () => 
       ),
     )
     const ip = await until("the address published", () => svc("shop")?.status?.loadBalancer?.ingress?.[0]?.ip)
-    const pending = await until("CertificatesReady", () => condition("shop", "CertificatesReady"))
+    const pending = await until("CertificatePending naming the address", () => {
+      const found = condition("shop", "CertificatesReady")
+      return found?.message.includes(`A ${ip}`) ? found : undefined
+    })
     const app = tunnel("shop")?.status?.app?.name ?? ""
     // Published while the certificate waits: DNS can only point at an address that is published.
     expect(condition("shop", "Ready")?.status).toBe("True")

@@ -142,25 +142,30 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   if (Option.isSome(app)) {
     const pushed = yield* attempt(blocked, ensureFlySecret(identity, token, app.value, tunnel.status?.app))
     const recorded = recordedHostnames(tunnel.status)
-    const [machines, address, certificates] = yield* Effect.all(
+    const wantsCertificates = spec.hostnames.length > 0 || recorded.length > 0
+    const [machines, [address, certificates]] = yield* Effect.all(
       [
         Option.isSome(pushed) && Option.isNone(capacityWait)
           ? attempt(blocked, ensureMachines(identity, spec, app.value, pushed.value))
           : Effect.succeedNone,
-        attempt(
-          blocked,
-          ensureAddresses(app.value, {
-            ipv4: spec.ipv4,
-            ipv6: spec.ipv6,
-            published: publishedAddresses(tunnel.status),
-          }),
-        ),
-        // Certificates do not wait for the address to carry bytes: DNS can only be pointed at it once it is published.
-        spec.hostnames.length > 0 || recorded.length > 0
-          ? attempt(blocked, ensureCertificates(app.value, { hostnames: spec.hostnames, recorded }))
-          : Effect.succeedNone,
+        Effect.gen(function* () {
+          const found = yield* attempt(
+            blocked,
+            ensureAddresses(app.value, {
+              ipv4: spec.ipv4,
+              ipv6: spec.ipv6,
+              published: publishedAddresses(tunnel.status),
+            }),
+          )
+          // Certificates come right after the addresses (so Fly's DNS instructions name them) and never wait for the
+          // tunnel to carry bytes: DNS can only be pointed at an address once it is published.
+          const issued = wantsCertificates
+            ? yield* attempt(blocked, ensureCertificates(app.value, { hostnames: spec.hostnames, recorded }))
+            : Option.none()
+          return [found, issued] as const
+        }),
       ],
-      { concurrency: 3 },
+      { concurrency: 2 },
     )
     observations = {
       ...observations,

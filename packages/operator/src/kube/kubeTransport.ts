@@ -1,7 +1,7 @@
 // Requests to the API server through Effect's HTTP client (undici underneath), with the
 // kubeconfig's credentials: client-node's KubeConfig supplies the headers (a bearer token it may
-// refresh) and the TLS dispatcher for every request. A request that outlives its timeout is
-// interrupted, which aborts it on the wire.
+// refresh) for every request, and the TLS settings of one shared dispatcher. A request that
+// outlives its timeout is interrupted, which aborts it on the wire.
 import { NodeHttpClient } from "@effect/platform-node"
 import { type KubeConfig, RequestContext } from "@kubernetes/client-node"
 import { Duration, Effect, Stream } from "effect"
@@ -51,6 +51,24 @@ const causeMessage = (cause: unknown): string => {
   return String(cause)
 }
 
+/** What a dispatcher's TLS settings come from: the cluster's CA and the user's client certificate. */
+const tlsIdentity = (config: KubeConfig): string => {
+  const cluster = config.getCurrentCluster()
+  const user = config.getCurrentUser()
+  return JSON.stringify([
+    cluster?.server,
+    cluster?.caData,
+    cluster?.caFile,
+    cluster?.skipTLSVerify,
+    cluster?.tlsServerName,
+    cluster?.proxyUrl,
+    user?.certData,
+    user?.certFile,
+    user?.keyData,
+    user?.keyFile,
+  ])
+}
+
 export const makeKubeTransport = (config: KubeConfig): Effect.Effect<KubeTransport, KubeUnavailable> =>
   Effect.gen(function* () {
     const cluster = config.getCurrentCluster()
@@ -58,9 +76,26 @@ export const makeKubeTransport = (config: KubeConfig): Effect.Effect<KubeTranspo
       return yield* new KubeUnavailable({ request: "load kubeconfig", message: "kubeconfig has no current cluster" })
     }
     const server = cluster.server.replace(/\/+$/, "")
-    // client-node keeps one dispatcher per cluster and user; one HTTP client is made per dispatcher it hands out.
-    const clients = new WeakMap<Dispatcher, HttpClient.HttpClient>()
+    // client-node hands out a new dispatcher (an undici Agent) with every request's credentials; used as given, each
+    // request would open and keep its own TLS connection (hundreds, and most of the process's memory, at 200
+    // tunnels). One dispatcher per TLS identity is kept instead, so every request shares one HTTP/2 connection.
+    let shared: { readonly identity: string; readonly client: HttpClient.HttpClient } | undefined
     const globalClient = yield* NodeHttpClient.makeUndici.pipe(Effect.provide(NodeHttpClient.dispatcherLayerGlobal))
+    const clientFor = (dispatcher: Dispatcher | undefined) =>
+      Effect.gen(function* () {
+        if (dispatcher === undefined) return globalClient
+        const identity = tlsIdentity(config)
+        if (shared?.identity === identity) {
+          // Never connected: closing it releases nothing but the object.
+          yield* Effect.promise(() => dispatcher.close())
+          return shared.client
+        }
+        const client = yield* NodeHttpClient.makeUndici.pipe(
+          Effect.provideService(NodeHttpClient.Dispatcher, dispatcher),
+        )
+        shared = { identity, client }
+        return client
+      })
 
     const prepare = (request: KubeRequest) =>
       Effect.gen(function* () {
@@ -70,12 +105,7 @@ export const makeKubeTransport = (config: KubeConfig): Effect.Effect<KubeTranspo
         }
         const context = new RequestContext(url.toString(), request.method)
         yield* Effect.tryPromise(() => config.applySecurityAuthentication(context))
-        const dispatcher = context.getDispatcher()
-        let client = dispatcher === undefined ? globalClient : clients.get(dispatcher)
-        if (client === undefined) {
-          client = yield* NodeHttpClient.makeUndici.pipe(Effect.provideService(NodeHttpClient.Dispatcher, dispatcher))
-          if (dispatcher !== undefined) clients.set(dispatcher, client)
-        }
+        const client = yield* clientFor(context.getDispatcher())
         const base = HttpClientRequest.make(request.method)(url, {
           headers: { ...context.getHeaders(), accept: "application/json" },
         })

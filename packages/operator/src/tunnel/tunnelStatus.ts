@@ -40,9 +40,27 @@ const blockedFor = (observations: Observations, type: ConditionType): Verdict | 
   return blocked === undefined ? undefined : { ok: false, reason: blocked.reason, message: blocked.message }
 }
 
-/** Checks Fly reports for a Machine; a TCP check on a tunnel port passes once frpc registered its proxy. */
-const checksPassing = (machine: TunnelMachine): boolean =>
-  (machine.machine.checks ?? []).every((check) => check.status === "passing")
+/** Fly names a service check `servicecheck-<NN>-<type>-<port>`; NN counts checks, so only type and port are read. */
+const SERVICE_CHECK = /^servicecheck-\d+-tcp-(\d+)$/
+
+/** The public TCP ports of the tunnel: each has a TCP check on its frps Machine (see frpsMachineConfig). */
+const checkedPorts = (spec: FlyTunnelSpec | undefined): ReadonlyArray<number> =>
+  (spec?.ports ?? []).filter((port) => port.protocol !== "UDP").map((port) => port.port)
+
+/**
+ * The TCP ports whose check Fly does not report passing on this Machine. A TCP check passes only once frpc has
+ * registered that port's proxy in frps, and Fly's proxy routes only to a Machine whose checks pass: so none missing
+ * means bytes flow. A check that is absent (not run yet, or not reported) counts as not passing.
+ */
+export const portsNotPassing = (machine: TunnelMachine, spec: FlyTunnelSpec | undefined): ReadonlyArray<number> => {
+  const passing = new Set(
+    (machine.machine.checks ?? []).flatMap((check) => {
+      const port = SERVICE_CHECK.exec(check.name)?.[1]
+      return check.status === "passing" && port !== undefined ? [Number(port)] : []
+    }),
+  )
+  return checkedPorts(spec).filter((port) => !passing.has(port))
+}
 
 /** The conditions `Ready` sums up, in the order they are written. */
 const PART_CONDITIONS = ["AppReady", "MachinesReady", "AddressReady", "ClientReady"] as const
@@ -59,6 +77,26 @@ const unhealthyHosts = (machines: ReadonlyArray<TunnelMachine>): Verdict | undef
     ok: false,
     reason: Reasons.FlyError,
     message: `${which.join("; ")}: its config is unknown, so it is left as it is until the host is back`,
+  }
+}
+
+/** frpc rolled out and, on every started Machine, Fly's check of every TCP port passing: bytes flow. */
+const clientVerdict = (observations: Observations, started: ReadonlyArray<TunnelMachine>): Verdict => {
+  if (observations.clientRolledOut !== true)
+    return { ok: false, reason: Reasons.ClientDeploying, message: "waiting for the frpc Deployment to roll out" }
+  const waiting = started.flatMap((entry) => {
+    const ports = portsNotPassing(entry, observations.spec)
+    return ports.length === 0 ? [] : [`${entry.machine.id} (${entry.machine.region}): port ${ports.join(", ")}`]
+  })
+  if (started.length > 0 && waiting.length === 0)
+    return { ok: true, reason: Reasons.ClientReady, message: "frpc is connected and every port is published" }
+  return {
+    ok: false,
+    reason: Reasons.ClientDeploying,
+    message:
+      started.length === 0
+        ? "frpc is running; waiting for its frps Machines to start"
+        : `frpc is running; waiting for Fly's checks to pass on ${waiting.join("; ")}`,
   }
 }
 
@@ -86,18 +124,7 @@ const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[n
       (observations.address === undefined
         ? { ok: false, reason: Reasons.Provisioning, message: "allocating a dedicated IPv4" }
         : { ok: true, reason: Reasons.AddressAllocated, message: `dedicated IPv4 ${observations.address}` }),
-    ClientReady:
-      blockedFor(observations, "ClientReady") ??
-      (observations.clientRolledOut === true && started.length > 0 && started.every(checksPassing)
-        ? { ok: true, reason: Reasons.ClientReady, message: "frpc is connected and every port is published" }
-        : {
-            ok: false,
-            reason: Reasons.ClientDeploying,
-            message:
-              observations.clientRolledOut === true
-                ? "frpc is running; waiting for Fly's checks to see its proxies"
-                : "waiting for the frpc Deployment to roll out",
-          }),
+    ClientReady: blockedFor(observations, "ClientReady") ?? clientVerdict(observations, started),
   }
 }
 

@@ -12,8 +12,14 @@ export interface FrpsMachinePlan {
   readonly controlPort: number
 }
 
-/** A TCP check on a tunnel port passes only once frpc has registered its proxy, so Fly routes to connected frps. */
-const portCheck = (port: number) => ({ type: "tcp", port, interval: "10s", timeout: "2s", grace_period: "5s" })
+/**
+ * A TCP check on a tunnel port passes only once frpc has registered its proxy, so Fly routes to connected frps (and
+ * the tunnel is Ready only then). frpc is deployed while the Machine is created and logs in within about a second of
+ * frps starting, so the first probe comes 1 s after the start; should it miss, the next comes 2 s later. Each probe
+ * is one connection through frpc to the target, hence not every second. (Was 5 s grace and 10 s interval: the first
+ * byte then came 5 to 15 s after the Machine started.)
+ */
+const portCheck = (port: number) => ({ type: "tcp", port, interval: "2s", timeout: "1s", grace_period: "1s" })
 
 const services = (spec: FlyTunnelSpec, controlPort: number): ReadonlyArray<MachineService> => [
   {

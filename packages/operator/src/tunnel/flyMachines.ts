@@ -3,7 +3,7 @@ import { type App, FlyClient, type Machine } from "@fly-tunnel-operator/fly"
 import { chooseControlPorts } from "@fly-tunnel-operator/frp"
 import { Effect } from "effect"
 import type { PushedToken } from "./flySecret.ts"
-import { configHashOf, frpsMachineConfig } from "./frpsMachineConfig.ts"
+import { configHashOf, type FrpsMachinePlan, frpsMachineConfig } from "./frpsMachineConfig.ts"
 import { blockedByFly } from "./tunnelBlocked.ts"
 import { MachineMetadata, machineName, type TunnelIdentity } from "./tunnelNames.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
@@ -22,7 +22,7 @@ export const configUnknown = (machine: Machine): boolean =>
   machine.config === undefined || (machine.host_status !== undefined && machine.host_status !== "ok")
 
 /** The region → control port plan: regions in spec order, each with its own control port. */
-const machinePlans = (spec: FlyTunnelSpec) => {
+export const machinePlans = (spec: FlyTunnelSpec): ReadonlyArray<FrpsMachinePlan> => {
   const ports = chooseControlPorts(
     spec.ports.map((port) => port.port),
     spec.regions.length,
@@ -30,21 +30,27 @@ const machinePlans = (spec: FlyTunnelSpec) => {
   return spec.regions.map((region, index) => ({ region, controlPort: ports[index] ?? 0 }))
 }
 
+/** The tunnel's Machines in its App, found by our metadata. */
+export const listTunnelMachines = (fly: FlyClient["Service"], app: string, tunnel: TunnelIdentity) =>
+  fly.listMachines(app, { metadata: { [MachineMetadata.tunnelUid]: tunnel.uid } })
+
 /**
  * One frps Machine per region, running the desired config. Machines are found by our metadata before anything is
  * created (a lost create answer leaves a Machine that the next pass adopts); a Machine is updated only when its
  * config hash differs, so a converged tunnel costs no mutating call and no frps restart. A Machine whose config is
- * unknown (host trouble) holds its region and is not touched; the other regions go on.
+ * unknown (host trouble) holds its region and is not touched; the other regions go on. `listed` is what the caller
+ * already knows the App holds (nothing, for an App it just created; or a list it made alongside the App's look).
  */
 export const ensureMachines = Effect.fn("ensureMachines")(function* (
   tunnel: TunnelIdentity,
   spec: FlyTunnelSpec,
   app: App,
   token: PushedToken,
+  listed: ReadonlyArray<Machine> | undefined,
 ) {
   const fly = yield* FlyClient
   const settings = yield* TunnelSettings
-  const existing = yield* fly.listMachines(app.name, { metadata: { [MachineMetadata.tunnelUid]: tunnel.uid } })
+  const existing = listed ?? (yield* listTunnelMachines(fly, app.name, tunnel))
   const live = existing.filter((machine) => machine.state !== "destroyed" && machine.state !== "destroying")
   const plans = machinePlans(spec)
   const regionOf = (machine: Machine) =>

@@ -5,8 +5,8 @@ import { Effect, type Option } from "effect"
 import { KubeCache } from "../kube/kubeCache.ts"
 import { KubeClient } from "../kube/kubeClient.ts"
 import { Deployment } from "../kube/resourceType.ts"
-import type { TunnelMachine } from "./flyMachines.ts"
 import { clientRolledOut, frpcDeployment, SPEC_HASH_ANNOTATION } from "./frpcDeployment.ts"
+import type { FrpsMachinePlan } from "./frpsMachineConfig.ts"
 import { frpcDeploymentName, type TunnelIdentity } from "./tunnelNames.ts"
 import { tokenDigest, writeTunnelSecret } from "./tunnelSecret.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
@@ -14,27 +14,29 @@ import { TunnelSettings } from "./tunnelSettings.ts"
 /**
  * frpc for the tunnel: one config per Machine in the tunnel's Secret (next to the token), and one
  * Deployment per Machine, each dialling that Machine's own control port through the shared
- * address. A Deployment whose desired content did not change is not applied again. Returns whether
- * every one has rolled out, as the shared cache last saw them.
+ * address. It needs only the address and the plan (region and control port), so it goes out while
+ * the Machines are still being created: the Pods start meanwhile and frpc logs in once frps is up.
+ * A Deployment whose desired content did not change is not applied again. Returns whether every
+ * one has rolled out, as the shared cache last saw them.
  */
 export const ensureClient = Effect.fn("ensureClient")(function* (
   tunnel: TunnelIdentity,
   spec: FlyTunnelSpec,
   credentials: { readonly token: string; readonly secret: Option.Option<V1Secret> },
   address: string,
-  machines: ReadonlyArray<TunnelMachine>,
+  plans: ReadonlyArray<FrpsMachinePlan>,
   target: string,
 ) {
   const kube = yield* KubeClient
   const cache = yield* KubeCache
   const settings = yield* TunnelSettings
   const namespace = settings.operatorNamespace
-  const clients = machines.map((entry) => ({
-    region: entry.machine.region,
+  const clients = plans.map((plan) => ({
+    region: plan.region,
     toml: renderFrpcToml(
       frpcConfig({
         serverAddr: address,
-        serverPort: entry.controlPort,
+        serverPort: plan.controlPort,
         localIP: target,
         ports: spec.ports.map((port) => ({
           name: port.name,

@@ -1,26 +1,32 @@
 import { decodeFlyTunnel, FINALIZER, Reasons } from "@fly-tunnel-operator/api"
-import { Effect, Option } from "effect"
+import { FlyClient } from "@fly-tunnel-operator/fly"
+import { Effect, Option, Result } from "effect"
 import { done, type ReconcileResult, requeueAfter, retry } from "../controller/reconcileResult.ts"
 import { EventRecorder } from "../kube/eventRecorder.ts"
 import { KubeCache } from "../kube/kubeCache.ts"
 import { addFinalizer } from "../kube/kubeClient.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { FlyTunnel, parseKey } from "../kube/resourceType.ts"
+import { AppCreator } from "./appCreator.ts"
 import { ensureAddress } from "./flyAddress.ts"
 import { ensureFlyApp } from "./flyApp.ts"
-import { ensureMachines } from "./flyMachines.ts"
+import { configUnknown, ensureMachines, listTunnelMachines, machinePlans, type TunnelMachine } from "./flyMachines.ts"
+import { FlyProgress } from "./flyProgress.ts"
 import { ensureFlySecret } from "./flySecret.ts"
 import { ensureClient } from "./frpcClient.ts"
 import { invalidSpec, isTunnelBlocked, type TunnelBlocked } from "./tunnelBlocked.ts"
-import type { TunnelIdentity } from "./tunnelNames.ts"
+import { flyAppName, type TunnelIdentity } from "./tunnelNames.ts"
 import { newToken, readTunnelSecret, secretContent, writeTunnelSecret } from "./tunnelSecret.ts"
-import { isReady, type Observations, tunnelStatus } from "./tunnelStatus.ts"
+import { isReady, type Observations, portsNotPassing, tunnelStatus } from "./tunnelStatus.ts"
 import { writeTunnelStatus } from "./tunnelStatusWriter.ts"
 import { resolveTarget } from "./tunnelTarget.ts"
 import { finalizeTunnel } from "./tunnelTeardown.ts"
 
-/** While provisioning, how soon to look again (Machines start and frpc connects within seconds). */
-const PROGRESS_INTERVAL = "2 seconds"
+/**
+ * While provisioning, the tunnel is woken by what it waits for: its frpc Deployments (the informer), its Machines
+ * starting and its checks passing (FlyProgress). This is only the safety net should such a wake-up be lost.
+ */
+const SAFETY_NET_INTERVAL = "60 seconds"
 
 /** Runs a step, turning its TunnelBlocked into an observation instead of a failure of the whole reconcile. */
 const attempt = <A, E, R>(
@@ -37,20 +43,59 @@ const attempt = <A, E, R>(
     ),
   )
 
+/** Asks FlyProgress for what the tunnel waits on at Fly now: Machines to start, or then their checks to pass. */
+const awaitOnFly = (progress: FlyProgress["Service"], key: string, observations: Observations) => {
+  const { app, machines, spec } = observations
+  if (app === undefined || machines === undefined || spec === undefined || machines.length === 0) return Effect.void
+  const starting = machines.filter(
+    ({ machine }) => machine.state !== "started" && machine.state !== "destroyed" && !configUnknown(machine),
+  )
+  if (starting.length > 0) {
+    return progress.awaitStarted(
+      key,
+      app.name,
+      starting.map(({ machine }) => ({ id: machine.id, version: machine.instance_id })),
+    )
+  }
+  const checking = machines.filter(({ machine }) => portsNotPassing(machine, spec).length > 0)
+  if (observations.clientRolledOut === true && checking.length > 0) {
+    return progress.awaitChecks(
+      key,
+      app.name,
+      checking.map(({ machine }) => machine.id),
+      spec,
+    )
+  }
+  return Effect.void
+}
+
 /**
- * The Tunnel controller's reconcile: reads the FlyTunnel from the cache, converges Fly (App, token secret, Machines
- * and IPv4 in parallel) and the cluster (frpc), then writes what it saw as status. Every step looks before it
- * creates, so a crash or a lost answer at any point is repaired by the next pass without duplicates.
+ * The Tunnel controller's reconcile: reads the FlyTunnel from the cache, converges Fly and the cluster, then writes
+ * what it saw as status. Independent steps run side by side: the App first (created at once when status records
+ * none, in line for Fly's per-org limit), then the Machine branch (the token secret, one Machine per
+ * region) beside the address branch (the IPv4, then frpc, which needs only the address). Reads whose answer is known
+ * are skipped: a just-created App has no Machines or IPs, and a recorded App's are listed alongside its look. Every
+ * step looks before it creates, so a crash or a lost answer at any point is repaired by the next pass without
+ * duplicates. What the tunnel then waits for wakes it (see FlyProgress); no fixed requeue.
  */
 export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: string) {
   const cache = yield* KubeCache
   const events = yield* EventRecorder
+  const progress = yield* FlyProgress
+  const creator = yield* AppCreator
   const { namespace = "", name } = parseKey(key)
   const found = yield* cache.tunnels.get(name, namespace)
-  if (Option.isNone(found)) return done
+  const gone = Effect.all([progress.forget(key), creator.forget(key)], { discard: true })
+  if (Option.isNone(found)) {
+    yield* gone
+    return done
+  }
   let tunnel = found.value
   const identity: TunnelIdentity = { namespace, name, uid: tunnel.metadata?.uid ?? "" }
-  if (tunnel.metadata?.deletionTimestamp !== undefined) return yield* finalizeTunnel(tunnel, identity)
+  if (tunnel.metadata?.deletionTimestamp !== undefined) {
+    yield* gone
+    return yield* finalizeTunnel(tunnel, identity)
+  }
 
   const generation = tunnel.metadata?.generation ?? 0
   const decoded = yield* Effect.result(decodeFlyTunnel(tunnel))
@@ -79,38 +124,76 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   }
 
   const blocked: Array<TunnelBlocked> = []
-  const app = yield* attempt(blocked, ensureFlyApp(identity))
-  let observations: Observations = { generation, spec, blocked, ...(Option.isSome(app) ? { app: app.value } : {}) }
-  if (Option.isSome(app)) {
-    const pushed = yield* attempt(blocked, ensureFlySecret(token, app.value, tunnel.status?.app))
-    const [machines, address] = yield* Effect.all(
+  const fly = yield* FlyClient
+  const appName = flyAppName(identity)
+  // A recorded App's Machines and IPs are read alongside its look: the reads drift detection needs, all at once.
+  const recorded = tunnel.status?.app?.id !== undefined
+  const [app, listedMachines, listedIps] = yield* Effect.all(
+    [
+      attempt(blocked, ensureFlyApp(identity, key, recorded)).pipe(
+        Effect.map((found) => Result.succeed(found)),
+        Effect.catchTag("AppCreationQueued", (queued) => Effect.succeed(Result.fail(queued))),
+      ),
+      recorded ? Effect.option(listTunnelMachines(fly, appName, identity)) : Effect.succeedNone,
+      recorded ? Effect.option(fly.listIpAssignments(appName)) : Effect.succeedNone,
+    ],
+    { concurrency: "unbounded" },
+  )
+  if (Result.isFailure(app)) {
+    // In line for its App: say so; AppCreator wakes the tunnel with the answer.
+    const waiting = tunnelStatus(
+      { generation, spec, blocked, appCreationQueued: true },
+      tunnel.status,
+      yield* kubeTimeNow,
+    )
+    yield* writeTunnelStatus(tunnel, waiting)
+    return requeueAfter(SAFETY_NET_INTERVAL)
+  }
+  let observations: Observations = {
+    generation,
+    spec,
+    blocked,
+    ...(Option.isSome(app.success) ? { app: app.success.value.app } : {}),
+  }
+  if (Option.isSome(app.success)) {
+    const { app: flyApp, created } = app.success.value
+    const known = <A>(listed: Option.Option<ReadonlyArray<A>>): ReadonlyArray<A> | undefined =>
+      created ? [] : Option.getOrUndefined(listed)
+    const [machineBranch, addressBranch] = yield* Effect.all(
       [
-        Option.isSome(pushed)
-          ? attempt(blocked, ensureMachines(identity, spec, app.value, pushed.value))
-          : Effect.succeedNone,
-        attempt(blocked, ensureAddress(app.value)),
+        Effect.gen(function* () {
+          const pushed = yield* attempt(blocked, ensureFlySecret(token, flyApp, tunnel.status?.app))
+          if (Option.isNone(pushed)) return { pushed, machines: Option.none<ReadonlyArray<TunnelMachine>>() }
+          const machines = yield* attempt(
+            blocked,
+            ensureMachines(identity, spec, flyApp, pushed.value, known(listedMachines)),
+          )
+          return { pushed, machines }
+        }),
+        Effect.gen(function* () {
+          const address = yield* attempt(blocked, ensureAddress(flyApp, known(listedIps)))
+          if (Option.isNone(address)) return { address, rolledOut: undefined }
+          const target = yield* attempt(blocked, resolveTarget(namespace, spec))
+          if (Option.isNone(target)) return { address, rolledOut: undefined }
+          const rolledOut = yield* ensureClient(
+            identity,
+            spec,
+            { token, secret },
+            address.value,
+            machinePlans(spec),
+            target.value,
+          )
+          return { address, rolledOut }
+        }),
       ],
       { concurrency: 2 },
     )
     observations = {
       ...observations,
-      ...(Option.isSome(pushed) ? { token: pushed.value } : {}),
-      ...(Option.isSome(machines) ? { machines: machines.value } : {}),
-      ...(Option.isSome(address) ? { address: address.value } : {}),
-    }
-    if (Option.isSome(machines) && Option.isSome(address)) {
-      const target = yield* attempt(blocked, resolveTarget(namespace, spec))
-      if (Option.isSome(target)) {
-        const rolledOut = yield* ensureClient(
-          identity,
-          spec,
-          { token, secret },
-          address.value,
-          machines.value,
-          target.value,
-        )
-        observations = { ...observations, clientRolledOut: rolledOut }
-      }
+      ...(Option.isSome(machineBranch.pushed) ? { token: machineBranch.pushed.value } : {}),
+      ...(Option.isSome(machineBranch.machines) ? { machines: machineBranch.machines.value } : {}),
+      ...(Option.isSome(addressBranch.address) ? { address: addressBranch.address.value } : {}),
+      ...(addressBranch.rolledOut === undefined ? {} : { clientRolledOut: addressBranch.rolledOut }),
     }
   }
 
@@ -125,7 +208,9 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   }
   for (const issue of blocked)
     yield* events.record(tunnel, { type: "Warning", reason: issue.reason, message: issue.message })
+  if (isReady(status) || blocked.some((issue) => !issue.retry)) yield* progress.forget(key)
+  else yield* awaitOnFly(progress, key, observations)
   if (blocked.some((issue) => issue.retry)) return retry
   if (blocked.length > 0 || isReady(status)) return done
-  return requeueAfter(PROGRESS_INTERVAL) satisfies ReconcileResult
+  return requeueAfter(SAFETY_NET_INTERVAL) satisfies ReconcileResult
 })

@@ -8,7 +8,7 @@ import {
   type Phase,
   Reasons,
 } from "@fly-tunnel-operator/api"
-import type { App } from "@fly-tunnel-operator/fly"
+import type { App, Machine } from "@fly-tunnel-operator/fly"
 import { configUnknown, type TunnelMachine } from "./flyMachines.ts"
 import type { PushedToken } from "./flySecret.ts"
 import type { TunnelBlocked } from "./tunnelBlocked.ts"
@@ -26,6 +26,8 @@ export interface Observations {
   readonly address?: string
   /** frpc rolled out (every replica available). */
   readonly clientRolledOut?: boolean
+  /** The App's create waits in line (Fly's per-org rate limit on App creation). */
+  readonly appCreationQueued?: boolean
   readonly blocked: ReadonlyArray<TunnelBlocked>
 }
 
@@ -52,9 +54,9 @@ const checkedPorts = (spec: FlyTunnelSpec | undefined): ReadonlyArray<number> =>
  * registered that port's proxy in frps, and Fly's proxy routes only to a Machine whose checks pass: so none missing
  * means bytes flow. A check that is absent (not run yet, or not reported) counts as not passing.
  */
-export const portsNotPassing = (machine: TunnelMachine, spec: FlyTunnelSpec | undefined): ReadonlyArray<number> => {
+export const portsNotPassing = (machine: Machine, spec: FlyTunnelSpec | undefined): ReadonlyArray<number> => {
   const passing = new Set(
-    (machine.machine.checks ?? []).flatMap((check) => {
+    (machine.checks ?? []).flatMap((check) => {
       const port = SERVICE_CHECK.exec(check.name)?.[1]
       return check.status === "passing" && port !== undefined ? [Number(port)] : []
     }),
@@ -85,7 +87,7 @@ const clientVerdict = (observations: Observations, started: ReadonlyArray<Tunnel
   if (observations.clientRolledOut !== true)
     return { ok: false, reason: Reasons.ClientDeploying, message: "waiting for the frpc Deployment to roll out" }
   const waiting = started.flatMap((entry) => {
-    const ports = portsNotPassing(entry, observations.spec)
+    const ports = portsNotPassing(entry.machine, observations.spec)
     return ports.length === 0 ? [] : [`${entry.machine.id} (${entry.machine.region}): port ${ports.join(", ")}`]
   })
   if (started.length > 0 && waiting.length === 0)
@@ -107,7 +109,14 @@ const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[n
     AppReady:
       blockedFor(observations, "AppReady") ??
       (observations.app === undefined
-        ? { ok: false, reason: Reasons.Provisioning, message: "creating the Fly App" }
+        ? {
+            ok: false,
+            reason: Reasons.Provisioning,
+            message:
+              observations.appCreationQueued === true
+                ? "in line to create the Fly App: Fly allows one App creation a second per org"
+                : "creating the Fly App",
+          }
         : { ok: true, reason: Reasons.AppCreated, message: `Fly App ${observations.app.name} is ready` }),
     MachinesReady:
       blockedFor(observations, "MachinesReady") ??

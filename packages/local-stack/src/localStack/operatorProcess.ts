@@ -18,6 +18,8 @@ export interface OperatorProcessOptions {
   readonly env?: Record<string, string>
   /** The program to run: the operator's main.ts by default; the bundle (dist/operator.mjs) works too. */
   readonly entry?: string
+  /** Options for node itself, before the program (the image runs the bundle with `operatorNodeOptions`). */
+  readonly nodeOptions?: ReadonlyArray<string>
   /** Receives every line the operator prints (JSON logs). */
   readonly log?: (line: string) => void
 }
@@ -54,7 +56,12 @@ export const startOperatorProcess = async (options: OperatorProcessOptions): Pro
     LOG_LEVEL: options.logLevel ?? "info",
     ...options.env,
   }
-  const [command, ...args] = [...parentDeathPrefix, process.execPath, options.entry ?? operatorEntrypoint]
+  const [command, ...args] = [
+    ...parentDeathPrefix,
+    process.execPath,
+    ...(options.nodeOptions ?? []),
+    options.entry ?? operatorEntrypoint,
+  ]
   const child = spawn(command as string, args, { env, stdio: ["ignore", "pipe", "pipe"] })
   reapOnExit(child)
   const lines: Array<string> = []

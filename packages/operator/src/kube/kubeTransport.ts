@@ -4,7 +4,7 @@
 // outlives its timeout is interrupted, which aborts it on the wire.
 import { NodeHttpClient } from "@effect/platform-node"
 import { type KubeConfig, RequestContext } from "@kubernetes/client-node"
-import { Duration, Effect, Stream } from "effect"
+import { Duration, Effect, Metric, Stream } from "effect"
 import { type HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
 import type { Dispatcher } from "undici"
 import { fromStatus, type KubeError, KubeUnavailable } from "./kubeErrors.ts"
@@ -32,6 +32,28 @@ export interface KubeTransport {
 }
 
 const requestTimeout = Duration.seconds(30)
+
+/** Requests to the API server by method and resource: what a quiet operator must not be making. */
+const kubeRequestsTotal = Metric.counter("fly_tunnel_operator_kube_requests_total", {
+  description: "Requests to the Kubernetes API server, by method (WATCH for a watch, counted when opened) and resource",
+  incremental: true,
+})
+
+/** The resource a path names: the segment after the group/version and an optional namespace. */
+const resourceOf = (path: string): string => {
+  const parts = path.split("/").filter(Boolean)
+  const rest = parts[0] === "api" ? parts.slice(2) : parts.slice(3)
+  return (rest[0] === "namespaces" && rest.length > 2 ? rest[2] : rest[0]) ?? ""
+}
+
+const countRequest = (request: KubeRequest) =>
+  Metric.update(
+    Metric.withAttributes(kubeRequestsTotal, {
+      method: request.query?.watch === "true" ? "WATCH" : request.method,
+      resource: resourceOf(request.path),
+    }),
+    1,
+  )
 
 const label = (request: KubeRequest) => `${request.method} ${request.path}`
 
@@ -121,7 +143,8 @@ export const makeKubeTransport = (config: KubeConfig): Effect.Effect<KubeTranspo
       )
 
     const execute = (request: KubeRequest): Effect.Effect<HttpClientResponse.HttpClientResponse, KubeError> =>
-      prepare(request).pipe(
+      countRequest(request).pipe(
+        Effect.andThen(prepare(request)),
         Effect.flatMap(({ client, request: prepared }) => client.execute(prepared)),
         Effect.mapError((error) =>
           error._tag === "KubeUnavailable"

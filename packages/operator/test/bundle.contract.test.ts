@@ -1,10 +1,11 @@
 import { execFile } from "node:child_process"
-import { mkdtemp, rm, stat } from "node:fs/promises"
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { bundleOperator } from "../src/build/bundle.ts"
+import { operatorEnvironment, operatorNodeOptions } from "../src/build/imageRuntime.ts"
 
 const run = promisify(execFile)
 
@@ -34,5 +35,18 @@ describe("the operator bundle", () => {
     expect(failure?.code).toBe(2)
     expect(failure?.stderr).toContain("--fly-org (FLY_ORG) is required")
     expect(failure?.stderr).toContain("a Fly API token is required")
+  })
+
+  it("is run by the image with the options and environment pnpm bench measures", async () => {
+    const dockerfile = await readFile(new URL("../../../Dockerfile", import.meta.url), "utf8")
+    const entrypoint = /^ENTRYPOINT (.+)$/m.exec(dockerfile)?.[1]
+    expect(JSON.parse(entrypoint ?? "[]")).toEqual(["/nodejs/bin/node", ...operatorNodeOptions, "/app/operator.mjs"])
+    for (const [name, value] of Object.entries(operatorEnvironment))
+      expect(dockerfile).toMatch(new RegExp(`^ENV .*\\b${name}=${value}\\b`, "m"))
+    const { stdout } = await run(process.execPath, [...operatorNodeOptions, bundle, "--help"], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? "", ...operatorEnvironment },
+    })
+    expect(stdout).toContain("--fly-org (FLY_ORG)")
   })
 })

@@ -77,7 +77,7 @@ describe("frpsMachineConfig", () => {
         ports: [{ port: 443, handlers: ["proxy_proto"], proxy_proto_options: { version: "v2" } }],
         autostart: true,
         autostop: "off",
-        checks: [{ type: "tcp", port: 443, interval: "2s", timeout: "1s", grace_period: "1s" }],
+        checks: [{ type: "tcp", port: 443, interval: "1s", timeout: "1s", grace_period: "500ms" }],
       },
       { protocol: "udp", internal_port: 53, ports: [{ port: 53 }], autostart: true, autostop: "off" },
     ])

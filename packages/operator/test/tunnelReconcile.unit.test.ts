@@ -135,9 +135,9 @@ describe("Tunnel reconcile pacing (in-memory API server, in-process Fly emulator
   })
 
   it("paces App creation under Fly's limit without a 429, and a tunnel whose App exists does not wait for the rest", async () => {
-    // App creation at 4 a second after a burst of 1, so 8 new tunnels take about 2 s.
-    const fast = await start({ createAppLimit: { perSecond: 4, burst: 1 } })
-    const names = Array.from({ length: 8 }, (_, index) => `paced-${index}`)
+    // App creation at 2 a second after a burst of 1, so 6 new tunnels take about 2.6 s.
+    const fast = await start({ createAppLimit: { perSecond: 2, burst: 1 } })
+    const names = Array.from({ length: 6 }, (_, index) => `paced-${index}`)
     for (const name of names) await create(fast, name)
     // When the first tunnel is Ready, Apps are still being created for the others: their turns held no worker.
     await until("a first tunnel Ready", () =>

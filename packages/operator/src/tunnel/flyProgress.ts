@@ -12,8 +12,14 @@ import { portsNotPassing } from "./tunnelStatus.ts"
 const WAIT_SECONDS = 60
 /** After a failed wait or poll (the Machine gone, Fly unreachable), before the tunnel looks again. */
 const AFTER_FAILURE = "1 second"
-/** Checks: polled every 250 ms at first (Fly checks a port every second or two), backing off to every 10 s. */
-const checksPolling = Schedule.min([Schedule.exponential("250 millis", 1.5), Schedule.spaced("10 seconds")])
+/**
+ * Checks: polled every 250 ms for the first 4 s (about Fly's limit of 5 reads a second per Machine; Fly probes a port
+ * every second), then backing off to every 10 s for a tunnel that takes longer (frpc cannot connect, say).
+ */
+const checksPolling = Schedule.concat(
+  Schedule.spaced("250 millis").pipe(Schedule.upTo({ times: 16 })),
+  Schedule.min([Schedule.exponential("500 millis", 1.5), Schedule.spaced("10 seconds")]),
+)
 
 export interface AwaitedMachine {
   readonly id: string

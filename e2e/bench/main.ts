@@ -24,7 +24,7 @@ import {
   goOperatorPath,
   pathMs,
 } from "./flyLatency.ts"
-import { residentMiB } from "./processMemory.ts"
+import { cpuSeconds, residentMiB } from "./processMemory.ts"
 import { writeBenchReport } from "./report.ts"
 import { measureScale } from "./scale.ts"
 import { type AddressRun, measureTimeToAddress } from "./timeToAddress.ts"
@@ -150,6 +150,7 @@ try {
   // 3. Services at once, under Fly's limits.
   progress(`${settings.scale} Services applied at once`)
   const running = operator
+  const cpuBeforeScale = await cpuSeconds(operator.pid)
   const scale = await measureScale({
     stack,
     kubectl,
@@ -159,6 +160,7 @@ try {
     progress,
     timeoutMs: (settings.scale * 4 + 300) * 1000,
   })
+  const scaleCpuSeconds = (await cpuSeconds(operator.pid)) - cpuBeforeScale
   const criticalPathMs = pathMs(criticalPath, flyLikeLatencyMs)
   const lastCreateAfterS = Math.max(0, settings.scale - CREATE_APP.burst) / CREATE_APP.perSecond
   const boundMs = lastCreateAfterS * 1000 + criticalPathMs
@@ -169,6 +171,7 @@ try {
 
   // 4. At rest while Services of another class change; then a restart.
   progress(`at rest for ${settings.restMinutes} min, ${settings.scale} Services of another class changing`)
+  const cpuBeforeRest = await cpuSeconds(operator.pid)
   const rest = await measureRest({
     stack,
     kubectl,
@@ -180,6 +183,7 @@ try {
     tunnels,
     progress,
   })
+  const restCpuSeconds = (await cpuSeconds(operator.pid)) - cpuBeforeRest
   progress("operator restart")
   const stopping = operator
   const restarted = await measureRestart({
@@ -214,7 +218,7 @@ try {
         runs,
       },
       dataPath,
-      memory: { idleMiB, oneTunnelMiB, atScaleMiB },
+      memory: { idleMiB, oneTunnelMiB, atScaleMiB, scaleCpuSeconds, restCpuSeconds },
       scale: {
         ...scale,
         boundMs,

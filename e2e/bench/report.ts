@@ -33,6 +33,9 @@ export interface BenchResults {
     readonly idleMiB: number
     readonly oneTunnelMiB: number
     readonly atScaleMiB: number
+    /** The operator's CPU time (user + system) while the Services were applied at once, and while at rest. */
+    readonly scaleCpuSeconds: number
+    readonly restCpuSeconds: number
   }
   readonly scale: ScaleFigures & { readonly boundMs: number; readonly bound: string }
   readonly rest: RestFigures
@@ -258,6 +261,8 @@ runs at ${fixed(proxy?.throughput.mbPerSecond ?? 0)} MiB/s; frp alone (TLS force
 ## Memory
 
 Idle (started, no tunnel): ${fixed(memory.idleMiB)} MiB; 1 tunnel: ${fixed(memory.oneTunnelMiB)} MiB; ${scale.services + address.runs.length} tunnels at rest: ${fixed(memory.atScaleMiB)} MiB.
+Run as the image runs it (\`${"node"} --max-semi-space-size=1 --optimize-for-size --lite-mode\`, \`MALLOC_ARENA_MAX=2\`). Its CPU time: ${fixed(memory.scaleCpuSeconds)} s while
+the ${scale.services} Services were provisioned (${fixed(scale.totalMs / 1000)} s), ${fixed(memory.restCpuSeconds)} s in the ${rest.minutes} min at rest.
 
 ![RSS against tunnels](rss.svg)
 

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
+import { operatorEnvironment, operatorNodeOptions } from "@fly-tunnel-operator/operator"
 import type { RestartFigures, RestFigures } from "./atRest.ts"
 import { addressChart, rssChart } from "./charts.ts"
 import { frpLabel, type PathFigures } from "./dataPath.ts"
@@ -261,7 +262,9 @@ runs at ${fixed(proxy?.throughput.mbPerSecond ?? 0)} MiB/s; frp alone (TLS force
 ## Memory
 
 Idle (started, no tunnel): ${fixed(memory.idleMiB)} MiB; 1 tunnel: ${fixed(memory.oneTunnelMiB)} MiB; ${scale.services + address.runs.length} tunnels at rest: ${fixed(memory.atScaleMiB)} MiB.
-Run as the image runs it (\`${"node"} --max-semi-space-size=1 --optimize-for-size --lite-mode\`, \`MALLOC_ARENA_MAX=2\`). Its CPU time: ${fixed(memory.scaleCpuSeconds)} s while
+Run as the image runs it (\`node ${operatorNodeOptions.join(" ")}\`, ${Object.entries(operatorEnvironment)
+    .map(([name, value]) => `\`${name}=${value}\``)
+    .join(", ")}). Its CPU time: ${fixed(memory.scaleCpuSeconds)} s while
 the ${scale.services} Services were provisioned (${fixed(scale.totalMs / 1000)} s), ${fixed(memory.restCpuSeconds)} s in the ${rest.minutes} min at rest.
 
 ![RSS against tunnels](rss.svg)

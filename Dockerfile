@@ -22,4 +22,4 @@ COPY --from=build /src/dist/operator.mjs /app/operator.mjs
 ENV NODE_ENV=production MALLOC_ARENA_MAX=2
 USER 65532:65532
 EXPOSE 8080 8081
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "--optimize-for-size", "--lite-mode", "/app/operator.mjs"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "--optimize-for-size", "/app/operator.mjs"]

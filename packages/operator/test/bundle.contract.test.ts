@@ -48,5 +48,8 @@ describe("the operator bundle", () => {
       env: { PATH: process.env.PATH ?? "", ...operatorEnvironment },
     })
     expect(stdout).toContain("--fly-org (FLY_ORG)")
+    // undici (every HTTP call) parses with WebAssembly, which some V8 options (--lite-mode, --jitless) turn off.
+    const wasm = await run(process.execPath, [...operatorNodeOptions, "-p", "typeof WebAssembly"])
+    expect(wasm.stdout.trim()).toBe("object")
   })
 })

@@ -57,7 +57,8 @@ const CREATE_APP = { perSecond: 1, burst: 3 }
 const progress = (line: string) => process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${line}\n`)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
-const rssOf = async (pid: number, samples = 5) => {
+/** RSS moves with the garbage collector's timing: the median of a sample a second over `samples` seconds. */
+const rssOf = async (pid: number, samples = 20) => {
   const seen: Array<number> = []
   for (let i = 0; i < samples; i++) {
     seen.push(await residentMiB(pid))
@@ -165,7 +166,7 @@ try {
   const lastCreateAfterS = Math.max(0, settings.scale - CREATE_APP.burst) / CREATE_APP.perSecond
   const boundMs = lastCreateAfterS * 1000 + criticalPathMs
   await sleep(20_000)
-  const atScaleMiB = await rssOf(operator.pid, 10)
+  const atScaleMiB = await rssOf(operator.pid)
   const tunnels = settings.scale + ADDRESS_RUNS
   progress(`operator RSS with ${tunnels} tunnels: ${atScaleMiB.toFixed(1)} MiB`)
 

@@ -34,11 +34,13 @@ export interface RestartFigures {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch)
 
-const byAction = (calls: ReadonlyArray<{ action: string; method: string }>, mutating: boolean) => {
+/** Calls by action; mutating ones also by the status Fly answered (a 422 changed nothing, a 201 did). */
+const byAction = (calls: ReadonlyArray<{ action: string; method: string; status: number }>, mutating: boolean) => {
   const counts: Record<string, number> = {}
   for (const call of calls) {
     if ((call.method !== "GET") !== mutating) continue
-    counts[call.action] = (counts[call.action] ?? 0) + 1
+    const key = mutating ? `${call.action} (${call.status})` : call.action
+    counts[key] = (counts[key] ?? 0) + 1
   }
   return counts
 }

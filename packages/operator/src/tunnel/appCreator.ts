@@ -30,6 +30,8 @@ export class AppCreator extends Context.Service<
     readonly source: Source
     /** The answer to this tunnel's create (asked for now if it has not been), or that it is still in line. */
     readonly create: (key: string, body: CreateAppRequest) => Effect.Effect<AppCreation>
+    /** Whether the tunnel's create is in line or answered and not yet read. */
+    readonly asked: (key: string) => Effect.Effect<boolean>
     /** The tunnel is gone: drop its request or its unread answer. */
     readonly forget: (key: string) => Effect.Effect<void>
   }
@@ -73,6 +75,7 @@ export class AppCreator extends Context.Service<
           requests.delete(key)
           return { _tag: "Answered", answer: answer.value } as const
         }),
+      asked: (key) => Effect.sync(() => requests.has(key)),
       forget: (key) => Effect.sync(() => void requests.delete(key)),
     })
   })

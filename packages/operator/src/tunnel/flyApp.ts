@@ -35,7 +35,7 @@ const requireOurs = (tunnel: TunnelIdentity, app: App): Effect.Effect<App, Tunne
 
 /**
  * The tunnel's Fly App: found, or created on its own isolated network (through AppCreator, in line for Fly's
- * per-org limit). When status records no App, the create goes first (no look before it: the name is the tunnel's own and unique on Fly, so a create cannot make a second App).
+ * per-org limit). For a new tunnel (no status yet), the create goes first (no look before it: the name is the tunnel's own and unique on Fly, so a create cannot make a second App).
  * Only a 201 to this create counts as `created`; a name already taken, a lost answer or a timeout is resolved by
  * looking, never by creating twice — which is also why no idempotency key is sent: with one, a repeated create
  * answers 201 for the App an earlier pass made, which may already have Machines.
@@ -43,13 +43,16 @@ const requireOurs = (tunnel: TunnelIdentity, app: App): Effect.Effect<App, Tunne
 export const ensureFlyApp = Effect.fn("ensureFlyApp")(function* (
   tunnel: TunnelIdentity,
   key: string,
-  recorded: boolean,
+  statusWritten: boolean,
 ) {
   const fly = yield* FlyClient
   const settings = yield* TunnelSettings
   const creator = yield* AppCreator
   const name = flyAppName(tunnel)
-  if (recorded) {
+  // Only a tunnel whose status was never written (a new one) creates without looking, or one whose create is in
+  // line already: a status without an App may be a stale view of a pass that has just created it (the cache lags
+  // behind our own writes).
+  if (statusWritten && !(yield* creator.asked(key))) {
     const existing = yield* findApp(fly, name)
     if (Option.isSome(existing)) return { app: yield* requireOurs(tunnel, existing.value), created: false }
   }

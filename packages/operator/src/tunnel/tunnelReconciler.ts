@@ -71,8 +71,8 @@ const awaitOnFly = (progress: FlyProgress["Service"], key: string, observations:
 
 /**
  * The Tunnel controller's reconcile: reads the FlyTunnel from the cache, converges Fly and the cluster, then writes
- * what it saw as status. Independent steps run side by side: the App first (created at once when status records
- * none, in line for Fly's per-org limit), then the Machine branch (the token secret, one Machine per
+ * what it saw as status. Independent steps run side by side: the App first (created at once for a new tunnel,
+ * in line for Fly's per-org limit), then the Machine branch (the token secret, one Machine per
  * region) beside the address branch (the IPv4, then frpc, which needs only the address). Reads whose answer is known
  * are skipped: a just-created App has no Machines or IPs, and a recorded App's are listed alongside its look. Every
  * step looks before it creates, so a crash or a lost answer at any point is repaired by the next pass without
@@ -130,7 +130,7 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   const recorded = tunnel.status?.app?.id !== undefined
   const [app, listedMachines, listedIps] = yield* Effect.all(
     [
-      attempt(blocked, ensureFlyApp(identity, key, recorded)).pipe(
+      attempt(blocked, ensureFlyApp(identity, key, tunnel.status !== undefined)).pipe(
         Effect.map((found) => Result.succeed(found)),
         Effect.catchTag("AppCreationQueued", (queued) => Effect.succeed(Result.fail(queued))),
       ),

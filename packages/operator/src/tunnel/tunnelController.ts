@@ -20,8 +20,13 @@ export interface TunnelControllerOptions {
   readonly resync: Duration.Input
 }
 
-/** The owner tunnel of an frpc Deployment, from its labels (owner references cannot cross namespaces). */
+/**
+ * The owner tunnel of an frpc Deployment, from its labels (owner references cannot cross namespaces). Only its
+ * rollout (Updated) and its removal (Deleted) are news: its creation is the tunnel's own doing, and at start-up the
+ * tunnels' own source lists every tunnel already (with this one too, a tunnel was reconciled twice after a restart).
+ */
 const tunnelOfDeployment = (change: InformerChange<V1Deployment>): ReadonlyArray<string> => {
+  if (change.type === "Added") return []
   const labels = change.object.metadata?.labels ?? {}
   const namespace = labels[Labels.tunnelNamespace]
   const name = labels[Labels.tunnelName]

@@ -4,7 +4,7 @@ import { Effect, Option, Result } from "effect"
 import { done, type ReconcileResult, requeueAfter, retry } from "../controller/reconcileResult.ts"
 import { EventRecorder } from "../kube/eventRecorder.ts"
 import { KubeCache } from "../kube/kubeCache.ts"
-import { addFinalizer } from "../kube/kubeClient.ts"
+import { addFinalizer, KubeClient } from "../kube/kubeClient.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { FlyTunnel, parseKey } from "../kube/resourceType.ts"
 import { AppCreator } from "./appCreator.ts"
@@ -91,6 +91,21 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
     return done
   }
   let tunnel = found.value
+  if (tunnel.status?.app?.id === undefined) {
+    // Until status records the App, the cache may lag behind this controller's own last status write (an App
+    // recorded a moment ago, the tunnel woken at once by frpc's rollout): a pass on that view would ask for the App
+    // again and push the token again. Read it fresh (one GET, only while the tunnel is new).
+    const kube = yield* KubeClient
+    const fresh = yield* kube.get(FlyTunnel, name, namespace).pipe(
+      Effect.map(Option.some),
+      Effect.catchTag("KubeNotFound", () => Effect.succeedNone),
+    )
+    if (Option.isNone(fresh)) {
+      yield* gone
+      return done
+    }
+    tunnel = fresh.value
+  }
   const identity: TunnelIdentity = { namespace, name, uid: tunnel.metadata?.uid ?? "" }
   if (tunnel.metadata?.deletionTimestamp !== undefined) {
     yield* gone

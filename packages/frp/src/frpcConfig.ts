@@ -30,8 +30,9 @@ export interface FrpcInput {
 
 /**
  * Work connections frpc keeps open ahead of use (frps allows up to 5): a new user connection then skips the
- * frps → frpc round trip that asks for one, up to five at once. Chosen from `pnpm bench` (frp alone on loopback,
- * tcpMux on: new connection p50 0.65 ms with 5 against 0.69 with 1, throughput 299 against 254 MiB/s).
+ * frps → frpc round trip that asks for one, up to five at once. On loopback `pnpm bench` cannot tell 5 from 1 (a new
+ * connection 0.65–0.77 ms against 0.69–0.70, runs disagreeing within their noise): the round trip it saves is the
+ * one across the Internet between the cluster and Fly, which loopback does not have.
  */
 export const POOL_COUNT = 5
 

@@ -82,6 +82,7 @@ describe("FlyTunnel CRD on a real API server", () => {
       regions: ["ord"],
       machineSize: "shared-cpu-1x",
       frpc: { replicas: 1 },
+      ipv6: true,
     })
   })
 
@@ -161,7 +162,7 @@ describe("FlyTunnel CRD on a real API server", () => {
     // `kubectl get ft -o wide` is what users see: short name and server-side printer columns.
     const lines = (await kubectl("get", "ft", name, "-n", namespace, "-o", "wide")).trim().split("\n")
     const [header, row] = lines.map((line) => line.split(/\s{2,}/))
-    expect(header).toEqual(["NAME", "TARGET", "ADDRESS", "REGIONS", "READY", "PHASE", "AGE"])
+    expect(header).toEqual(["NAME", "TARGET", "ADDRESS", "IPV6", "REGIONS", "READY", "PHASE", "AGE"])
     const cell = (column: string) => row?.[header?.indexOf(column) ?? -1] ?? ""
     // Text, not JSON: `192.0.2.10`, not `{"host":"192.0.2.10"}`; `ord,ams`, not `["ord","ams"]`.
     expect(cell("TARGET")).toBe("192.0.2.10")

@@ -26,6 +26,11 @@ export interface FrpcInput {
   readonly tcpMux?: boolean
   /** Work connections kept ready for new user connections (frps allows up to 5). Default `POOL_COUNT`. */
   readonly poolCount?: number
+  /**
+   * Exit when the first login fails instead of retrying (default false). For a UDP frpc it is how readiness is known:
+   * a Pod that keeps running has logged in, and its UDP proxies are registered (UDP has no Fly check).
+   */
+  readonly loginFailExit?: boolean
 }
 
 /**
@@ -49,7 +54,7 @@ export interface FrpcProxy {
 export interface FrpcConfig {
   readonly serverAddr: string
   readonly serverPort: number
-  readonly loginFailExit: false
+  readonly loginFailExit: boolean
   readonly user: string
   readonly auth: { readonly method: "token"; readonly token: string; readonly additionalScopes: ReadonlyArray<string> }
   readonly transport: {
@@ -77,7 +82,7 @@ const PROXY_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
  * - TLS on, but unverified: frp verifies the server only with a `trustedCaFile`, and frps makes a
  *   fresh self-signed certificate at each start. The token (with both auth scopes) is what keeps
  *   strangers out; an operator-issued CA is the next step.
- * - `loginFailExit = false`: frps may not be up yet; frpc keeps retrying instead of crash-looping.
+ * - `loginFailExit = false` unless asked: frps may not be up yet; frpc keeps retrying instead of crash-looping.
  */
 export const frpcConfig = (input: FrpcInput): FrpcConfig => {
   for (const port of input.ports) {
@@ -87,7 +92,7 @@ export const frpcConfig = (input: FrpcInput): FrpcConfig => {
   return {
     serverAddr: escapeTemplate(input.serverAddr),
     serverPort: input.serverPort,
-    loginFailExit: false,
+    loginFailExit: input.loginFailExit ?? false,
     user: envReference(Env.podName),
     auth: { method: "token", token: envReference(Env.token), additionalScopes: AUTH_SCOPES },
     transport: {

@@ -52,4 +52,17 @@ describe("the operator bundle", () => {
     const wasm = await run(process.execPath, [...operatorNodeOptions, "-p", "typeof WebAssembly"])
     expect(wasm.stdout.trim()).toBe("object")
   })
+
+  it("runs the chart's uninstall hook command too: `uninstall` with a missing setting exits 2 naming it", async () => {
+    const failure = await run(process.execPath, [bundle, "uninstall"], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? "", OPERATOR_NAMESPACE: "fto", OPERATOR_SELECTOR: "app=fto" },
+    }).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    )
+    expect(failure?.code).toBe(2)
+    expect(failure?.stderr).toContain("--operator-deployment (OPERATOR_DEPLOYMENT) is required")
+    expect(failure?.stderr).not.toContain("FLY_ORG")
+  })
 })

@@ -53,7 +53,7 @@ describe("Tunnel reconcile pacing (in-memory API server, in-process Fly emulator
     )
   }
 
-  it("creates a new tunnel's App, Machine and IPv4 without looking first, each exactly once", async () => {
+  it("creates a new tunnel's App, Machine, IPv4 and IPv6 without looking first, each exactly once", async () => {
     const fast = await start()
     await create(fast, "fresh")
     await ready(fast, "fresh")
@@ -65,7 +65,15 @@ describe("Tunnel reconcile pacing (in-memory API server, in-process Fly emulator
     expect(calls.slice(0, first("createIpAssignment")).map((call) => call.action)).not.toContain("listIpAssignments")
     expect(calls.slice(0, first("createMachine")).map((call) => call.action)).not.toContain("getApp")
     const mutations = calls.filter((call) => call.method !== "GET").map((call) => call.action)
-    expect(mutations.sort()).toEqual(["createApp", "createIpAssignment", "createMachine", "setSecrets"])
+    expect(mutations.sort()).toEqual([
+      "createApp",
+      "createIpAssignment",
+      "createIpAssignment",
+      "createMachine",
+      "setSecrets",
+    ])
+    const addressTypes = calls.filter((call) => call.action === "createIpAssignment").map((call) => call.ipType)
+    expect(addressTypes.sort()).toEqual(["v4", "v6"])
   })
 
   it("is Ready only once Fly's checks pass, woken by them: no reconcile while it waits, no polling after", async () => {

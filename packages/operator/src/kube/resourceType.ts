@@ -3,7 +3,15 @@
 // Objects stay the API server's JSON; the built-in kinds are typed with client-node's models
 // (type-only: timestamps arrive as strings, which the operator never reads as dates).
 import { type FlyTunnelStatus, GROUP, KIND, PLURAL, VERSION } from "@fly-tunnel-operator/api"
-import type { CoreV1Event, V1Deployment, V1Lease, V1ObjectMeta, V1Secret, V1Service } from "@kubernetes/client-node"
+import type {
+  CoreV1Event,
+  V1Deployment,
+  V1Lease,
+  V1Namespace,
+  V1ObjectMeta,
+  V1Secret,
+  V1Service,
+} from "@kubernetes/client-node"
 
 /** Any Kubernetes object as it comes over the wire (raw JSON; decode what you rely on with Schema). */
 export interface KubeObject {
@@ -67,6 +75,13 @@ export const parseKey = (key: string): { readonly namespace: string | undefined;
     : { namespace: key.slice(0, slash), name: key.slice(slash + 1) }
 }
 
+export const Namespace = make<V1Namespace>({
+  group: "",
+  version: "v1",
+  kind: "Namespace",
+  plural: "namespaces",
+  namespaced: false,
+})
 export const Service = make<V1Service>({
   group: "",
   version: "v1",

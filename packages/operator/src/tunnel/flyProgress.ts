@@ -2,7 +2,6 @@
 // back the moment there is something new to see. A Machine reaching `started` is awaited with Fly's own wait; checks
 // turning passing have no wait on Fly, so they are polled — quickly at first, slower the longer it takes, and only
 // while the tunnel waits for them. (frpc's rollout needs nothing here: the Deployment informer reports it.)
-import type { FlyTunnelSpec } from "@fly-tunnel-operator/api"
 import { FlyClient } from "@fly-tunnel-operator/fly"
 import { Context, Effect, FiberMap, Queue, Schedule, type Scope, Stream } from "effect"
 import type { Source } from "../controller/source.ts"
@@ -34,12 +33,11 @@ export class FlyProgress extends Context.Service<
     readonly source: Source
     /** Wakes the tunnel once every one of these Machines is `started` (or a wait gave up). */
     readonly awaitStarted: (key: string, app: string, machines: ReadonlyArray<AwaitedMachine>) => Effect.Effect<void>
-    /** Wakes the tunnel once Fly reports every TCP port's check passing on each of these Machines. */
+    /** Wakes the tunnel once Fly reports the check of each of these ports passing on its Machine. */
     readonly awaitChecks: (
       key: string,
       app: string,
-      machineIds: ReadonlyArray<string>,
-      spec: FlyTunnelSpec,
+      machines: ReadonlyArray<{ readonly id: string; readonly ports: ReadonlyArray<number> }>,
     ) => Effect.Effect<void>
     /** Nothing to wait for any more (Ready, deleted): stops its watches. */
     readonly forget: (key: string) => Effect.Effect<void>
@@ -79,12 +77,20 @@ export class FlyProgress extends Context.Service<
               { concurrency: "unbounded", discard: true },
             ),
           ),
-        awaitChecks: (key, app, machineIds, spec) =>
+        awaitChecks: (key, app, awaited) =>
           watch(
             "checks",
             key,
-            Effect.forEach(machineIds, (id) => fly.getMachine(app, id), { concurrency: "unbounded" }).pipe(
-              Effect.map((machines) => machines.every((machine) => portsNotPassing(machine, spec).length === 0)),
+            Effect.forEach(
+              awaited,
+              (entry) =>
+                Effect.map(
+                  fly.getMachine(app, entry.id),
+                  (machine) => portsNotPassing(machine, entry.ports).length === 0,
+                ),
+              { concurrency: "unbounded" },
+            ).pipe(
+              Effect.map((passing) => passing.every(Boolean)),
               Effect.repeat({ schedule: checksPolling, until: (passing) => passing }),
             ),
           ),

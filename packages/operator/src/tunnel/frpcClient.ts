@@ -7,6 +7,7 @@ import { KubeClient } from "../kube/kubeClient.ts"
 import { Deployment } from "../kube/resourceType.ts"
 import { clientRolledOut, frpcDeployment, SPEC_HASH_ANNOTATION } from "./frpcDeployment.ts"
 import type { FrpsMachinePlan } from "./frpsMachineConfig.ts"
+import { portsOfRole, slotKey } from "./frpsSlot.ts"
 import { frpcDeploymentName, type TunnelIdentity } from "./tunnelNames.ts"
 import { tokenDigest, writeTunnelSecret } from "./tunnelSecret.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
@@ -14,8 +15,10 @@ import { TunnelSettings } from "./tunnelSettings.ts"
 /**
  * frpc for the tunnel: one config per Machine in the tunnel's Secret (next to the token), and one
  * Deployment per Machine, each dialling that Machine's own control port through the shared
- * address. It needs only the address and the plan (region and control port), so it goes out while
- * the Machines are still being created: the Pods start meanwhile and frpc logs in once frps is up.
+ * address and registering the ports that Machine serves (its TCP or its UDP ones). It needs only
+ * the address and the plan, so a TCP frpc goes out while the Machines are still being created (the
+ * Pods start meanwhile; frpc logs in once frps is up). A plan `deferred` says is not yet due (a UDP
+ * frpc, whose first failed login ends it, waits for its Machine) is neither applied nor removed.
  * A Deployment whose desired content did not change is not applied again. Returns whether every
  * one has rolled out, as the shared cache last saw them.
  */
@@ -26,19 +29,23 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
   address: string,
   plans: ReadonlyArray<FrpsMachinePlan>,
   target: string,
+  deferred: (plan: FrpsMachinePlan) => boolean = () => false,
 ) {
   const kube = yield* KubeClient
   const cache = yield* KubeCache
   const settings = yield* TunnelSettings
   const namespace = settings.operatorNamespace
   const clients = plans.map((plan) => ({
-    region: plan.region,
+    slot: { region: plan.region, role: plan.role },
+    deferred: deferred(plan),
     toml: renderFrpcToml(
       frpcConfig({
         serverAddr: address,
         serverPort: plan.controlPort,
         localIP: target,
-        ports: spec.ports.map((port) => ({
+        // UDP has no Fly check: a UDP frpc that keeps running has logged in (see UDP_MIN_READY_SECONDS).
+        loginFailExit: plan.role === "udp",
+        ports: portsOfRole(spec, plan.role).map((port) => ({
           name: port.name,
           protocol: port.protocol,
           port: port.port,
@@ -49,7 +56,7 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
   }))
   yield* writeTunnelSecret(tunnel, credentials.secret, {
     token: credentials.token,
-    configs: Object.fromEntries(clients.map((client) => [client.region, client.toml])),
+    configs: Object.fromEntries(clients.map((client) => [slotKey(client.slot), client.toml])),
   })
   const digest = tokenDigest(credentials.token)
   const existing = (yield* cache.deployments.list(namespace)).filter(
@@ -59,6 +66,7 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
     Effect.gen(function* () {
       const desired = frpcDeployment(tunnel, spec, settings.frpcImage, namespace, client, digest)
       const current = existing.find((deployment) => deployment.metadata?.name === desired.metadata?.name)
+      if (client.deferred) return current !== undefined && clientRolledOut(current)
       const unchanged =
         current !== undefined &&
         current.metadata?.annotations?.[SPEC_HASH_ANNOTATION] === desired.metadata?.annotations?.[SPEC_HASH_ANNOTATION]
@@ -68,7 +76,7 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
       return false
     }),
   )
-  const wanted = new Set(clients.map((client) => frpcDeploymentName(tunnel, client.region)))
+  const wanted = new Set(clients.map((client) => frpcDeploymentName(tunnel, slotKey(client.slot))))
   yield* Effect.forEach(
     existing.filter((deployment) => !wanted.has(deployment.metadata?.name ?? "")),
     (stale) =>

@@ -2,13 +2,15 @@ import { createHash } from "node:crypto"
 import { type FlyTunnelSpec, machineGuests } from "@fly-tunnel-operator/api"
 import type { MachineConfig, MachineService } from "@fly-tunnel-operator/fly"
 import { frpsConfig, renderFrpsToml } from "@fly-tunnel-operator/frp"
+import { type FrpsSlot, portsOfRole } from "./frpsSlot.ts"
 import { MachineMetadata, type TunnelIdentity } from "./tunnelNames.ts"
 
 const FRPS_CONFIG_PATH = "/etc/frp/frps.toml"
+/** The Machine's address Fly delivers UDP to (and takes replies from), by its name in the Machine's /etc/hosts. */
+const FLY_GLOBAL_SERVICES = "fly-global-services"
 
-/** Every Machine publishes the tunnel ports; each has its own control port (see chooseControlPorts). */
-export interface FrpsMachinePlan {
-  readonly region: string
+/** One Machine of the tunnel (see frpsSlot.ts), with its own control port (see chooseControlPorts). */
+export interface FrpsMachinePlan extends FrpsSlot {
   readonly controlPort: number
 }
 
@@ -21,15 +23,17 @@ export interface FrpsMachinePlan {
  */
 const portCheck = (port: number) => ({ type: "tcp", port, interval: "1s", timeout: "1s", grace_period: "500ms" })
 
-const services = (spec: FlyTunnelSpec, controlPort: number): ReadonlyArray<MachineService> => [
+const services = (spec: FlyTunnelSpec, plan: FrpsMachinePlan): ReadonlyArray<MachineService> => [
   {
     protocol: "tcp",
-    internal_port: controlPort,
-    ports: [{ port: controlPort }],
+    internal_port: plan.controlPort,
+    ports: [{ port: plan.controlPort }],
     autostart: true,
     autostop: "off",
+    // UDP has no Fly check: on the UDP Machine, the control port's says at least that frps runs and is reachable.
+    ...(plan.role === "udp" ? { checks: [portCheck(plan.controlPort)] } : {}),
   },
-  ...spec.ports.map(
+  ...portsOfRole(spec, plan.role).map(
     (port): MachineService =>
       port.protocol === "UDP"
         ? // Fly rewrites only addresses for UDP: the internal port is the public port, and no handlers.
@@ -60,14 +64,20 @@ export const frpsMachineConfig = (
   image: string,
   tokenDigest: string,
 ): MachineConfig => {
-  const toml = renderFrpsToml(frpsConfig({ bindPort: plan.controlPort, ports: spec.ports }))
+  const toml = renderFrpsToml(
+    frpsConfig({
+      bindPort: plan.controlPort,
+      ports: portsOfRole(spec, plan.role),
+      ...(plan.role === "udp" ? { proxyBindAddr: FLY_GLOBAL_SERVICES } : {}),
+    }),
+  )
   const config = {
     image,
     guest: { ...machineGuests[spec.machineSize] },
     init: { cmd: ["-c", FRPS_CONFIG_PATH] },
     files: [{ guest_path: FRPS_CONFIG_PATH, raw_value: Buffer.from(toml).toString("base64") }],
     restart: { policy: "always" as const },
-    services: services(spec, plan.controlPort),
+    services: services(spec, plan),
     auto_destroy: false,
   }
   // The token is an app secret frps reads at start, so a new token must restart it: its digest is part of the hash.
@@ -77,6 +87,8 @@ export const frpsMachineConfig = (
     metadata: {
       [MachineMetadata.tunnelUid]: tunnel.uid,
       [MachineMetadata.region]: plan.region,
+      // Only on the UDP Machine: the TCP one's metadata (and so its hash) stays what it was before UDP had its own.
+      ...(plan.role === "udp" ? { [MachineMetadata.role]: plan.role } : {}),
       [MachineMetadata.configHash]: hash,
     },
   }
@@ -84,3 +96,26 @@ export const frpsMachineConfig = (
 
 export const configHashOf = (config: MachineConfig | undefined): string | undefined =>
   config?.metadata?.[MachineMetadata.configHash]
+
+/**
+ * Whether a live config holds everything the desired one sets, with the same values. Fields Fly adds (defaults, its
+ * own bookkeeping) are allowed; a field we set that was changed or removed out of band is drift to put back.
+ */
+export const holdsConfig = (live: unknown, desired: unknown): boolean => {
+  if (Array.isArray(desired)) {
+    return (
+      Array.isArray(live) &&
+      live.length === desired.length &&
+      desired.every((item, index) => holdsConfig(live[index], item))
+    )
+  }
+  if (desired !== null && typeof desired === "object") {
+    return (
+      live !== null &&
+      typeof live === "object" &&
+      !Array.isArray(live) &&
+      Object.entries(desired).every(([key, value]) => holdsConfig(Reflect.get(live, key), value))
+    )
+  }
+  return live === desired
+}

@@ -1,6 +1,6 @@
 import { decodeFlyTunnel, FINALIZER, Reasons } from "@fly-tunnel-operator/api"
 import { FlyClient } from "@fly-tunnel-operator/fly"
-import { Effect, Option, Result } from "effect"
+import { Duration, Effect, Option, Result } from "effect"
 import { done, type ReconcileResult, requeueAfter, retry } from "../controller/reconcileResult.ts"
 import { EventRecorder } from "../kube/eventRecorder.ts"
 import { KubeCache } from "../kube/kubeCache.ts"
@@ -8,16 +8,26 @@ import { addFinalizer, KubeClient } from "../kube/kubeClient.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { FlyTunnel, parseKey } from "../kube/resourceType.ts"
 import { AppCreator } from "./appCreator.ts"
-import { ensureAddress } from "./flyAddress.ts"
+import { CapacityBackoff } from "./capacityBackoff.ts"
+import { ensureAddresses, publishedAddresses } from "./flyAddress.ts"
 import { ensureFlyApp } from "./flyApp.ts"
-import { configUnknown, ensureMachines, listTunnelMachines, machinePlans, type TunnelMachine } from "./flyMachines.ts"
+import {
+  configUnknown,
+  ensureMachines,
+  listTunnelMachines,
+  machinePlans,
+  slotKeyOf,
+  type TunnelMachine,
+} from "./flyMachines.ts"
 import { FlyProgress } from "./flyProgress.ts"
+import { checkRegions } from "./flyRegions.ts"
 import { ensureFlySecret } from "./flySecret.ts"
 import { ensureClient } from "./frpcClient.ts"
-import { invalidSpec, isTunnelBlocked, type TunnelBlocked } from "./tunnelBlocked.ts"
+import { slotKey } from "./frpsSlot.ts"
+import { invalidSpec, isTunnelBlocked, TunnelBlocked } from "./tunnelBlocked.ts"
 import { flyAppName, type TunnelIdentity } from "./tunnelNames.ts"
 import { newToken, readTunnelSecret, secretContent, writeTunnelSecret } from "./tunnelSecret.ts"
-import { isReady, type Observations, portsNotPassing, tunnelStatus } from "./tunnelStatus.ts"
+import { checkedPorts, isReady, type Observations, portsNotPassing, tunnelStatus } from "./tunnelStatus.ts"
 import { writeTunnelStatus } from "./tunnelStatusWriter.ts"
 import { resolveTarget } from "./tunnelTarget.ts"
 import { finalizeTunnel } from "./tunnelTeardown.ts"
@@ -57,13 +67,12 @@ const awaitOnFly = (progress: FlyProgress["Service"], key: string, observations:
       starting.map(({ machine }) => ({ id: machine.id, version: machine.instance_id })),
     )
   }
-  const checking = machines.filter(({ machine }) => portsNotPassing(machine, spec).length > 0)
+  const checking = machines.filter((entry) => portsNotPassing(entry.machine, checkedPorts(entry, spec)).length > 0)
   if (observations.clientRolledOut === true && checking.length > 0) {
     return progress.awaitChecks(
       key,
       app.name,
-      checking.map(({ machine }) => machine.id),
-      spec,
+      checking.map((entry) => ({ id: entry.machine.id, ports: checkedPorts(entry, spec) })),
     )
   }
   return Effect.void
@@ -71,15 +80,17 @@ const awaitOnFly = (progress: FlyProgress["Service"], key: string, observations:
 
 /**
  * The Tunnel controller's reconcile: reads the FlyTunnel from the cache, converges Fly and the cluster, then writes
- * what it saw as status. Independent steps run side by side: the App first (created at once for a new tunnel,
- * in line for Fly's per-org limit), then the Machine branch (the token secret, one Machine per
- * region) beside the address branch (the IPv4, then frpc, which needs only the address). Reads whose answer is known
- * are skipped: a just-created App has no Machines or IPs, and a recorded App's are listed alongside its look. Every
- * step looks before it creates, so a crash or a lost answer at any point is repaired by the next pass without
- * duplicates. What the tunnel then waits for wakes it (see FlyProgress); no fixed requeue.
+ * what it saw as status. Regions are checked against Fly's list before anything is created. Independent steps run
+ * side by side: the App first (created at once for a new tunnel, in line for Fly's per-org limit), then the Machine
+ * branch (the token and mark secret, one Machine per slot) beside the address branch (the IPv4 and IPv6, then frpc,
+ * which needs only the address). Reads whose answer is known are skipped: a just-created App has no Machines or IPs,
+ * and a recorded App's are listed alongside its look. Every step looks before it creates, so a crash or a lost
+ * answer at any point is repaired by the next pass without duplicates. What the tunnel then waits for wakes it (see
+ * FlyProgress); no fixed requeue.
  */
 export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: string) {
   const cache = yield* KubeCache
+  const capacity = yield* CapacityBackoff
   const events = yield* EventRecorder
   const progress = yield* FlyProgress
   const creator = yield* AppCreator
@@ -141,77 +152,117 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   const blocked: Array<TunnelBlocked> = []
   const fly = yield* FlyClient
   const appName = flyAppName(identity)
-  // A recorded App's Machines and IPs are read alongside its look: the reads drift detection needs, all at once.
-  const recorded = tunnel.status?.app?.id !== undefined
-  const [app, listedMachines, listedIps] = yield* Effect.all(
-    [
-      attempt(blocked, ensureFlyApp(identity, key, tunnel.status !== undefined)).pipe(
-        Effect.map((found) => Result.succeed(found)),
-        Effect.catchTag("AppCreationQueued", (queued) => Effect.succeed(Result.fail(queued))),
-      ),
-      recorded ? Effect.option(listTunnelMachines(fly, appName, identity)) : Effect.succeedNone,
-      recorded ? Effect.option(fly.listIpAssignments(appName)) : Effect.succeedNone,
-    ],
-    { concurrency: "unbounded" },
-  )
-  if (Result.isFailure(app)) {
-    // In line for its App: say so; AppCreator wakes the tunnel with the answer.
-    const waiting = tunnelStatus(
-      { generation, spec, blocked, appCreationQueued: true },
-      tunnel.status,
-      yield* kubeTimeNow,
-    )
-    yield* writeTunnelStatus(tunnel, waiting)
-    return requeueAfter(SAFETY_NET_INTERVAL)
-  }
-  let observations: Observations = {
-    generation,
-    spec,
-    blocked,
-    ...(Option.isSome(app.success) ? { app: app.success.value.app } : {}),
-  }
-  if (Option.isSome(app.success)) {
-    const { app: flyApp, created } = app.success.value
-    const known = <A>(listed: Option.Option<ReadonlyArray<A>>): ReadonlyArray<A> | undefined =>
-      created ? [] : Option.getOrUndefined(listed)
-    const [machineBranch, addressBranch] = yield* Effect.all(
+  // A region Fly does not have is refused before anything of the tunnel is created.
+  const regionsKnown = yield* attempt(blocked, checkRegions(spec.regions))
+  let observations: Observations = { generation, spec, blocked }
+  // After Fly had no capacity, the Machines wait their turn; what already runs keeps running.
+  const capacityWait = yield* capacity.remaining(identity.uid)
+  if (Option.isSome(regionsKnown)) {
+    // A recorded App's Machines and IPs are read alongside its look: the reads drift detection needs, all at once.
+    const recorded = tunnel.status?.app?.id !== undefined
+    const [app, listedMachines, listedIps] = yield* Effect.all(
       [
-        Effect.gen(function* () {
-          const pushed = yield* attempt(blocked, ensureFlySecret(token, flyApp, tunnel.status?.app))
-          if (Option.isNone(pushed)) return { pushed, machines: Option.none<ReadonlyArray<TunnelMachine>>() }
-          const machines = yield* attempt(
-            blocked,
-            ensureMachines(identity, spec, flyApp, pushed.value, known(listedMachines)),
-          )
-          return { pushed, machines }
-        }),
-        Effect.gen(function* () {
-          const address = yield* attempt(blocked, ensureAddress(flyApp, known(listedIps)))
-          if (Option.isNone(address)) return { address, rolledOut: undefined }
-          const target = yield* attempt(blocked, resolveTarget(namespace, spec))
-          if (Option.isNone(target)) return { address, rolledOut: undefined }
-          const rolledOut = yield* ensureClient(
-            identity,
-            spec,
-            { token, secret },
-            address.value,
-            machinePlans(spec),
-            target.value,
-          )
-          return { address, rolledOut }
-        }),
+        attempt(blocked, ensureFlyApp(identity, key, tunnel.status !== undefined)).pipe(
+          Effect.map((answer) => Result.succeed(answer)),
+          Effect.catchTag("AppCreationQueued", (queued) => Effect.succeed(Result.fail(queued))),
+        ),
+        recorded ? Effect.option(listTunnelMachines(fly, appName, identity)) : Effect.succeedNone,
+        recorded ? Effect.option(fly.listIpAssignments(appName)) : Effect.succeedNone,
       ],
-      { concurrency: 2 },
+      { concurrency: "unbounded" },
     )
-    observations = {
-      ...observations,
-      ...(Option.isSome(machineBranch.pushed) ? { token: machineBranch.pushed.value } : {}),
-      ...(Option.isSome(machineBranch.machines) ? { machines: machineBranch.machines.value } : {}),
-      ...(Option.isSome(addressBranch.address) ? { address: addressBranch.address.value } : {}),
-      ...(addressBranch.rolledOut === undefined ? {} : { clientRolledOut: addressBranch.rolledOut }),
+    if (Result.isFailure(app)) {
+      // In line for its App: say so; AppCreator wakes the tunnel with the answer.
+      const waiting = tunnelStatus(
+        { generation, spec, blocked, appCreationQueued: true },
+        tunnel.status,
+        yield* kubeTimeNow,
+      )
+      yield* writeTunnelStatus(tunnel, waiting)
+      return requeueAfter(SAFETY_NET_INTERVAL)
+    }
+    if (Option.isSome(app.success)) {
+      const { app: flyApp, created } = app.success.value
+      observations = { ...observations, app: flyApp }
+      const known = <A>(listed: Option.Option<ReadonlyArray<A>>): ReadonlyArray<A> | undefined =>
+        created ? [] : Option.getOrUndefined(listed)
+      // A UDP frpc ends at its first failed login (that is how its readiness is known), so it waits for its Machine.
+      const startedSlots = new Set(
+        (known(listedMachines) ?? []).filter((machine) => machine.state === "started").map(slotKeyOf),
+      )
+      const [machineBranch, addressBranch] = yield* Effect.all(
+        [
+          Effect.gen(function* () {
+            const pushed = yield* attempt(blocked, ensureFlySecret(identity, token, flyApp, tunnel.status?.app))
+            if (Option.isNone(pushed) || Option.isSome(capacityWait))
+              return { pushed, machines: Option.none<ReadonlyArray<TunnelMachine>>() }
+            const machines = yield* attempt(
+              blocked,
+              ensureMachines(identity, spec, flyApp, pushed.value, known(listedMachines)),
+            )
+            return { pushed, machines }
+          }),
+          Effect.gen(function* () {
+            const address = yield* attempt(
+              blocked,
+              ensureAddresses(
+                flyApp,
+                { ipv6: spec.ipv6, published: publishedAddresses(tunnel.status) },
+                known(listedIps),
+              ),
+            )
+            if (Option.isNone(address)) return { address, rolledOut: undefined }
+            const target = yield* attempt(blocked, resolveTarget(namespace, spec))
+            if (Option.isNone(target)) return { address, rolledOut: undefined }
+            const rolledOut = yield* ensureClient(
+              identity,
+              spec,
+              { token, secret },
+              address.value.v4,
+              machinePlans(spec),
+              target.value,
+              (plan) => plan.role === "udp" && !startedSlots.has(slotKey(plan)),
+            )
+            return { address, rolledOut }
+          }),
+        ],
+        { concurrency: 2 },
+      )
+      const address = addressBranch.address
+      observations = {
+        ...observations,
+        ...(Option.isSome(machineBranch.pushed) ? { token: machineBranch.pushed.value } : {}),
+        ...(Option.isSome(machineBranch.machines) ? { machines: machineBranch.machines.value } : {}),
+        ...(Option.isSome(address) ? { address: address.value.v4 } : {}),
+        ...(Option.isSome(address) && address.value.v6 !== undefined ? { ipv6: address.value.v6 } : {}),
+        ...(addressBranch.rolledOut === undefined ? {} : { clientRolledOut: addressBranch.rolledOut }),
+      }
     }
   }
 
+  // No capacity for a Machine: wait minutes (doubling, capped), not a retry storm, and say what waiting costs.
+  const refused = blocked.findIndex((issue) => issue.reason === Reasons.FlyCapacity)
+  const outOfCapacity = blocked[refused]
+  const waiting = Option.isSome(capacityWait)
+    ? capacityWait.value
+    : outOfCapacity !== undefined
+      ? yield* capacity.refused(identity.uid, outOfCapacity.message)
+      : undefined
+  if (waiting === undefined && observations.machines !== undefined) yield* capacity.cleared(identity.uid)
+  if (waiting !== undefined) {
+    const kept =
+      observations.address === undefined
+        ? ""
+        : `; the dedicated IPv4 ${observations.address} is kept for it ($2/month) while it waits`
+    const issue = new TunnelBlocked({
+      condition: "MachinesReady",
+      reason: Reasons.FlyCapacity,
+      message: `${waiting.message}${kept}; next try in ${Duration.format(waiting.wait)} (another region or Machine size may have room)`,
+      retry: true,
+    })
+    if (outOfCapacity === undefined) blocked.push(issue)
+    else blocked[refused] = issue
+  }
   const status = tunnelStatus(observations, tunnel.status, yield* kubeTimeNow)
   yield* writeTunnelStatus(tunnel, status)
   if (isReady(status) && !isReady(tunnel.status)) {
@@ -225,6 +276,11 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
     yield* events.record(tunnel, { type: "Warning", reason: issue.reason, message: issue.message })
   if (isReady(status) || blocked.some((issue) => !issue.retry)) yield* progress.forget(key)
   else yield* awaitOnFly(progress, key, observations)
+  if (waiting !== undefined) return requeueAfter(waiting.wait)
+  const soonest = Math.min(
+    ...blocked.flatMap((issue) => (issue.retryAfterMillis === undefined ? [] : [issue.retryAfterMillis])),
+  )
+  if (Number.isFinite(soonest)) return requeueAfter(Duration.millis(soonest))
   if (blocked.some((issue) => issue.retry)) return retry
   if (blocked.length > 0 || isReady(status)) return done
   return requeueAfter(SAFETY_NET_INTERVAL) satisfies ReconcileResult

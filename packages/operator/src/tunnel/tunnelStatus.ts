@@ -11,6 +11,7 @@ import {
 import type { App, Machine } from "@fly-tunnel-operator/fly"
 import { configUnknown, type TunnelMachine } from "./flyMachines.ts"
 import type { PushedToken } from "./flySecret.ts"
+import { type FrpsSlot, slotKey } from "./frpsSlot.ts"
 import type { TunnelBlocked } from "./tunnelBlocked.ts"
 import { targetSummary } from "./tunnelTarget.ts"
 
@@ -23,7 +24,10 @@ export interface Observations {
   /** The token the App holds, when it was checked this time. */
   readonly token?: PushedToken
   readonly machines?: ReadonlyArray<TunnelMachine>
+  /** The dedicated IPv4, what frpc dials. */
   readonly address?: string
+  /** The public IPv6, when the spec wants one and it exists. */
+  readonly ipv6?: string
   /** frpc rolled out (every replica available). */
   readonly clientRolledOut?: boolean
   /** The App's create waits in line (Fly's per-org rate limit on App creation). */
@@ -45,23 +49,63 @@ const blockedFor = (observations: Observations, type: ConditionType): Verdict | 
 /** Fly names a service check `servicecheck-<NN>-<type>-<port>`; NN counts checks, so only type and port are read. */
 const SERVICE_CHECK = /^servicecheck-\d+-tcp-(\d+)$/
 
-/** The public TCP ports of the tunnel: each has a TCP check on its frps Machine (see frpsMachineConfig). */
-const checkedPorts = (spec: FlyTunnelSpec | undefined): ReadonlyArray<number> =>
-  (spec?.ports ?? []).filter((port) => port.protocol !== "UDP").map((port) => port.port)
+/**
+ * The ports Fly checks on a Machine (see frpsMachineConfig): on the TCP Machine each public TCP port, on the UDP one
+ * its control port (UDP itself has no Fly check).
+ */
+export const checkedPorts = (
+  entry: { readonly slot: FrpsSlot; readonly controlPort: number },
+  spec: FlyTunnelSpec | undefined,
+): ReadonlyArray<number> =>
+  entry.slot.role === "udp"
+    ? [entry.controlPort]
+    : (spec?.ports ?? []).filter((port) => port.protocol !== "UDP").map((port) => port.port)
 
 /**
- * The TCP ports whose check Fly does not report passing on this Machine. A TCP check passes only once frpc has
- * registered that port's proxy in frps, and Fly's proxy routes only to a Machine whose checks pass: so none missing
- * means bytes flow. A check that is absent (not run yet, or not reported) counts as not passing.
+ * The checked ports whose check Fly does not report passing on this Machine. A TCP check on a tunnel port passes only
+ * once frpc has registered that port's proxy in frps, and Fly's proxy routes only to a Machine whose checks pass: so
+ * none missing means bytes flow. A check that is absent (not run yet, or not reported) counts as not passing.
  */
-export const portsNotPassing = (machine: Machine, spec: FlyTunnelSpec | undefined): ReadonlyArray<number> => {
+export const portsNotPassing = (machine: Machine, checked: ReadonlyArray<number>): ReadonlyArray<number> => {
   const passing = new Set(
     (machine.checks ?? []).flatMap((check) => {
       const port = SERVICE_CHECK.exec(check.name)?.[1]
       return check.status === "passing" && port !== undefined ? [Number(port)] : []
     }),
   )
-  return checkedPorts(spec).filter((port) => !passing.has(port))
+  return checked.filter((port) => !passing.has(port))
+}
+
+/** A rollout in progress: how far it got. */
+const rollingOut = (machines: ReadonlyArray<TunnelMachine>): Verdict | undefined => {
+  const waiting = machines.filter((entry) => !entry.current)
+  if (waiting.length === 0) return undefined
+  const updated = machines.length - waiting.length
+  return {
+    ok: false,
+    reason: Reasons.MachineUpdating,
+    message: `rolling the frps Machines to the new config one at a time: ${updated} of ${machines.length} updated; waiting: ${waiting.map((entry) => slotKey(entry.slot)).join(", ")}`,
+  }
+}
+
+/** The IPv4, and the IPv6 unless the spec opts out; UDP is never offered on the IPv6 (Fly carries none there). */
+const addressVerdict = ({ address, ipv6, spec }: Observations): Verdict => {
+  const wantsV6 = spec?.ipv6 !== false
+  if (address === undefined || (wantsV6 && ipv6 === undefined))
+    return {
+      ok: false,
+      reason: Reasons.Provisioning,
+      message: `allocating ${[address === undefined ? "a dedicated IPv4" : "", wantsV6 && ipv6 === undefined ? "an IPv6" : ""].filter(Boolean).join(" and ")}`,
+    }
+  const udp = (spec?.ports ?? []).some((port) => port.protocol === "UDP")
+  return {
+    ok: true,
+    reason: Reasons.AddressAllocated,
+    message:
+      ipv6 === undefined
+        ? `dedicated IPv4 ${address}`
+        : `dedicated IPv4 ${address} and IPv6 ${ipv6}${udp ? " (UDP ports on the IPv4 only: Fly carries no UDP over IPv6)" : ""}`,
+  }
 }
 
 /** The conditions `Ready` sums up, in the order they are written. */
@@ -87,8 +131,8 @@ const clientVerdict = (observations: Observations, started: ReadonlyArray<Tunnel
   if (observations.clientRolledOut !== true)
     return { ok: false, reason: Reasons.ClientDeploying, message: "waiting for the frpc Deployment to roll out" }
   const waiting = started.flatMap((entry) => {
-    const ports = portsNotPassing(entry.machine, observations.spec)
-    return ports.length === 0 ? [] : [`${entry.machine.id} (${entry.machine.region}): port ${ports.join(", ")}`]
+    const ports = portsNotPassing(entry.machine, checkedPorts(entry, observations.spec))
+    return ports.length === 0 ? [] : [`${entry.machine.id} (${slotKey(entry.slot)}): port ${ports.join(", ")}`]
   })
   if (started.length > 0 && waiting.length === 0)
     return { ok: true, reason: Reasons.ClientReady, message: "frpc is connected and every port is published" }
@@ -121,6 +165,7 @@ const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[n
     MachinesReady:
       blockedFor(observations, "MachinesReady") ??
       unhealthyHosts(machines) ??
+      rollingOut(machines) ??
       (machines.length > 0 && started.length === machines.length
         ? { ok: true, reason: Reasons.MachineStarted, message: `${started.length} frps Machine(s) started` }
         : {
@@ -128,11 +173,7 @@ const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[n
             reason: Reasons.MachineCreating,
             message: `${started.length} of ${machines.length || "the"} frps Machine(s) started`,
           }),
-    AddressReady:
-      blockedFor(observations, "AddressReady") ??
-      (observations.address === undefined
-        ? { ok: false, reason: Reasons.Provisioning, message: "allocating a dedicated IPv4" }
-        : { ok: true, reason: Reasons.AddressAllocated, message: `dedicated IPv4 ${observations.address}` }),
+    AddressReady: blockedFor(observations, "AddressReady") ?? addressVerdict(observations),
     ClientReady: blockedFor(observations, "ClientReady") ?? clientVerdict(observations, started),
   }
 }
@@ -164,7 +205,11 @@ const appStatus = (observations: Observations, previous: FlyTunnelStatus["app"])
   const token =
     observations.token ??
     (previous?.id === app.id && previous.secretsVersion !== undefined && previous.tokenDigest !== undefined
-      ? { secretsVersion: previous.secretsVersion, tokenDigest: previous.tokenDigest }
+      ? {
+          secretsVersion: previous.secretsVersion,
+          tokenDigest: previous.tokenDigest,
+          ...(previous.cluster === undefined ? {} : { cluster: previous.cluster }),
+        }
       : undefined)
   return {
     name: app.name,
@@ -204,12 +249,20 @@ export const tunnelStatus = (
       : observations.machines.map((entry) => ({
           id: entry.machine.id,
           region: entry.machine.region,
+          ...(entry.slot.role === "udp" ? { role: "udp" as const } : {}),
           state: entry.machine.state,
           instanceId: entry.machine.instance_id,
           controlPort: entry.controlPort,
+          upToDate: entry.current,
         }))
+  // The IPv4 first: the printer column and the Service's first ingress show it.
   const addresses =
-    observations.address === undefined ? previous?.addresses : [{ ip: observations.address, type: "v4" as const }]
+    observations.address === undefined
+      ? previous?.addresses
+      : [
+          { ip: observations.address, type: "v4" as const },
+          ...(observations.ipv6 === undefined ? [] : [{ ip: observations.ipv6, type: "v6" as const }]),
+        ]
   return {
     observedGeneration: observations.generation,
     phase,

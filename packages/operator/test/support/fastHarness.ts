@@ -7,19 +7,36 @@ import { type RunningEmulator, startEmulator } from "@fly-tunnel-operator/fly-em
 import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { type Duration, Effect, Fiber, Layer, Logger, ManagedRuntime, Metric, Redacted } from "effect"
 import { reconcileTotal } from "../../src/controller/controllerMetrics.ts"
+import { ClusterIdentity } from "../../src/kube/clusterIdentity.ts"
 import { EventRecorder } from "../../src/kube/eventRecorder.ts"
 import { InMemoryKube, layerInMemoryKube } from "../../src/kube/inMemoryKube.ts"
 import { KubeCache } from "../../src/kube/kubeCache.ts"
-import type { KubeClient } from "../../src/kube/kubeClient.ts"
+import { KubeClient } from "../../src/kube/kubeClient.ts"
+import * as LeaderElection from "../../src/kube/leaderElection.ts"
 import { runControllers } from "../../src/operator.ts"
 import { isManagedService } from "../../src/service/serviceClass.ts"
 import { ServiceSettings } from "../../src/service/serviceSettings.ts"
+import type { OrphanSweeperOptions } from "../../src/sweep/orphanSweeper.ts"
+import { CapacityBackoff } from "../../src/tunnel/capacityBackoff.ts"
+import { FlyRegions } from "../../src/tunnel/flyRegions.ts"
+import { RolloutGate } from "../../src/tunnel/machineRollout.ts"
 import { TunnelSettings } from "../../src/tunnel/tunnelSettings.ts"
 
 export const LOAD_BALANCER_CLASS = "fly-tunnel-operator.dev/lb"
 export const OPERATOR_NAMESPACE = "fly-tunnel-operator"
 
-type Services = KubeClient | InMemoryKube | KubeCache | FlyClient | EventRecorder | TunnelSettings | ServiceSettings
+type Services =
+  | KubeClient
+  | InMemoryKube
+  | KubeCache
+  | FlyClient
+  | FlyRegions
+  | RolloutGate
+  | CapacityBackoff
+  | EventRecorder
+  | TunnelSettings
+  | ServiceSettings
+  | ClusterIdentity
 
 export interface FastOperator {
   readonly emulator: RunningEmulator
@@ -44,15 +61,26 @@ export interface FastOperatorOptions {
    * instead of Fly's 1 a second (so a test sees the pacing in a fraction of the time). Default: no limits at all.
    */
   readonly createAppLimit?: BucketLimit
+  /** Tunnels that may roll their Machines at once (default 5, as the operator). */
+  readonly rolloutsAtOnce?: number
+  /** The periodic orphan sweep (off by default). */
+  readonly sweep?: OrphanSweeperOptions
+  /** A Fly shared with another operator (another cluster); by default this operator's own (its options apply). */
+  readonly emulator?: RunningEmulator
+  /** A cluster shared with another replica; by default this operator's own. */
+  readonly kube?: InMemoryKube["Service"]
+  /** Run the controllers under leader election (short timings, for replicas sharing `kube`). */
+  readonly leaderElection?: Omit<LeaderElection.LeaderElectionOptions, "name" | "namespace">
 }
 
 export const startFastOperator = async (options: FastOperatorOptions = {}): Promise<FastOperator> => {
-  const emulator = await startEmulator({ rateLimits: options.createAppLimit !== undefined })
-  if (options.createAppLimit !== undefined)
+  const ownEmulator = options.emulator === undefined
+  const emulator = options.emulator ?? (await startEmulator({ rateLimits: options.createAppLimit !== undefined }))
+  if (ownEmulator && options.createAppLimit !== undefined)
     await emulator.setRateLimits({ rules: { createApp: options.createAppLimit } })
   // No frps runs in the fast tier, so nothing can be probed: Machines' checks are declared passing, as if frpc had
   // registered every port (a test may mark them otherwise).
-  if (options.checksPassing !== false) await emulator.markChecks({ status: "passing" })
+  if (ownEmulator && options.checksPassing !== false) await emulator.markChecks({ status: "passing" })
   const budget =
     options.createAppLimit === undefined
       ? RateBudget.layerUnlimited
@@ -82,9 +110,23 @@ export const startFastOperator = async (options: FastOperatorOptions = {}): Prom
         baseUrl: emulator.baseUrl,
         token: Redacted.make(emulator.token),
         retry: { maxRetries: 2, baseDelay: "5 millis", maxDelay: "20 millis" },
-      }).pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(budget)),
+        // Short, so an injected hang costs a test a moment, not the default half minute.
+        requestTimeout: "400 millis",
+      }).pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(budget), (client) =>
+        FlyRegions.layer.pipe(Layer.provideMerge(client)),
+      ),
+      RolloutGate.layer(options.rolloutsAtOnce ?? 5),
+      CapacityBackoff.layer,
+      // As the operator: this (in-memory) cluster's kube-system UID.
+      ClusterIdentity.layer("").pipe(Layer.orDie),
       Logger.layer([]),
-    ).pipe(Layer.provideMerge(layerInMemoryKube({ rollOutDeployments: options.rollOutDeployments ?? true }))),
+    ).pipe(
+      Layer.provideMerge(
+        options.kube === undefined
+          ? layerInMemoryKube({ rollOutDeployments: options.rollOutDeployments ?? true })
+          : Layer.mergeAll(Layer.succeed(InMemoryKube, options.kube), Layer.succeed(KubeClient, options.kube.client)),
+      ),
+    ),
   )
   const kube = await runtime.runPromise(InMemoryKube)
   let controllers: Fiber.Fiber<void, unknown> | undefined
@@ -100,7 +142,19 @@ export const startFastOperator = async (options: FastOperatorOptions = {}): Prom
       ),
     startControllers: () => {
       if (controllers !== undefined) throw new Error("controllers already running")
-      controllers = runtime.runFork(runControllers({ concurrency: 2, resync: options.resync ?? "1 hour" }))
+      const run = runControllers({
+        concurrency: 2,
+        resync: options.resync ?? "1 hour",
+        ...(options.sweep === undefined ? {} : { sweep: options.sweep }),
+      })
+      controllers = runtime.runFork(
+        options.leaderElection === undefined
+          ? run
+          : LeaderElection.run(
+              { name: "fly-tunnel-operator", namespace: OPERATOR_NAMESPACE, ...options.leaderElection },
+              run,
+            ),
+      )
     },
     stopControllers: async () => {
       const fiber = controllers
@@ -112,7 +166,7 @@ export const startFastOperator = async (options: FastOperatorOptions = {}): Prom
       controllers = undefined
       if (fiber !== undefined) await runtime.runPromise(Fiber.interrupt(fiber))
       await runtime.dispose()
-      await emulator.close()
+      if (ownEmulator) await emulator.close()
     },
   }
 }

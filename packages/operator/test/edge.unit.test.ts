@@ -142,8 +142,12 @@ describe("edge: certificates, hostnames and the shared IPv4 (fast tier)", () => 
     await until("the CertificateActive Event", () =>
       events("shop", "CertificateActive").length > 0 ? true : undefined,
     )
-    const created = (await since(before)).filter((call) => call.action === "createAcmeCertificate")
+    const calls = await since(before)
+    const created = calls.filter((call) => call.action === "createAcmeCertificate")
     expect(created.map((call) => [call.app, call.status])).toEqual([[app, 201]])
+    // The pass that created the App knows it has no certificates: the first create is asked for without a list.
+    const firstCreate = calls.findIndex((call) => call.action === "createAcmeCertificate")
+    expect(calls.slice(0, firstCreate).filter((call) => call.action === "listCertificates")).toEqual([])
 
     // Converged: no more checks once issued (wait for a would-be poll of 50 ms several times over).
     const settled = await callCount()

@@ -1,6 +1,6 @@
 import * as net from "node:net"
 import * as tls from "node:tls"
-import type { EdgeCa } from "../edge/edgeCa.ts"
+import { type EdgeCa, makeEdgeCa } from "../edge/edgeCa.ts"
 import { makeEdgeHttp } from "./edgeHttp.ts"
 import { proxyHeaderV1, proxyHeaderV2 } from "./proxyHeader.ts"
 import type { ProxyBackend, ProxyRoute } from "./proxyRoute.ts"
@@ -14,6 +14,8 @@ import type { ProxyBackend, ProxyRoute } from "./proxyRoute.ts"
  * On a shared IPv4 the listener has one route per App and nothing but the name picks one: an unknown SNI fails the
  * handshake, an unknown Host gets a 404. Without a healthy backend a connection is closed, as Fly's proxy does once it
  * gives up.
+ * Both legs run without Nagle's algorithm, as a relay of byte streams must: with it, a message relayed in two writes
+ * waits for the peer's delayed ACK (40 ms) before its second half goes on.
  */
 export const forwardTcp = (
   server: net.Server,
@@ -44,7 +46,7 @@ export const forwardTcp = (
       client.destroy()
       return
     }
-    const upstream = net.connect({ host: backend.address, port: backend.internalPort })
+    const upstream = net.connect({ host: backend.address, port: backend.internalPort, noDelay: true })
     track(upstream)
     // Ends travel through the pipes (a backend that answers and closes still delivers its answer);
     // errors and the client going away tear both sides down.
@@ -113,6 +115,7 @@ export const forwardTcp = (
   }
 
   server.on("connection", (client) => {
+    client.setNoDelay(true)
     track(client)
     client.on("error", () => client.destroy())
     const routes = current()
@@ -135,4 +138,40 @@ export const forwardTcp = (
       for (const socket of connections) socket.destroy()
     },
   }
+}
+
+/**
+ * The proxy's TCP forwarding on its own, from a loopback port to one backend: for measuring what the relay itself
+ * costs, apart from frp. Resolves once it listens.
+ */
+export const relayTcp = async (backend: { readonly host: string; readonly port: number }) => {
+  const server = net.createServer()
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => resolve())
+  })
+  const { port } = server.address() as net.AddressInfo
+  const route: ProxyRoute = {
+    publicIp: "127.0.0.1",
+    port,
+    protocol: "tcp",
+    handlers: [],
+    backends: [
+      {
+        machineId: "relay",
+        address: backend.host,
+        globalServices: backend.host,
+        internalPort: backend.port,
+        checks: [],
+      },
+    ],
+  }
+  // The route has no `tls` handler, so the CA is never asked for a certificate.
+  const forwarding = forwardTcp(
+    server,
+    () => [route],
+    (current) => current.backends,
+    await makeEdgeCa(),
+  )
+  return { host: "127.0.0.1", port, close: forwarding.close }
 }

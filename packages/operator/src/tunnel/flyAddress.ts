@@ -32,7 +32,8 @@ export const publishedAddresses = (status: FlyTunnelStatus | undefined): Partial
  * its IPv6. Listing comes first, so a create whose answer was lost (or came back 5xx after Fly made it) is found
  * instead of made twice. Should two of a kind exist anyway, the published one stays — the operator never moves a
  * user's address — and the others go; with none published, the oldest stays. An IPv6 the spec no longer wants is
- * released, and so is the IPv4 of the other kind once the wanted one exists.
+ * released, and so is the IPv4 of the other kind once the wanted one exists. `known` is what the caller already knows
+ * the App holds (nothing, for an App it just created), saving the list.
  */
 export const ensureAddresses = Effect.fn("ensureAddresses")(function* (
   app: App,
@@ -41,9 +42,10 @@ export const ensureAddresses = Effect.fn("ensureAddresses")(function* (
     readonly ipv6: boolean
     readonly published: Partial<Record<Family, string>>
   },
+  known?: ReadonlyArray<IpAssignment>,
 ) {
   const fly = yield* FlyClient
-  const listed = yield* fly.listIpAssignments(app.name)
+  const listed = known ?? (yield* fly.listIpAssignments(app.name))
   const release = (ips: ReadonlyArray<IpAssignment>) =>
     Effect.forEach(
       ips,

@@ -1,5 +1,11 @@
 import type { CertificateStatus, FlyTunnelStatus } from "@fly-tunnel-operator/api"
-import { type App, type CertificateDetail, FlyClient, type FlyError } from "@fly-tunnel-operator/fly"
+import {
+  type App,
+  type CertificateDetail,
+  type CertificateSummary,
+  FlyClient,
+  type FlyError,
+} from "@fly-tunnel-operator/fly"
 import { Effect } from "effect"
 import { blockedByFly } from "./tunnelBlocked.ts"
 
@@ -20,13 +26,15 @@ const alreadyExists = (error: FlyError): boolean =>
  * was lost is found by the next list and never doubled. Hostnames the spec dropped are removed only when the tunnel
  * added them (its status records them): a certificate someone else put on the App is never touched. A certificate
  * not yet issued is checked (Fly validates its DNS again and issues once it passes); an issued one costs no call.
+ * `known` is what the caller already knows the App holds (nothing, for an App it just created), saving the list.
  */
 export const ensureCertificates = Effect.fn("ensureCertificates")(function* (
   app: App,
   wanted: { readonly hostnames: ReadonlyArray<string>; readonly recorded: ReadonlyArray<string> },
+  known?: ReadonlyArray<CertificateSummary>,
 ) {
   const fly = yield* FlyClient
-  const listed = yield* fly.listCertificates(app.name)
+  const listed = known ?? (yield* fly.listCertificates(app.name))
   const onFly = new Map(listed.map((certificate) => [certificate.hostname, certificate]))
   const dropped = wanted.recorded.filter((hostname) => !wanted.hostnames.includes(hostname) && onFly.has(hostname))
   yield* Effect.forEach(

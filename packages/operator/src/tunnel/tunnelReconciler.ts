@@ -1,79 +1,47 @@
-import {
-  type CertificateStatus,
-  decodeFlyTunnel,
-  FINALIZER,
-  type FlyTunnelStatus,
-  Reasons,
-} from "@fly-tunnel-operator/api"
-import { Duration, Effect, Option } from "effect"
+import { decodeFlyTunnel, FINALIZER, Reasons } from "@fly-tunnel-operator/api"
+import { FlyClient } from "@fly-tunnel-operator/fly"
+import { Duration, Effect, Option, Result } from "effect"
 import { done, type ReconcileResult, requeueAfter, retry } from "../controller/reconcileResult.ts"
 import { EventRecorder } from "../kube/eventRecorder.ts"
 import { KubeCache } from "../kube/kubeCache.ts"
-import { addFinalizer } from "../kube/kubeClient.ts"
+import { addFinalizer, KubeClient } from "../kube/kubeClient.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { FlyTunnel, parseKey } from "../kube/resourceType.ts"
+import { AppCreator } from "./appCreator.ts"
 import { CapacityBackoff } from "./capacityBackoff.ts"
+import { certificateEvents } from "./certificateEvents.ts"
 import { ensureAddresses, publishedAddresses } from "./flyAddress.ts"
 import { ensureFlyApp } from "./flyApp.ts"
 import { certificateStatus, ensureCertificates, recordedHostnames } from "./flyCertificates.ts"
-import { ensureMachines } from "./flyMachines.ts"
+import {
+  configUnknown,
+  ensureMachines,
+  listTunnelMachines,
+  machinePlans,
+  slotKeyOf,
+  type TunnelMachine,
+} from "./flyMachines.ts"
+import { FlyProgress } from "./flyProgress.ts"
 import { checkRegions } from "./flyRegions.ts"
 import { ensureFlySecret } from "./flySecret.ts"
 import { ensureClient } from "./frpcClient.ts"
+import { slotKey } from "./frpsSlot.ts"
 import { invalidSpec, isTunnelBlocked, TunnelBlocked } from "./tunnelBlocked.ts"
-import type { TunnelIdentity } from "./tunnelNames.ts"
+import { flyAppName, type TunnelIdentity } from "./tunnelNames.ts"
 import { newToken, readTunnelSecret, secretContent, writeTunnelSecret } from "./tunnelSecret.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
-import { isReady, type Observations, tunnelStatus } from "./tunnelStatus.ts"
+import { checkedPorts, isReady, type Observations, portsNotPassing, tunnelStatus } from "./tunnelStatus.ts"
 import { writeTunnelStatus } from "./tunnelStatusWriter.ts"
 import { resolveTarget } from "./tunnelTarget.ts"
 import { finalizeTunnel } from "./tunnelTeardown.ts"
 
-/** While provisioning, how soon to look again (Machines start and frpc connects within seconds). */
-const PROGRESS_INTERVAL = "2 seconds"
+/**
+ * While provisioning, the tunnel is woken by what it waits for: its frpc Deployments (the informer), its Machines
+ * starting and its checks passing (FlyProgress). This is only the safety net should such a wake-up be lost.
+ */
+const SAFETY_NET_INTERVAL = "60 seconds"
 /** While a certificate waits for its DNS, how often Fly is asked to check it again (see TunnelSettings). */
 const CERTIFICATE_POLL: Duration.Input = "15 seconds"
-
-interface CertificateEvent {
-  readonly type: "Normal" | "Warning"
-  readonly reason: string
-  readonly message: string
-}
-
-/** Events for certificates that changed since the last status: issued, failed validation, rate limited. */
-const certificateEvents = (
-  before: FlyTunnelStatus | undefined,
-  after: ReadonlyArray<CertificateStatus>,
-): ReadonlyArray<CertificateEvent> =>
-  after.flatMap((certificate): ReadonlyArray<CertificateEvent> => {
-    const previous = before?.certificates?.find((entry) => entry.hostname === certificate.hostname)
-    const errors = (certificate.validationErrors ?? []).map((error) => error.code).join(",")
-    if (certificate.status === "active" && previous?.status !== "active")
-      return [
-        {
-          type: "Normal",
-          reason: Reasons.CertificateActive,
-          message: `Fly's certificate for ${certificate.hostname} is active`,
-        },
-      ]
-    if (errors !== "" && errors !== (previous?.validationErrors ?? []).map((error) => error.code).join(","))
-      return [
-        {
-          type: "Warning",
-          reason: Reasons.CertificateFailed,
-          message: `Fly could not validate ${certificate.hostname}: ${(certificate.validationErrors ?? []).map((error) => `${error.code}: ${error.message}${error.remediation === undefined ? "" : ` (${error.remediation})`}`).join("; ")}`,
-        },
-      ]
-    if (certificate.rateLimitedUntil !== undefined && previous?.rateLimitedUntil !== certificate.rateLimitedUntil)
-      return [
-        {
-          type: "Warning",
-          reason: Reasons.CertificateRateLimited,
-          message: `Let's Encrypt's rate limit holds the certificate for ${certificate.hostname} until ${certificate.rateLimitedUntil}`,
-        },
-      ]
-    return []
-  })
 
 /** Runs a step, turning its TunnelBlocked into an observation instead of a failure of the whole reconcile. */
 const attempt = <A, E, R>(
@@ -90,21 +58,75 @@ const attempt = <A, E, R>(
     ),
   )
 
+/** Asks FlyProgress for what the tunnel waits on at Fly now: Machines to start, or then their checks to pass. */
+const awaitOnFly = (progress: FlyProgress["Service"], key: string, observations: Observations) => {
+  const { app, machines, spec } = observations
+  if (app === undefined || machines === undefined || spec === undefined || machines.length === 0) return Effect.void
+  const starting = machines.filter(
+    ({ machine }) => machine.state !== "started" && machine.state !== "destroyed" && !configUnknown(machine),
+  )
+  if (starting.length > 0) {
+    return progress.awaitStarted(
+      key,
+      app.name,
+      starting.map(({ machine }) => ({ id: machine.id, version: machine.instance_id })),
+    )
+  }
+  const checking = machines.filter((entry) => portsNotPassing(entry.machine, checkedPorts(entry, spec)).length > 0)
+  if (observations.clientRolledOut === true && checking.length > 0) {
+    return progress.awaitChecks(
+      key,
+      app.name,
+      checking.map((entry) => ({ id: entry.machine.id, ports: checkedPorts(entry, spec) })),
+    )
+  }
+  return Effect.void
+}
+
 /**
- * The Tunnel controller's reconcile: reads the FlyTunnel from the cache, converges Fly (App, token secret, Machines
- * and IPv4 in parallel) and the cluster (frpc), then writes what it saw as status. Every step looks before it
- * creates, so a crash or a lost answer at any point is repaired by the next pass without duplicates.
+ * The Tunnel controller's reconcile: reads the FlyTunnel from the cache, converges Fly and the cluster, then writes
+ * what it saw as status. Regions are checked against Fly's list before anything is created. Independent steps run
+ * side by side: the App first (created at once for a new tunnel, in line for Fly's per-org limit), then the Machine
+ * branch (the token and mark secret, one Machine per slot) beside the address branch (the IPv4 and IPv6, then the
+ * hostnames' certificates beside frpc, which needs only the address). Reads whose answer is known are skipped: a just-created App has no Machines or IPs,
+ * and a recorded App's are listed alongside its look. Every step looks before it creates, so a crash or a lost
+ * answer at any point is repaired by the next pass without duplicates. What the tunnel then waits for wakes it (see
+ * FlyProgress); no fixed requeue.
  */
 export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: string) {
   const cache = yield* KubeCache
   const capacity = yield* CapacityBackoff
   const events = yield* EventRecorder
+  const progress = yield* FlyProgress
+  const creator = yield* AppCreator
   const { namespace = "", name } = parseKey(key)
   const found = yield* cache.tunnels.get(name, namespace)
-  if (Option.isNone(found)) return done
+  const gone = Effect.all([progress.forget(key), creator.forget(key)], { discard: true })
+  if (Option.isNone(found)) {
+    yield* gone
+    return done
+  }
   let tunnel = found.value
+  if (tunnel.status?.app?.id === undefined) {
+    // Until status records the App, the cache may lag behind this controller's own last status write (an App
+    // recorded a moment ago, the tunnel woken at once by frpc's rollout): a pass on that view would ask for the App
+    // again and push the token again. Read it fresh (one GET, only while the tunnel is new).
+    const kube = yield* KubeClient
+    const fresh = yield* kube.get(FlyTunnel, name, namespace).pipe(
+      Effect.map(Option.some),
+      Effect.catchTag("KubeNotFound", () => Effect.succeedNone),
+    )
+    if (Option.isNone(fresh)) {
+      yield* gone
+      return done
+    }
+    tunnel = fresh.value
+  }
   const identity: TunnelIdentity = { namespace, name, uid: tunnel.metadata?.uid ?? "" }
-  if (tunnel.metadata?.deletionTimestamp !== undefined) return yield* finalizeTunnel(tunnel, identity)
+  if (tunnel.metadata?.deletionTimestamp !== undefined) {
+    yield* gone
+    return yield* finalizeTunnel(tunnel, identity)
+  }
 
   const generation = tunnel.metadata?.generation ?? 0
   const decoded = yield* Effect.result(decodeFlyTunnel(tunnel))
@@ -133,62 +155,118 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   }
 
   const blocked: Array<TunnelBlocked> = []
+  const fly = yield* FlyClient
+  const appName = flyAppName(identity)
   // A region Fly does not have is refused before anything of the tunnel is created.
   const regionsKnown = yield* attempt(blocked, checkRegions(spec.regions))
-  const app = Option.isSome(regionsKnown) ? yield* attempt(blocked, ensureFlyApp(identity)) : Option.none()
-  let observations: Observations = { generation, spec, blocked, ...(Option.isSome(app) ? { app: app.value } : {}) }
+  let observations: Observations = { generation, spec, blocked }
   // After Fly had no capacity, the Machines wait their turn; what already runs keeps running.
   const capacityWait = yield* capacity.remaining(identity.uid)
-  if (Option.isSome(app)) {
-    const pushed = yield* attempt(blocked, ensureFlySecret(identity, token, app.value, tunnel.status?.app))
-    const recorded = recordedHostnames(tunnel.status)
-    const wantsCertificates = spec.hostnames.length > 0 || recorded.length > 0
-    const [machines, [address, certificates]] = yield* Effect.all(
+  if (Option.isSome(regionsKnown)) {
+    // A recorded App's Machines and IPs are read alongside its look: the reads drift detection needs, all at once.
+    const recorded = tunnel.status?.app?.id !== undefined
+    const recordedHosts = recordedHostnames(tunnel.status)
+    const wantsCertificates = spec.hostnames.length > 0 || recordedHosts.length > 0
+    const [app, listedMachines, listedIps, listedCertificates] = yield* Effect.all(
       [
-        Option.isSome(pushed) && Option.isNone(capacityWait)
-          ? attempt(blocked, ensureMachines(identity, spec, app.value, pushed.value))
-          : Effect.succeedNone,
-        Effect.gen(function* () {
-          const found = yield* attempt(
-            blocked,
-            ensureAddresses(app.value, {
-              ipv4: spec.ipv4,
-              ipv6: spec.ipv6,
-              published: publishedAddresses(tunnel.status),
-            }),
-          )
-          // Certificates come right after the addresses (so Fly's DNS instructions name them) and never wait for the
-          // tunnel to carry bytes: DNS can only be pointed at an address once it is published.
-          const issued = wantsCertificates
-            ? yield* attempt(blocked, ensureCertificates(app.value, { hostnames: spec.hostnames, recorded }))
-            : Option.none()
-          return [found, issued] as const
-        }),
+        attempt(blocked, ensureFlyApp(identity, key, tunnel.status !== undefined)).pipe(
+          Effect.map((answer) => Result.succeed(answer)),
+          Effect.catchTag("AppCreationQueued", (queued) => Effect.succeed(Result.fail(queued))),
+        ),
+        recorded ? Effect.option(listTunnelMachines(fly, appName, identity)) : Effect.succeedNone,
+        recorded ? Effect.option(fly.listIpAssignments(appName)) : Effect.succeedNone,
+        recorded && wantsCertificates ? Effect.option(fly.listCertificates(appName)) : Effect.succeedNone,
       ],
-      { concurrency: 2 },
+      { concurrency: "unbounded" },
     )
-    observations = {
-      ...observations,
-      ...(Option.isSome(certificates) ? { certificates: certificates.value.map(certificateStatus) } : {}),
-      ...(Option.isSome(pushed) ? { token: pushed.value } : {}),
-      ...(Option.isSome(machines) ? { machines: machines.value } : {}),
-      ...(Option.isSome(address) ? { address: address.value.v4 } : {}),
-      ...(Option.isSome(address) && address.value.v6 !== undefined ? { ipv6: address.value.v6 } : {}),
+    if (Result.isFailure(app)) {
+      // In line for its App: say so; AppCreator wakes the tunnel with the answer.
+      const waiting = tunnelStatus(
+        { generation, spec, blocked, appCreationQueued: true },
+        tunnel.status,
+        yield* kubeTimeNow,
+      )
+      yield* writeTunnelStatus(tunnel, waiting)
+      return requeueAfter(SAFETY_NET_INTERVAL)
     }
-    // frpc dials the dedicated IPv4; a shared one carries no raw TCP, so there it dials the IPv6 (the spec requires it).
-    const serverAddress = Option.map(address, (found) => (spec.ipv4 === "shared" ? found.v6 : found.v4))
-    if (Option.isSome(machines) && Option.isSome(serverAddress) && serverAddress.value !== undefined) {
-      const target = yield* attempt(blocked, resolveTarget(namespace, spec))
-      if (Option.isSome(target)) {
-        const rolledOut = yield* ensureClient(
-          identity,
-          spec,
-          { token, secret },
-          serverAddress.value,
-          machines.value,
-          target.value,
-        )
-        observations = { ...observations, clientRolledOut: rolledOut }
+    if (Option.isSome(app.success)) {
+      const { app: flyApp, created } = app.success.value
+      observations = { ...observations, app: flyApp }
+      const known = <A>(listed: Option.Option<ReadonlyArray<A>>): ReadonlyArray<A> | undefined =>
+        created ? [] : Option.getOrUndefined(listed)
+      // A UDP frpc ends at its first failed login (that is how its readiness is known), so it waits for its Machine.
+      const startedSlots = new Set(
+        (known(listedMachines) ?? []).filter((machine) => machine.state === "started").map(slotKeyOf),
+      )
+      const [machineBranch, addressBranch] = yield* Effect.all(
+        [
+          Effect.gen(function* () {
+            const pushed = yield* attempt(blocked, ensureFlySecret(identity, token, flyApp, tunnel.status?.app))
+            if (Option.isNone(pushed) || Option.isSome(capacityWait))
+              return { pushed, machines: Option.none<ReadonlyArray<TunnelMachine>>() }
+            const machines = yield* attempt(
+              blocked,
+              ensureMachines(identity, spec, flyApp, pushed.value, known(listedMachines)),
+            )
+            return { pushed, machines }
+          }),
+          Effect.gen(function* () {
+            const address = yield* attempt(
+              blocked,
+              ensureAddresses(
+                flyApp,
+                { ipv4: spec.ipv4, ipv6: spec.ipv6, published: publishedAddresses(tunnel.status) },
+                known(listedIps),
+              ),
+            )
+            if (Option.isNone(address)) return { address, certificates: Option.none(), rolledOut: undefined }
+            // Certificates come right after the addresses (so Fly's DNS instructions name them) and never wait for
+            // the tunnel to carry bytes: DNS can only be pointed at an address once it is published. frpc goes out
+            // beside them.
+            const certificates = wantsCertificates
+              ? attempt(
+                  blocked,
+                  ensureCertificates(
+                    flyApp,
+                    { hostnames: spec.hostnames, recorded: recordedHosts },
+                    known(listedCertificates),
+                  ),
+                )
+              : Effect.succeedNone
+            // frpc dials the dedicated IPv4; a shared one carries no raw TCP, so there it dials the IPv6 (which a
+            // shared IPv4 requires of the spec).
+            const serverAddress = spec.ipv4 === "shared" ? address.value.v6 : address.value.v4
+            const client = Effect.gen(function* () {
+              if (serverAddress === undefined) return undefined
+              const target = yield* attempt(blocked, resolveTarget(namespace, spec))
+              if (Option.isNone(target)) return undefined
+              return yield* ensureClient(
+                identity,
+                spec,
+                { token, secret },
+                serverAddress,
+                machinePlans(spec),
+                target.value,
+                (plan) => plan.role === "udp" && !startedSlots.has(slotKey(plan)),
+              )
+            })
+            const [issued, rolledOut] = yield* Effect.all([certificates, client], { concurrency: 2 })
+            return { address, certificates: issued, rolledOut }
+          }),
+        ],
+        { concurrency: 2 },
+      )
+      const address = addressBranch.address
+      observations = {
+        ...observations,
+        ...(Option.isSome(machineBranch.pushed) ? { token: machineBranch.pushed.value } : {}),
+        ...(Option.isSome(machineBranch.machines) ? { machines: machineBranch.machines.value } : {}),
+        ...(Option.isSome(address) ? { address: address.value.v4 } : {}),
+        ...(Option.isSome(address) && address.value.v6 !== undefined ? { ipv6: address.value.v6 } : {}),
+        ...(addressBranch.rolledOut === undefined ? {} : { clientRolledOut: addressBranch.rolledOut }),
+        ...(Option.isSome(addressBranch.certificates)
+          ? { certificates: addressBranch.certificates.value.map(certificateStatus) }
+          : {}),
       }
     }
   }
@@ -206,7 +284,9 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
     const kept =
       observations.address === undefined
         ? ""
-        : `; the dedicated IPv4 ${observations.address} is kept for it ($2/month) while it waits`
+        : spec.ipv4 === "shared"
+          ? `; the shared IPv4 ${observations.address} is kept for it while it waits`
+          : `; the dedicated IPv4 ${observations.address} is kept for it ($2/month) while it waits`
     const issue = new TunnelBlocked({
       condition: "MachinesReady",
       reason: Reasons.FlyCapacity,
@@ -229,16 +309,19 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
     yield* events.record(tunnel, { type: "Warning", reason: issue.reason, message: issue.message })
   for (const event of certificateEvents(tunnel.status, observations.certificates ?? []))
     yield* events.record(tunnel, event)
+  if (isReady(status) || blocked.some((issue) => !issue.retry)) yield* progress.forget(key)
+  else yield* awaitOnFly(progress, key, observations)
   if (waiting !== undefined) return requeueAfter(waiting.wait)
   const soonest = Math.min(
     ...blocked.flatMap((issue) => (issue.retryAfterMillis === undefined ? [] : [issue.retryAfterMillis])),
   )
   if (Number.isFinite(soonest)) return requeueAfter(Duration.millis(soonest))
   if (blocked.some((issue) => issue.retry)) return retry
-  // A certificate waiting for DNS (or for Let's Encrypt's rate limit) is looked at again until it is issued.
-  const certificatePending = (status.certificates ?? []).some((certificate) => certificate.status !== "active")
   if (blocked.length > 0) return done
-  if (isReady(status))
-    return certificatePending ? requeueAfter((yield* TunnelSettings).certificatePoll ?? CERTIFICATE_POLL) : done
-  return requeueAfter(PROGRESS_INTERVAL) satisfies ReconcileResult
+  // A certificate waiting for DNS (or for Let's Encrypt's rate limit) is looked at again until it is issued: nothing
+  // at Fly wakes the tunnel for it.
+  const certificatePending = (status.certificates ?? []).some((certificate) => certificate.status !== "active")
+  if (certificatePending) return requeueAfter((yield* TunnelSettings).certificatePoll ?? CERTIFICATE_POLL)
+  if (isReady(status)) return done
+  return requeueAfter(SAFETY_NET_INTERVAL) satisfies ReconcileResult
 })

@@ -88,8 +88,8 @@ const awaitOnFly = (progress: FlyProgress["Service"], key: string, observations:
  * what it saw as status. Regions are checked against Fly's list before anything is created. Independent steps run
  * side by side: the App first (created at once for a new tunnel, in line for Fly's per-org limit), then the Machine
  * branch (the token and mark secret, one Machine per slot) beside the address branch (the IPv4 and IPv6, then the
- * hostnames' certificates beside frpc, which needs only the address). Reads whose answer is known are skipped: a just-created App has no Machines or IPs,
- * and a recorded App's are listed alongside its look. Every step looks before it creates, so a crash or a lost
+ * hostnames' certificates beside frpc, which needs only the address). Reads whose answer is known are skipped: a
+ * just-created App has no Machines, IPs or certificates, and a recorded App's are listed alongside its look. Every step looks before it creates, so a crash or a lost
  * answer at any point is repaired by the next pass without duplicates. What the tunnel then waits for wakes it (see
  * FlyProgress); no fixed requeue.
  */
@@ -163,7 +163,8 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   // After Fly had no capacity, the Machines wait their turn; what already runs keeps running.
   const capacityWait = yield* capacity.remaining(identity.uid)
   if (Option.isSome(regionsKnown)) {
-    // A recorded App's Machines and IPs are read alongside its look: the reads drift detection needs, all at once.
+    // A recorded App's Machines, IPs and (with hostnames) certificates are read alongside its look: the reads drift
+    // detection needs, all at once.
     const recorded = tunnel.status?.app?.id !== undefined
     const recordedHosts = recordedHostnames(tunnel.status)
     const wantsCertificates = spec.hostnames.length > 0 || recordedHosts.length > 0

@@ -26,7 +26,7 @@ export interface Observations {
   /** The token the App holds, when it was checked this time. */
   readonly token?: PushedToken
   readonly machines?: ReadonlyArray<TunnelMachine>
-  /** The dedicated IPv4, what frpc dials. */
+  /** The IPv4 (dedicated or shared); frpc dials it when dedicated, the IPv6 otherwise. */
   readonly address?: string
   /** The public IPv6, when the spec wants one and it exists. */
   readonly ipv6?: string
@@ -99,7 +99,7 @@ const addressVerdict = ({ address, ipv6, spec }: Observations): Verdict => {
     return {
       ok: false,
       reason: Reasons.Provisioning,
-      message: `allocating ${[address === undefined ? "a dedicated IPv4" : "", wantsV6 && ipv6 === undefined ? "an IPv6" : ""].filter(Boolean).join(" and ")}`,
+      message: `allocating ${[address === undefined ? (spec?.ipv4 === "shared" ? "a shared IPv4" : "a dedicated IPv4") : "", wantsV6 && ipv6 === undefined ? "an IPv6" : ""].filter(Boolean).join(" and ")}`,
     }
   const udp = (spec?.ports ?? []).some((port) => port.protocol === "UDP")
   const v4 = spec?.ipv4 === "shared" ? `shared IPv4 ${address} (routed by hostname)` : `dedicated IPv4 ${address}`

@@ -78,11 +78,13 @@ describe("FlyTunnel CRD on a real API server", () => {
     })) as { spec: Record<string, unknown> }
     expect(created.spec).toEqual({
       target: { service: { name: "web" } },
-      ports: [{ name: "http", port: 80, protocol: "TCP", proxyProtocol: "none" }],
+      ports: [{ name: "http", port: 80, protocol: "TCP", proxyProtocol: "none", edge: "none" }],
       regions: ["ord"],
       machineSize: "shared-cpu-1x",
       frpc: { replicas: 1 },
       ipv6: true,
+      ipv4: "dedicated",
+      hostnames: [],
     })
   })
 

@@ -61,7 +61,8 @@ const settled = (machine: Machine) =>
  * metadata before anything is
  * created (a lost create answer leaves a Machine that the next pass adopts). A Machine is updated only when it does
  * not run the desired config — its hash differs, or something we set was changed out of band — so a converged tunnel
- * costs no mutating call and no frps restart; a stopped one is started again. Updates roll: one Machine at a time,
+ * costs no mutating call and no frps restart; a stopped one is started again. In an adopted App, every Machine that is
+ * not this tunnel's is deleted first (see appAdoption.ts). Updates roll: one Machine at a time,
  * the next only once the last one runs again, and only while the RolloutGate gives this tunnel a place. A Machine
  * whose config is unknown (host trouble) holds its slot and is not touched; the other slots go on.
  */
@@ -70,12 +71,29 @@ export const ensureMachines = Effect.fn("ensureMachines")(function* (
   spec: FlyTunnelSpec,
   app: App,
   token: PushedToken,
+  adopted = false,
 ) {
   const fly = yield* FlyClient
   const settings = yield* TunnelSettings
   const gate = yield* RolloutGate
-  const existing = yield* fly.listMachines(app.name, { metadata: { [MachineMetadata.tunnelUid]: tunnel.uid } })
-  const live = existing.filter((machine) => machine.state !== "destroyed" && machine.state !== "destroying")
+  const byOurMetadata = { metadata: { [MachineMetadata.tunnelUid]: tunnel.uid } }
+  const listed = yield* fly.listMachines(app.name, adopted ? {} : byOurMetadata)
+  const isLive = (machine: Machine) => machine.state !== "destroyed" && machine.state !== "destroying"
+  // The metadata filter already chose ours; in an adopted App they are told apart here (one whose config Fly cannot
+  // report at all is left alone).
+  const isOurs = (machine: Machine) => {
+    const config = machine.config ?? machine.incomplete_config
+    return !adopted || config === undefined || config.metadata?.[MachineMetadata.tunnelUid] === tunnel.uid
+  }
+  // An adopted App's other Machines (the Go operator's frps, or those of the tunnel the App was made for) are replaced:
+  // deleted before ours are made, so that they never publish the tunnel's ports on its address beside ours and their
+  // names are free for ours.
+  yield* Effect.forEach(
+    listed.filter((machine) => !isOurs(machine) && isLive(machine)),
+    (machine) => fly.deleteMachine(app.name, machine.id).pipe(Effect.catchTag("FlyNotFound", () => Effect.void)),
+    { concurrency: "unbounded", discard: true },
+  )
+  const live = listed.filter((machine) => isOurs(machine) && isLive(machine))
   const plans = machinePlans(spec).map((plan) => ({
     ...plan,
     config: frpsMachineConfig(tunnel, spec, plan, settings.frpsImage, token.tokenDigest),

@@ -6,6 +6,7 @@ import { KubeCache } from "../kube/kubeCache.ts"
 import { addFinalizer } from "../kube/kubeClient.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { FlyTunnel, parseKey } from "../kube/resourceType.ts"
+import { ensureAdoptedApp } from "./appAdoption.ts"
 import { CapacityBackoff } from "./capacityBackoff.ts"
 import { ensureAddresses, publishedAddresses } from "./flyAddress.ts"
 import { ensureFlyApp } from "./flyApp.ts"
@@ -13,6 +14,7 @@ import { ensureMachines } from "./flyMachines.ts"
 import { checkRegions } from "./flyRegions.ts"
 import { ensureFlySecret } from "./flySecret.ts"
 import { ensureClient } from "./frpcClient.ts"
+import { removeGoOperatorClient } from "./goOperatorClient.ts"
 import { invalidSpec, isTunnelBlocked, TunnelBlocked } from "./tunnelBlocked.ts"
 import type { TunnelIdentity } from "./tunnelNames.ts"
 import { newToken, readTunnelSecret, secretContent, writeTunnelSecret } from "./tunnelSecret.ts"
@@ -84,21 +86,51 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   const blocked: Array<TunnelBlocked> = []
   // A region Fly does not have is refused before anything of the tunnel is created.
   const regionsKnown = yield* attempt(blocked, checkRegions(spec.regions))
-  const app = Option.isSome(regionsKnown) ? yield* attempt(blocked, ensureFlyApp(identity)) : Option.none()
+  // spec.adopt: an App this tunnel takes over instead of making its own (appAdoption.ts).
+  const adopt = spec.adopt
+  const app = Option.isNone(regionsKnown)
+    ? Option.none()
+    : yield* attempt(blocked, adopt === undefined ? ensureFlyApp(identity) : ensureAdoptedApp(identity, tunnel, adopt))
   let observations: Observations = { generation, spec, blocked, ...(Option.isSome(app) ? { app: app.value } : {}) }
   // After Fly had no capacity, the Machines wait their turn; what already runs keeps running.
   const capacityWait = yield* capacity.remaining(identity.uid)
   if (Option.isSome(app)) {
-    const pushed = yield* attempt(blocked, ensureFlySecret(identity, token, app.value, tunnel.status?.app))
+    const adopted = adopt !== undefined
+    const pushed = yield* attempt(blocked, ensureFlySecret(identity, token, app.value, tunnel.status?.app, adopted))
+    // The adopted App's address is the one it holds: published from the start, so none other is ever allocated.
+    const published = publishedAddresses(tunnel.status)
     const [machines, address] = yield* Effect.all(
       [
         Option.isSome(pushed) && Option.isNone(capacityWait)
-          ? attempt(blocked, ensureMachines(identity, spec, app.value, pushed.value))
+          ? attempt(blocked, ensureMachines(identity, spec, app.value, pushed.value, adopted))
           : Effect.succeedNone,
-        attempt(blocked, ensureAddresses(app.value, { ipv6: spec.ipv6, published: publishedAddresses(tunnel.status) })),
+        attempt(
+          blocked,
+          ensureAddresses(app.value, {
+            ipv6: spec.ipv6,
+            published: adopt === undefined || published.v4 !== undefined ? published : { ...published, v4: adopt.ipv4 },
+          }),
+        ),
       ],
       { concurrency: 2 },
     )
+    if (adopt !== undefined && Option.isSome(pushed) && tunnel.status?.app?.id !== app.value.id)
+      yield* events.record(tunnel, {
+        type: "Normal",
+        reason: Reasons.AppAdopted,
+        message: `took over Fly App ${app.value.name}, keeping its IPv4 ${adopt.ipv4}; its Machines are replaced`,
+      })
+    // The Go operator's frpc dials the adopted address, where it is refused now: it goes once the App is ours. Looked
+    // for until the tunnel is Ready (a read per pass), then never again.
+    if (adopt !== undefined && Option.isSome(pushed) && !isReady(tunnel.status)) {
+      const removed = yield* attempt(blocked, removeGoOperatorClient(adopt.ipv4))
+      if (Option.isSome(removed) && removed.value.length > 0)
+        yield* events.record(tunnel, {
+          type: "Normal",
+          reason: Reasons.AppAdopted,
+          message: `removed the Go operator's frpc of ${adopt.app}: ${removed.value.join(", ")}`,
+        })
+    }
     observations = {
       ...observations,
       ...(Option.isSome(pushed) ? { token: pushed.value } : {}),

@@ -106,7 +106,13 @@ const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[n
       blockedFor(observations, "AppReady") ??
       (observations.app === undefined
         ? { ok: false, reason: Reasons.Provisioning, message: "creating the Fly App" }
-        : { ok: true, reason: Reasons.AppCreated, message: `Fly App ${observations.app.name} is ready` }),
+        : observations.spec?.adopt === undefined
+          ? { ok: true, reason: Reasons.AppCreated, message: `Fly App ${observations.app.name} is ready` }
+          : {
+              ok: true,
+              reason: Reasons.AppAdopted,
+              message: `Fly App ${observations.app.name} is taken over (spec.adopt) and keeps its IPv4 ${observations.spec.adopt.ipv4}`,
+            }),
     MachinesReady:
       blockedFor(observations, "MachinesReady") ??
       unhealthyHosts(machines) ??

@@ -334,9 +334,9 @@ describe("chart rendering", () => {
             { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "delete"] },
             { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "delete"] },
           ])
-          const binding = (manifests as ReadonlyArray<V1RoleBinding & Manifest>).find(
-            (manifest) => manifest.kind === "RoleBinding" && manifest.metadata?.name === adoption?.metadata?.name,
-          )
+          const binding = manifests.find(
+            (manifest) => manifest.kind === "RoleBinding" && manifest.metadata.name === adoption?.metadata?.name,
+          ) as V1RoleBinding | undefined
           expect(binding?.metadata?.namespace).toBe(namespace)
           expect(binding?.subjects).toEqual([
             { kind: "ServiceAccount", name: "fto-fly-tunnel-operator", namespace: "fly-tunnel-operator" },

@@ -308,6 +308,30 @@ const changesTo = async (operator: FastOperator, app: string, since: number) =>
     .filter((call) => call.app === app && call.method !== "GET")
     .map((call) => call.action)
 
+describe("an App the Go operator left with two IPv4s (fast tier)", () => {
+  it("keeps the one the Service published and releases the other (its crash could allocate a second)", async () => {
+    const running = await startFastOperator({ adoptionEnabled: true, goOperatorNamespace: GO_NAMESPACE })
+    operator = running
+    running.startControllers()
+    const tunnel = goTunnel("twice")
+    const extra: Array<string> = []
+    const go = await goOperatorEndState(running, tunnel, {}, async () => {
+      const second = await running.run(
+        FlyClient.use((fly) => fly.createIpAssignment(goAppName(tunnel), { type: "v4" })),
+      )
+      extra.push(second.ip)
+    })
+    await until("the adopted tunnel Ready", () => tunnelReady(running, "twice"), 9_000)
+    const state = await running.emulator.state()
+    expect(extra).toHaveLength(1)
+    expect(state.ips.filter((ip) => ip.app === go.app && ip.type === "v4").map((ip) => ip.ip)).toEqual([go.ip])
+    expect(
+      state.calls.filter((call) => call.action === "deleteIpAssignment" && call.applied).map((call) => call.path),
+    ).toEqual([`/v1/apps/${go.app}/ip_assignments/${extra[0]}`])
+    expect(serviceOf(running, "twice")?.status?.loadBalancer?.ingress?.[0]?.ip).toBe(go.ip)
+  })
+})
+
 describe("adoption refused (fast tier): nothing is changed on the App, and nothing else is made instead", () => {
   it("refuses an App marked as another cluster's, one without the IPv4, a missing one, a live tunnel's, and one another tunnel holds", async () => {
     const running = await startFastOperator({ adoptionEnabled: true, goOperatorNamespace: GO_NAMESPACE })

@@ -543,6 +543,9 @@ describe("adoption under a fault at every step (fast tier)", () => {
       expect(live.map((machine) => machine.name)).toEqual(["frps-ord"])
       expect(goObjectsLeft(running)).toEqual([])
       for (const ips of ingressWrites(running, "faulty", kubeBefore)) if (ips.length > 0) expect(ips[0]).toBe(go.ip)
+      // Nothing changed on the App before it carried the marks that let teardown remove what was changed.
+      const changes = state.calls.slice(go.builtAt).filter((call) => call.app === go.app && call.method !== "GET")
+      expect(changes.find((call) => call.applied)?.action).toBe("setSecrets")
     },
   )
 

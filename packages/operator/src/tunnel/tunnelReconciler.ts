@@ -104,13 +104,17 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
         Option.isSome(pushed) && Option.isNone(capacityWait)
           ? attempt(blocked, ensureMachines(identity, spec, app.value, pushed.value, adopted))
           : Effect.succeedNone,
-        attempt(
-          blocked,
-          ensureAddresses(app.value, {
-            ipv6: spec.ipv6,
-            published: adopt === undefined || published.v4 !== undefined ? published : { ...published, v4: adopt.ipv4 },
-          }),
-        ),
+        // Nothing changes on an adopted App before it carries the marks that let teardown remove what was changed.
+        adopted && Option.isNone(pushed)
+          ? Effect.succeedNone
+          : attempt(
+              blocked,
+              ensureAddresses(app.value, {
+                ipv6: spec.ipv6,
+                published:
+                  adopt === undefined || published.v4 !== undefined ? published : { ...published, v4: adopt.ipv4 },
+              }),
+            ),
       ],
       { concurrency: 2 },
     )

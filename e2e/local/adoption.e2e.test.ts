@@ -166,9 +166,24 @@ describe("moving from the Go operator on the local stack: its tunnel adopted, it
     const go = await buildGoOperatorEndState()
     const clusterIp = (await kubectl(["-n", namespace, "get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"])).trim()
     backend = await startEchoBackend({ host: clusterIp, port: PORT, exec: stack.serviceNetwork.exec })
-    // The Go operator's frpc runs (a Pod of its Deployment, real frpc with its config) before ours starts.
-    await eventually("the Go operator's frpc running", async () =>
-      (await frpcProcessesOf(tools.frpc, goNamespace)).length > 0 ? true : undefined,
+    // The Go operator's frpc Pod is started by the node agent (real frpc with its config) before ours starts. It
+    // cannot log in — the emulator does not run the Go Machine's `sh -c` init (its images' shell is not emulated), so
+    // the old frps is down — and restarts in a loop, as it would against a dead frps.
+    await eventually("the Go operator's frpc Pod started", async () =>
+      (
+        await kubectl([
+          "-n",
+          goNamespace,
+          "get",
+          "pods",
+          "-l",
+          "app.kubernetes.io/name=frpc",
+          "-o",
+          "jsonpath={.items[*].status.startTime}",
+        ])
+      ).trim() !== ""
+        ? true
+        : undefined,
     )
     const seen = watchIngress()
     await eventually("the watch started", () => (seen.length > 0 ? true : undefined))
@@ -234,8 +249,11 @@ describe("moving from the Go operator on the local stack: its tunnel adopted, it
         ])
       ).trim(),
     ).toBe("")
-    await eventually("the Go operator's frpc process gone", async () =>
-      (await frpcProcessesOf(tools.frpc, goNamespace)).length === 0 ? true : undefined,
+    await eventually("the Go operator's frpc Pods and process gone", async () =>
+      (await kubectl(["-n", goNamespace, "get", "pods", "-o", "name"])).trim() === "" &&
+      (await frpcProcessesOf(tools.frpc, goNamespace)).length === 0
+        ? true
+        : undefined,
     )
 
     // The token is required: the Go operator's frpc config (no token) is refused by the adopted App's frps.

@@ -189,7 +189,11 @@ describe("moving from the Go operator on the local stack: its tunnel adopted, it
     await eventually("the watch started", () => (seen.length > 0 ? true : undefined))
     const callsBefore = (await stack.emulator.state()).calls.length
 
-    operator = await deployment.start({ logLevel: "debug" })
+    // As the chart runs it with adoption.enabled and adoption.goOperatorNamespace.
+    operator = await deployment.start({
+      logLevel: "debug",
+      env: { ADOPTION_ENABLED: "true", GO_OPERATOR_NAMESPACE: goNamespace },
+    })
     await eventually("the adopted tunnel Ready", async () => {
       const status = (await tunnelJson().catch(() => undefined))?.status
       return status?.conditions?.some((item) => item.type === "Ready" && item.status === "True") ? status : undefined

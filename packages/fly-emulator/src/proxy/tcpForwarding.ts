@@ -5,7 +5,9 @@ import type { ProxyBackend, ProxyRoute } from "./proxyRoute.ts"
 /**
  * Serves one public TCP listener: each connection goes to a healthy backend chosen round-robin,
  * raw, with a PROXY header first when the route has the `proxy_proto` handler. Without a healthy
- * backend the connection is closed, as Fly's proxy does once it gives up.
+ * backend the connection is closed, as Fly's proxy does once it gives up. Both legs run without
+ * Nagle's algorithm, as a relay of byte streams must: with it, a message relayed in two writes
+ * waits for the peer's delayed ACK (40 ms) before its second half goes on.
  */
 export const forwardTcp = (
   server: net.Server,
@@ -15,6 +17,7 @@ export const forwardTcp = (
   const connections = new Set<net.Socket>()
   let turn = 0
   server.on("connection", (client) => {
+    client.setNoDelay(true)
     connections.add(client)
     client.on("close", () => connections.delete(client))
     client.on("error", () => client.destroy())
@@ -25,7 +28,7 @@ export const forwardTcp = (
       client.destroy()
       return
     }
-    const upstream = net.connect({ host: backend.address, port: backend.internalPort })
+    const upstream = net.connect({ host: backend.address, port: backend.internalPort, noDelay: true })
     connections.add(upstream)
     // Ends travel through the pipes (a backend that answers and closes still delivers its answer);
     // errors and the client going away tear both sides down.
@@ -50,4 +53,38 @@ export const forwardTcp = (
       for (const socket of connections) socket.destroy()
     },
   }
+}
+
+/**
+ * The proxy's TCP forwarding on its own, from a loopback port to one backend: for measuring what the relay itself
+ * costs, apart from frp. Resolves once it listens.
+ */
+export const relayTcp = async (backend: { readonly host: string; readonly port: number }) => {
+  const server = net.createServer()
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => resolve())
+  })
+  const { port } = server.address() as net.AddressInfo
+  const route: ProxyRoute = {
+    publicIp: "127.0.0.1",
+    port,
+    protocol: "tcp",
+    handlers: [],
+    backends: [
+      {
+        machineId: "relay",
+        address: backend.host,
+        globalServices: backend.host,
+        internalPort: backend.port,
+        checks: [],
+      },
+    ],
+  }
+  const forwarding = forwardTcp(
+    server,
+    () => route,
+    (current) => current.backends,
+  )
+  return { host: "127.0.0.1", port, close: forwarding.close }
 }

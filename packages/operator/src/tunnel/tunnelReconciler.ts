@@ -1,30 +1,45 @@
 import { decodeFlyTunnel, FINALIZER, Reasons } from "@fly-tunnel-operator/api"
-import { Duration, Effect, Option } from "effect"
+import { FlyClient } from "@fly-tunnel-operator/fly"
+import { Duration, Effect, Option, Result } from "effect"
 import { done, type ReconcileResult, requeueAfter, retry } from "../controller/reconcileResult.ts"
 import { EventRecorder } from "../kube/eventRecorder.ts"
 import { KubeCache } from "../kube/kubeCache.ts"
-import { addFinalizer } from "../kube/kubeClient.ts"
+import { addFinalizer, KubeClient } from "../kube/kubeClient.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { FlyTunnel, parseKey } from "../kube/resourceType.ts"
 import { ensureAdoptedApp } from "./appAdoption.ts"
+import { AppCreator } from "./appCreator.ts"
 import { CapacityBackoff } from "./capacityBackoff.ts"
-import { ensureAddresses, publishedAddresses } from "./flyAddress.ts"
+import { ensureAddresses, publishedAddresses, type TunnelAddresses } from "./flyAddress.ts"
 import { ensureFlyApp } from "./flyApp.ts"
-import { ensureMachines } from "./flyMachines.ts"
+import {
+  configUnknown,
+  ensureMachines,
+  isTunnelMachine,
+  listTunnelMachines,
+  machinePlans,
+  slotKeyOf,
+  type TunnelMachine,
+} from "./flyMachines.ts"
+import { FlyProgress } from "./flyProgress.ts"
 import { checkRegions } from "./flyRegions.ts"
 import { ensureFlySecret } from "./flySecret.ts"
 import { ensureClient } from "./frpcClient.ts"
+import { slotKey } from "./frpsSlot.ts"
 import { removeGoOperatorClient } from "./goOperatorClient.ts"
 import { invalidSpec, isTunnelBlocked, TunnelBlocked } from "./tunnelBlocked.ts"
-import type { TunnelIdentity } from "./tunnelNames.ts"
+import { flyAppName, type TunnelIdentity } from "./tunnelNames.ts"
 import { newToken, readTunnelSecret, secretContent, writeTunnelSecret } from "./tunnelSecret.ts"
-import { isReady, type Observations, tunnelStatus } from "./tunnelStatus.ts"
+import { checkedPorts, isReady, type Observations, portsNotPassing, tunnelStatus } from "./tunnelStatus.ts"
 import { writeTunnelStatus } from "./tunnelStatusWriter.ts"
 import { resolveTarget } from "./tunnelTarget.ts"
 import { finalizeTunnel } from "./tunnelTeardown.ts"
 
-/** While provisioning, how soon to look again (Machines start and frpc connects within seconds). */
-const PROGRESS_INTERVAL = "2 seconds"
+/**
+ * While provisioning, the tunnel is woken by what it waits for: its frpc Deployments (the informer), its Machines
+ * starting and its checks passing (FlyProgress). This is only the safety net should such a wake-up be lost.
+ */
+const SAFETY_NET_INTERVAL = "60 seconds"
 
 /** Runs a step, turning its TunnelBlocked into an observation instead of a failure of the whole reconcile. */
 const attempt = <A, E, R>(
@@ -41,21 +56,76 @@ const attempt = <A, E, R>(
     ),
   )
 
+/** Asks FlyProgress for what the tunnel waits on at Fly now: Machines to start, or then their checks to pass. */
+const awaitOnFly = (progress: FlyProgress["Service"], key: string, observations: Observations) => {
+  const { app, machines, spec } = observations
+  if (app === undefined || machines === undefined || spec === undefined || machines.length === 0) return Effect.void
+  const starting = machines.filter(
+    ({ machine }) => machine.state !== "started" && machine.state !== "destroyed" && !configUnknown(machine),
+  )
+  if (starting.length > 0) {
+    return progress.awaitStarted(
+      key,
+      app.name,
+      starting.map(({ machine }) => ({ id: machine.id, version: machine.instance_id })),
+    )
+  }
+  const checking = machines.filter((entry) => portsNotPassing(entry.machine, checkedPorts(entry, spec)).length > 0)
+  if (observations.clientRolledOut === true && checking.length > 0) {
+    return progress.awaitChecks(
+      key,
+      app.name,
+      checking.map((entry) => ({ id: entry.machine.id, ports: checkedPorts(entry, spec) })),
+    )
+  }
+  return Effect.void
+}
+
 /**
- * The Tunnel controller's reconcile: reads the FlyTunnel from the cache, converges Fly (App, token secret, Machines
- * and IPv4 in parallel) and the cluster (frpc), then writes what it saw as status. Every step looks before it
- * creates, so a crash or a lost answer at any point is repaired by the next pass without duplicates.
+ * The Tunnel controller's reconcile: reads the FlyTunnel from the cache, converges Fly and the cluster, then writes
+ * what it saw as status. Regions are checked against Fly's list before anything is created. Independent steps run
+ * side by side: the App first (created at once for a new tunnel, in line for Fly's per-org limit; or, with spec.adopt,
+ * the App taken over once its ownership rule holds, see appAdoption.ts), then the Machine
+ * branch (the token and mark secret, one Machine per slot) beside the address branch (the IPv4 and IPv6, then frpc,
+ * which needs only the address). Reads whose answer is known are skipped: a just-created App has no Machines or IPs,
+ * and a recorded App's are listed alongside its look. Every step looks before it creates, so a crash or a lost
+ * answer at any point is repaired by the next pass without duplicates. What the tunnel then waits for wakes it (see
+ * FlyProgress); no fixed requeue.
  */
 export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: string) {
   const cache = yield* KubeCache
   const capacity = yield* CapacityBackoff
   const events = yield* EventRecorder
+  const progress = yield* FlyProgress
+  const creator = yield* AppCreator
   const { namespace = "", name } = parseKey(key)
   const found = yield* cache.tunnels.get(name, namespace)
-  if (Option.isNone(found)) return done
+  const gone = Effect.all([progress.forget(key), creator.forget(key)], { discard: true })
+  if (Option.isNone(found)) {
+    yield* gone
+    return done
+  }
   let tunnel = found.value
+  if (tunnel.status?.app?.id === undefined) {
+    // Until status records the App, the cache may lag behind this controller's own last status write (an App
+    // recorded a moment ago, the tunnel woken at once by frpc's rollout): a pass on that view would ask for the App
+    // again and push the token again. Read it fresh (one GET, only while the tunnel is new).
+    const kube = yield* KubeClient
+    const fresh = yield* kube.get(FlyTunnel, name, namespace).pipe(
+      Effect.map(Option.some),
+      Effect.catchTag("KubeNotFound", () => Effect.succeedNone),
+    )
+    if (Option.isNone(fresh)) {
+      yield* gone
+      return done
+    }
+    tunnel = fresh.value
+  }
   const identity: TunnelIdentity = { namespace, name, uid: tunnel.metadata?.uid ?? "" }
-  if (tunnel.metadata?.deletionTimestamp !== undefined) return yield* finalizeTunnel(tunnel, identity)
+  if (tunnel.metadata?.deletionTimestamp !== undefined) {
+    yield* gone
+    return yield* finalizeTunnel(tunnel, identity)
+  }
 
   const generation = tunnel.metadata?.generation ?? 0
   const decoded = yield* Effect.result(decodeFlyTunnel(tunnel))
@@ -84,76 +154,132 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   }
 
   const blocked: Array<TunnelBlocked> = []
-  // A region Fly does not have is refused before anything of the tunnel is created.
-  const regionsKnown = yield* attempt(blocked, checkRegions(spec.regions))
+  const fly = yield* FlyClient
   // spec.adopt: an App this tunnel takes over instead of making its own (appAdoption.ts).
   const adopt = spec.adopt
-  const app = Option.isNone(regionsKnown)
-    ? Option.none()
-    : yield* attempt(blocked, adopt === undefined ? ensureFlyApp(identity) : ensureAdoptedApp(identity, tunnel, adopt))
-  let observations: Observations = { generation, spec, blocked, ...(Option.isSome(app) ? { app: app.value } : {}) }
+  const adopted = adopt !== undefined
+  const appName = adopt?.app ?? flyAppName(identity)
+  // A region Fly does not have is refused before anything of the tunnel is created.
+  const regionsKnown = yield* attempt(blocked, checkRegions(spec.regions))
+  let observations: Observations = { generation, spec, blocked }
   // After Fly had no capacity, the Machines wait their turn; what already runs keeps running.
   const capacityWait = yield* capacity.remaining(identity.uid)
-  if (Option.isSome(app)) {
-    const adopted = adopt !== undefined
-    const pushed = yield* attempt(blocked, ensureFlySecret(identity, token, app.value, tunnel.status?.app, adopted))
-    // The adopted App's address is the one it holds: published from the start, so none other is ever allocated.
-    const published = publishedAddresses(tunnel.status)
-    const [machines, address] = yield* Effect.all(
+  if (Option.isSome(regionsKnown)) {
+    // A recorded App's Machines and IPs are read alongside its look: the reads drift detection needs, all at once.
+    const recorded = tunnel.status?.app?.id !== undefined
+    // An adopted App is never created, so it is always looked at (never the new tunnel's create without a look).
+    const [app, listedMachines, listedIps] = yield* Effect.all(
       [
-        Option.isSome(pushed) && Option.isNone(capacityWait)
-          ? attempt(blocked, ensureMachines(identity, spec, app.value, pushed.value, adopted))
-          : Effect.succeedNone,
-        // Nothing changes on an adopted App before it carries the marks that let teardown remove what was changed.
-        adopted && Option.isNone(pushed)
-          ? Effect.succeedNone
-          : attempt(
-              blocked,
-              ensureAddresses(app.value, {
-                ipv6: spec.ipv6,
-                published:
-                  adopt === undefined || published.v4 !== undefined ? published : { ...published, v4: adopt.ipv4 },
-              }),
+        adopt === undefined
+          ? attempt(blocked, ensureFlyApp(identity, key, tunnel.status !== undefined)).pipe(
+              Effect.map((answer) => Result.succeed(answer)),
+              Effect.catchTag("AppCreationQueued", (queued) => Effect.succeed(Result.fail(queued))),
+            )
+          : attempt(blocked, ensureAdoptedApp(identity, tunnel, adopt)).pipe(
+              Effect.map((found) => Result.succeed(Option.map(found, (flyApp) => ({ app: flyApp, created: false })))),
             ),
+        recorded ? Effect.option(listTunnelMachines(fly, appName, identity, adopted)) : Effect.succeedNone,
+        recorded ? Effect.option(fly.listIpAssignments(appName)) : Effect.succeedNone,
       ],
-      { concurrency: 2 },
+      { concurrency: "unbounded" },
     )
-    if (adopt !== undefined && Option.isSome(pushed) && tunnel.status?.app?.id !== app.value.id)
-      yield* events.record(tunnel, {
-        type: "Normal",
-        reason: Reasons.AppAdopted,
-        message: `took over Fly App ${app.value.name}, keeping its IPv4 ${adopt.ipv4}; its Machines are replaced`,
-      })
-    // The Go operator's frpc dials the adopted address, where it is refused now: it goes once the App is ours. Looked
-    // for until the tunnel is Ready (a read per pass), then never again.
-    if (adopt !== undefined && Option.isSome(pushed) && !isReady(tunnel.status)) {
-      const removed = yield* attempt(blocked, removeGoOperatorClient(adopt.ipv4))
-      if (Option.isSome(removed) && removed.value.length > 0)
+    if (Result.isFailure(app)) {
+      // In line for its App: say so; AppCreator wakes the tunnel with the answer.
+      const waiting = tunnelStatus(
+        { generation, spec, blocked, appCreationQueued: true },
+        tunnel.status,
+        yield* kubeTimeNow,
+      )
+      yield* writeTunnelStatus(tunnel, waiting)
+      return requeueAfter(SAFETY_NET_INTERVAL)
+    }
+    if (Option.isSome(app.success)) {
+      const { app: flyApp, created } = app.success.value
+      observations = { ...observations, app: flyApp }
+      const known = <A>(listed: Option.Option<ReadonlyArray<A>>): ReadonlyArray<A> | undefined =>
+        created ? [] : Option.getOrUndefined(listed)
+      // A UDP frpc ends at its first failed login (that is how its readiness is known), so it waits for its Machine.
+      const startedSlots = new Set(
+        (known(listedMachines) ?? [])
+          .filter((machine) => machine.state === "started" && isTunnelMachine(identity, adopted)(machine))
+          .map(slotKeyOf),
+      )
+      const pushToken = attempt(blocked, ensureFlySecret(identity, token, flyApp, tunnel.status?.app, adopted))
+      // Nothing changes on an adopted App before it carries the marks that let teardown remove what was changed: its
+      // token and marks go first, and neither branch starts without them.
+      const pushedFirst = adopted ? Option.some(yield* pushToken) : Option.none()
+      const marked = Option.match(pushedFirst, { onNone: () => true, onSome: Option.isSome })
+      // The adopted App's address is the one it holds: published from the start, so none other is ever allocated.
+      const published = publishedAddresses(tunnel.status)
+      const [machineBranch, addressBranch] = yield* Effect.all(
+        [
+          Effect.gen(function* () {
+            const pushed = Option.isSome(pushedFirst) ? pushedFirst.value : yield* pushToken
+            if (Option.isNone(pushed) || Option.isSome(capacityWait))
+              return { pushed, machines: Option.none<ReadonlyArray<TunnelMachine>>() }
+            const machines = yield* attempt(
+              blocked,
+              ensureMachines(identity, spec, flyApp, pushed.value, known(listedMachines), adopted),
+            )
+            return { pushed, machines }
+          }),
+          Effect.gen(function* () {
+            if (!marked) return { address: Option.none<TunnelAddresses>(), rolledOut: undefined }
+            const address = yield* attempt(
+              blocked,
+              ensureAddresses(
+                flyApp,
+                {
+                  ipv6: spec.ipv6,
+                  published:
+                    adopt === undefined || published.v4 !== undefined ? published : { ...published, v4: adopt.ipv4 },
+                },
+                known(listedIps),
+              ),
+            )
+            if (Option.isNone(address)) return { address, rolledOut: undefined }
+            const target = yield* attempt(blocked, resolveTarget(namespace, spec))
+            if (Option.isNone(target)) return { address, rolledOut: undefined }
+            const rolledOut = yield* ensureClient(
+              identity,
+              spec,
+              { token, secret },
+              address.value.v4,
+              machinePlans(spec),
+              target.value,
+              (plan) => plan.role === "udp" && !startedSlots.has(slotKey(plan)),
+            )
+            return { address, rolledOut }
+          }),
+        ],
+        { concurrency: 2 },
+      )
+      const address = addressBranch.address
+      const pushed = machineBranch.pushed
+      if (adopt !== undefined && Option.isSome(pushed) && tunnel.status?.app?.id !== flyApp.id)
         yield* events.record(tunnel, {
           type: "Normal",
           reason: Reasons.AppAdopted,
-          message: `removed the Go operator's frpc of ${adopt.app}: ${removed.value.join(", ")}`,
+          message: `took over Fly App ${flyApp.name}, keeping its IPv4 ${adopt.ipv4}; its Machines are replaced`,
         })
-    }
-    observations = {
-      ...observations,
-      ...(Option.isSome(pushed) ? { token: pushed.value } : {}),
-      ...(Option.isSome(machines) ? { machines: machines.value } : {}),
-      ...(Option.isSome(address) ? { address: address.value.v4 } : {}),
-      ...(Option.isSome(address) && address.value.v6 !== undefined ? { ipv6: address.value.v6 } : {}),
-    }
-    if (Option.isSome(machines) && Option.isSome(address)) {
-      const target = yield* attempt(blocked, resolveTarget(namespace, spec))
-      if (Option.isSome(target)) {
-        const rolledOut = yield* ensureClient(
-          identity,
-          spec,
-          { token, secret },
-          address.value.v4,
-          machines.value,
-          target.value,
-        )
-        observations = { ...observations, clientRolledOut: rolledOut }
+      // The Go operator's frpc dials the adopted address, where it is refused now: it goes once the App is ours.
+      // Looked for until the tunnel is Ready (a read per pass), then never again.
+      if (adopt !== undefined && Option.isSome(pushed) && !isReady(tunnel.status)) {
+        const removed = yield* attempt(blocked, removeGoOperatorClient(adopt.ipv4))
+        if (Option.isSome(removed) && removed.value.length > 0)
+          yield* events.record(tunnel, {
+            type: "Normal",
+            reason: Reasons.AppAdopted,
+            message: `removed the Go operator's frpc of ${adopt.app}: ${removed.value.join(", ")}`,
+          })
+      }
+      observations = {
+        ...observations,
+        ...(Option.isSome(machineBranch.pushed) ? { token: machineBranch.pushed.value } : {}),
+        ...(Option.isSome(machineBranch.machines) ? { machines: machineBranch.machines.value } : {}),
+        ...(Option.isSome(address) ? { address: address.value.v4 } : {}),
+        ...(Option.isSome(address) && address.value.v6 !== undefined ? { ipv6: address.value.v6 } : {}),
+        ...(addressBranch.rolledOut === undefined ? {} : { clientRolledOut: addressBranch.rolledOut }),
       }
     }
   }
@@ -192,6 +318,8 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   }
   for (const issue of blocked)
     yield* events.record(tunnel, { type: "Warning", reason: issue.reason, message: issue.message })
+  if (isReady(status) || blocked.some((issue) => !issue.retry)) yield* progress.forget(key)
+  else yield* awaitOnFly(progress, key, observations)
   if (waiting !== undefined) return requeueAfter(waiting.wait)
   const soonest = Math.min(
     ...blocked.flatMap((issue) => (issue.retryAfterMillis === undefined ? [] : [issue.retryAfterMillis])),
@@ -199,5 +327,5 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   if (Number.isFinite(soonest)) return requeueAfter(Duration.millis(soonest))
   if (blocked.some((issue) => issue.retry)) return retry
   if (blocked.length > 0 || isReady(status)) return done
-  return requeueAfter(PROGRESS_INTERVAL) satisfies ReconcileResult
+  return requeueAfter(SAFETY_NET_INTERVAL) satisfies ReconcileResult
 })

@@ -3,7 +3,7 @@
 import type { EmulatorState } from "@fly-tunnel-operator/fly-emulator"
 import type { V1Deployment, V1Secret, V1Service } from "@kubernetes/client-node"
 import type { FlyTunnelObject } from "../../src/kube/resourceType.ts"
-import { type ChaosStep, finalServices, regionAdditions } from "./chaosPlan.ts"
+import { type ChaosStep, finalServices, machineAdditions, machineNames } from "./chaosPlan.ts"
 
 /** What the cluster holds, as plain objects. */
 export interface ClusterView {
@@ -19,7 +19,7 @@ const ofService = (service: string) => (app: string | undefined) => app?.startsW
 
 /**
  * Creates applied more often than the run asked for: per Service, more than one App or one IPv4, or more Machines
- * than regions it ever gained. Counted over the whole run, so a duplicate later cleaned up still counts.
+ * than Machines it ever gained (a region, or a protocol in a region). Counted over the whole run, so a duplicate later cleaned up still counts.
  */
 export const duplicateCreates = (steps: ReadonlyArray<ChaosStep>, state: EmulatorState): ReadonlyArray<string> => {
   const applied = (action: string, service: string, ipType?: string) =>
@@ -31,7 +31,7 @@ export const duplicateCreates = (steps: ReadonlyArray<ChaosStep>, state: Emulato
         (ipType === undefined || call.ipType === ipType),
     ).length
   const problems: Array<string> = []
-  for (const [service, gained] of regionAdditions(steps)) {
+  for (const [service, gained] of machineAdditions(steps)) {
     const apps = applied("createApp", service)
     const ipv4s = applied("createIpAssignment", service, "v4")
     const ipv6s = applied("createIpAssignment", service, "v6")
@@ -39,7 +39,7 @@ export const duplicateCreates = (steps: ReadonlyArray<ChaosStep>, state: Emulato
     if (apps > 1) problems.push(`${service}: ${apps} Apps created`)
     if (ipv4s > 1) problems.push(`${service}: ${ipv4s} IPv4s allocated`)
     if (ipv6s > 1) problems.push(`${service}: ${ipv6s} IPv6s allocated`)
-    if (machines > gained) problems.push(`${service}: ${machines} Machines created for ${gained} regions gained`)
+    if (machines > gained) problems.push(`${service}: ${machines} Machines created for ${gained} gained`)
   }
   return problems
 }
@@ -66,18 +66,19 @@ export const unconverged = (
       continue
     }
     const app = apps[0]?.name
-    const regions = state.machines
+    const machines = state.machines
       .filter((machine) => machine.app === app && machine.state !== "destroyed")
-      .map((machine) => machine.region)
+      .map((machine) => machine.name)
       .sort()
-    if (JSON.stringify(regions) !== JSON.stringify([...wanted.regions].sort()))
-      problems.push(`${name}: Machines in [${regions}] for regions [${[...wanted.regions].sort()}]`)
+    const expected = machineNames(wanted.ports, wanted.regions)
+    if (JSON.stringify(machines) !== JSON.stringify(expected))
+      problems.push(`${name}: Machines [${machines}], wanted [${expected}]`)
     const ips = (type: string) => state.ips.filter((ip) => ip.app === app && ip.type === type).map((ip) => ip.ip)
     const addresses = [...ips("v4"), ...ips("v6")]
     if (addresses.length !== 2 || JSON.stringify(published) !== JSON.stringify(addresses))
       problems.push(`${name}: addresses [${addresses}] but the Service shows [${published}]`)
-    const ports = (service?.spec?.ports ?? []).map((port) => port.port).sort()
-    if (JSON.stringify(ports) !== JSON.stringify([...wanted.ports].sort()))
+    const ports = (service?.spec?.ports ?? []).map((port) => `${port.port}/${port.protocol}`).sort()
+    if (JSON.stringify(ports) !== JSON.stringify(wanted.ports.map((entry) => `${entry.port}/${entry.protocol}`).sort()))
       problems.push(`${name}: the Service has ports [${ports}] (the run did not apply its change)`)
   }
   return problems

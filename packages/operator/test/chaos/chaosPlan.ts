@@ -3,14 +3,26 @@
 import type { Fault } from "@fly-tunnel-operator/fly-emulator"
 import { Effect, Random } from "effect"
 
+export interface ChaosPort {
+  readonly port: number
+  readonly protocol: "TCP" | "UDP"
+}
+
+/** A Service port for a chaos port: named after its protocol and number, so names never clash. */
+export const servicePort = (entry: ChaosPort) => ({
+  name: `${entry.protocol.toLowerCase()}-${entry.port}`,
+  port: entry.port,
+  protocol: entry.protocol,
+})
+
 export type ChaosStep =
   | {
       readonly kind: "create"
       readonly service: string
-      readonly ports: ReadonlyArray<number>
+      readonly ports: ReadonlyArray<ChaosPort>
       readonly regions: ReadonlyArray<string>
     }
-  | { readonly kind: "ports"; readonly service: string; readonly ports: ReadonlyArray<number> }
+  | { readonly kind: "ports"; readonly service: string; readonly ports: ReadonlyArray<ChaosPort> }
   | { readonly kind: "regions"; readonly service: string; readonly regions: ReadonlyArray<string> }
   | { readonly kind: "delete"; readonly service: string }
   | { readonly kind: "fault"; readonly fault: Fault }
@@ -62,7 +74,17 @@ const subset = <A>(items: ReadonlyArray<A>, max: number) =>
     return items.filter((item) => chosen.has(item))
   })
 
-const portsOf = subset([7001, 7002, 7003, 8443], 2)
+// TCP and UDP, and one number with both (each protocol has its own Machine per region).
+const portsOf = subset<ChaosPort>(
+  [
+    { port: 7001, protocol: "TCP" },
+    { port: 7002, protocol: "TCP" },
+    { port: 7003, protocol: "UDP" },
+    { port: 8443, protocol: "TCP" },
+    { port: 8443, protocol: "UDP" },
+  ],
+  3,
+)
 
 /** The calls a duplicate or a leak would come from: faults hit them half the time. */
 const CREATES = ["createApp", "createMachine", "createIpAssignment", "setSecrets"] as const
@@ -119,7 +141,7 @@ export const planRun = (seed: number, options: ChaosPlanOptions): Effect.Effect<
 
 /** The Services alive after the plan, with what they finally ask for. */
 export const finalServices = (steps: ReadonlyArray<ChaosStep>) => {
-  const services = new Map<string, { ports: ReadonlyArray<number>; regions: ReadonlyArray<string> }>()
+  const services = new Map<string, { ports: ReadonlyArray<ChaosPort>; regions: ReadonlyArray<string> }>()
   for (const step of steps) {
     if (step.kind === "create") services.set(step.service, { ports: step.ports, regions: step.regions })
     else if (step.kind === "ports" || step.kind === "regions") {
@@ -134,16 +156,31 @@ export const finalServices = (steps: ReadonlyArray<ChaosStep>) => {
   return services
 }
 
-/** Machine creates each Service may cause: one per region it ever gained. */
-export const regionAdditions = (steps: ReadonlyArray<ChaosStep>) => {
-  const regions = new Map<string, ReadonlyArray<string>>()
+/** The Machines a Service asks for: per region, one for its TCP ports and one for its UDP ports. */
+export const machineNames = (ports: ReadonlyArray<ChaosPort>, regions: ReadonlyArray<string>) =>
+  (["TCP", "UDP"] as const)
+    .filter((protocol) => ports.some((entry) => entry.protocol === protocol))
+    .flatMap((protocol) => regions.map((region) => (protocol === "TCP" ? `frps-${region}` : `frps-${region}-udp`)))
+    .sort()
+
+/** Machine creates each Service may cause: one per Machine it ever gained (a region, or a protocol in a region). */
+export const machineAdditions = (steps: ReadonlyArray<ChaosStep>) => {
+  const wanted = new Map<string, { ports: ReadonlyArray<ChaosPort>; regions: ReadonlyArray<string> }>()
   const additions = new Map<string, number>()
   for (const step of steps) {
-    if (step.kind !== "create" && step.kind !== "regions") continue
-    const before = regions.get(step.service) ?? []
-    const gained = step.regions.filter((region) => !before.includes(region)).length
+    if (step.kind !== "create" && step.kind !== "regions" && step.kind !== "ports") continue
+    const before = wanted.get(step.service)
+    if (before === undefined && step.kind !== "create") continue
+    const next =
+      step.kind === "create"
+        ? { ports: step.ports, regions: step.regions }
+        : step.kind === "ports"
+          ? { ...(before as NonNullable<typeof before>), ports: step.ports }
+          : { ...(before as NonNullable<typeof before>), regions: step.regions }
+    const had = before === undefined ? [] : machineNames(before.ports, before.regions)
+    const gained = machineNames(next.ports, next.regions).filter((name) => !had.includes(name)).length
     additions.set(step.service, (additions.get(step.service) ?? 0) + gained)
-    regions.set(step.service, step.regions)
+    wanted.set(step.service, next)
   }
   return additions
 }

@@ -13,18 +13,18 @@ import {
   startFastOperator,
 } from "../support/fastHarness.ts"
 import { type ClusterView, duplicateCreates, leaks, unconverged } from "./chaosInvariants.ts"
-import type { ChaosStep } from "./chaosPlan.ts"
+import { type ChaosPort, type ChaosStep, servicePort } from "./chaosPlan.ts"
 import type { ChaosRunResult } from "./chaosReport.ts"
 
 const NAMESPACE = "default"
 
-const serviceOf = (name: string, ports: ReadonlyArray<number>, regions: ReadonlyArray<string>): V1Service => ({
+const serviceOf = (name: string, ports: ReadonlyArray<ChaosPort>, regions: ReadonlyArray<string>): V1Service => ({
   metadata: { name, namespace: NAMESPACE, annotations: { "fly-tunnel-operator.dev/fly-regions": regions.join(",") } },
   spec: {
     type: "LoadBalancer",
     loadBalancerClass: LOAD_BALANCER_CLASS,
     clusterIP: "10.96.0.40",
-    ports: ports.map((port) => ({ name: `p${port}`, port, protocol: "TCP" })),
+    ports: ports.map(servicePort),
   },
 })
 
@@ -89,7 +89,7 @@ export const runInProcess = async (seed: number, steps: ReadonlyArray<ChaosStep>
         case "ports":
           await write(
             kube.client.mergePatch(Service, step.service, NAMESPACE, {
-              spec: { ports: step.ports.map((port) => ({ name: `p${port}`, port, protocol: "TCP" })) },
+              spec: { ports: step.ports.map(servicePort) },
             }),
           )
           break

@@ -13,7 +13,7 @@ import {
 import type { V1Deployment, V1Secret, V1Service } from "@kubernetes/client-node"
 import type { FlyTunnelObject } from "../../src/kube/resourceType.ts"
 import { type ClusterView, duplicateCreates, leaks, unconverged } from "./chaosInvariants.ts"
-import type { ChaosStep } from "./chaosPlan.ts"
+import { type ChaosPort, type ChaosStep, servicePort } from "./chaosPlan.ts"
 import type { ChaosRunResult } from "./chaosReport.ts"
 
 const OPERATOR_NAMESPACE = "fto-chaos"
@@ -58,7 +58,7 @@ export const openLocalStackChaos = async (options: {
     const namespace = `chaos-${seed}`
     await stack.emulator.reset()
     await kubectl(["create", "namespace", namespace])
-    const service = (name: string, ports: ReadonlyArray<number>, regions: ReadonlyArray<string>) =>
+    const service = (name: string, ports: ReadonlyArray<ChaosPort>, regions: ReadonlyArray<string>) =>
       JSON.stringify({
         apiVersion: "v1",
         kind: "Service",
@@ -66,7 +66,7 @@ export const openLocalStackChaos = async (options: {
         spec: {
           type: "LoadBalancer",
           loadBalancerClass: LOAD_BALANCER_CLASS,
-          ports: ports.map((port) => ({ name: `p${port}`, port, protocol: "TCP" })),
+          ports: ports.map(servicePort),
         },
       })
     const view = async (): Promise<ClusterView> => ({
@@ -120,7 +120,7 @@ export const openLocalStackChaos = async (options: {
               "--type=merge",
               "-p",
               JSON.stringify({
-                spec: { ports: step.ports.map((port) => ({ name: `p${port}`, port, protocol: "TCP" })) },
+                spec: { ports: step.ports.map(servicePort) },
               }),
             ])
             break

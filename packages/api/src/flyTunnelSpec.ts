@@ -1,4 +1,4 @@
-import { isIP } from "node:net"
+import { isIP, isIPv4 } from "node:net"
 import { Effect, Schema } from "effect"
 import { celRule, transitionRule } from "./celRule.ts"
 import { MAX_FRPC_REPLICAS, MAX_PORTS, MAX_REGIONS } from "./constants.ts"
@@ -230,6 +230,30 @@ export const Frpc = Schema.Struct({
   ),
 })
 
+export const Adopt = Schema.Struct({
+  app: Schema.String.check(
+    Schema.isMaxLength(63),
+    Schema.isPattern(new RegExp(DNS_LABEL, "u"), { expected: "a Fly App name: lowercase letters, digits and dashes" }),
+  ).annotate({
+    description:
+      "Name of the Fly App to take over: the Go fly-tunnel-operator's (fly-tunnel-<namespace>-<service>-<org>), or one this cluster made for a FlyTunnel that is gone (fto-<name>-<uid>).",
+  }),
+  ipv4: Schema.String.check(
+    Schema.isMaxLength(15),
+    celRule<string>(
+      { rule: "isIP(self) && ip(self).family() == 4", message: "must be an IPv4 address, e.g. 203.0.113.7" },
+      (ip) => isIPv4(ip),
+    ),
+  ).annotate({
+    description:
+      "The App's dedicated IPv4, which the tunnel keeps as its address. The App must hold it, or nothing is taken over.",
+  }),
+}).annotate({
+  description:
+    "Take over an existing Fly App instead of creating one, keeping its dedicated IPv4: its Machines are replaced by the tunnel's, and it is marked as this cluster's and this tunnel's. Only an App of this organization that no other cluster or live FlyTunnel holds is taken. Set when the FlyTunnel is created; it cannot be added, changed or removed later. Deleting the FlyTunnel deletes the App.",
+})
+export type Adopt = typeof Adopt.Type
+
 export const FlyTunnelSpec = Schema.Struct({
   target: Target,
   ports: Ports,
@@ -249,8 +273,17 @@ export const FlyTunnelSpec = Schema.Struct({
     true,
     "Whether the tunnel also gets a public IPv6 (free on Fly) beside its dedicated IPv4. TCP only: Fly carries no UDP over IPv6. Turning it off releases the IPv6. Defaults to true.",
   ),
-}).annotate({
-  description: "Desired state of the tunnel. Every field may change unless its description says otherwise.",
+  adopt: Schema.optionalKey(Adopt),
 })
+  .check(
+    transitionRule({
+      rule: "has(self.adopt) == has(oldSelf.adopt) && (!has(self.adopt) || self.adopt == oldSelf.adopt)",
+      message: "adopt is set when the FlyTunnel is created and cannot be added, changed or removed later",
+      fieldPath: ".adopt",
+    }),
+  )
+  .annotate({
+    description: "Desired state of the tunnel. Every field may change unless its description says otherwise.",
+  })
 export type FlyTunnelSpec = typeof FlyTunnelSpec.Type
 export type FlyTunnelSpecInput = typeof FlyTunnelSpec.Encoded

@@ -1,4 +1,4 @@
-import { Annotations } from "./constants.ts"
+import { Annotations, GoOperatorAnnotations } from "./constants.ts"
 
 /**
  * How a Service's tuning annotations feed its FlyTunnel's spec. Each annotation sets one spec
@@ -61,6 +61,8 @@ export const annotationOfSpecPath = (path: string, annotations: Readonly<Record<
   if (path === "spec.machineSize") return Annotations.flyMachineSize
   if (path === "spec.frpc.replicas") return Annotations.frpcReplicas
   if (path === "spec.ipv6") return Annotations.ipv6
+  if (path === "spec.adopt.app") return GoOperatorAnnotations.flyApp
+  if (path === "spec.adopt.ipv4") return GoOperatorAnnotations.publicIp
   if (/^spec\.ports\[\d+\]\.proxyProtocol$/.test(path)) return Annotations.proxyProtocol
   for (const [annotation, list, resource] of quantityFields) {
     if (path === `spec.frpc.resources.${list}.${resource}`) return annotation

@@ -57,6 +57,6 @@ describe("FlyTunnel CRD", () => {
       "Age",
     ])
     const rules = JSON.stringify(version.schema.openAPIV3Schema).match(/"rule":"[^"]*"/g) ?? []
-    expect(rules.length).toBe(7)
+    expect(rules.length).toBe(9)
   })
 })

@@ -21,6 +21,12 @@ export const validSpecs = {
     regions: ["fra"],
     frpc: { replicas: 3, resources: { limits: { cpu: 1, memory: "128Mi" } }, tolerations: [{ operator: "Exists" }] },
   },
+  adopting: {
+    target: { service: { name: "web" } },
+    ports: [{ name: "http", port: 80 }],
+    regions: ["ord"],
+    adopt: { app: "fly-tunnel-default-web-personal", ipv4: "203.0.113.7" },
+  },
   ipv6Target: {
     target: { address: { host: "2001:db8::10" } },
     ports: [{ name: "ssh", port: 22 }],
@@ -84,5 +90,7 @@ export const invalidSpecs: ReadonlyArray<readonly [string, unknown, string, stri
   ["unknown preset", { ...base, machineSize: "shared-cpu-3x" }, "spec.machineSize"],
   ["zero replicas", { ...base, frpc: { replicas: 0 } }, "spec.frpc.replicas"],
   ["eleven replicas", { ...base, frpc: { replicas: 11 } }, "spec.frpc.replicas"],
+  ["adopt without an IPv4", { ...base, adopt: { app: "fly-tunnel-a-b-org", ipv4: "2001:db8::1" } }, "spec.adopt.ipv4"],
+  ["adopt a bad App name", { ...base, adopt: { app: "Fly_Tunnel", ipv4: "203.0.113.7" } }, "spec.adopt.app"],
   ["bad quantity", { ...base, frpc: { resources: { requests: { cpu: "lots" } } } }, "spec.frpc.resources.requests.cpu"],
 ]

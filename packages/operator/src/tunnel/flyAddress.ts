@@ -13,7 +13,8 @@ export interface TunnelAddresses {
 
 type Family = "v4" | "v6"
 
-const isDedicatedV4 = (ip: IpAssignment) => isIPv4(ip.ip) && ip.shared !== true && ip.egress !== true
+/** A dedicated IPv4: not the shared one, not an egress address. */
+export const isDedicatedV4 = (ip: IpAssignment) => isIPv4(ip.ip) && ip.shared !== true && ip.egress !== true
 /** Public: not Flycast (which has a network), not an egress address. */
 const isPublicV6 = (ip: IpAssignment) =>
   isIPv6(ip.ip) && (ip.network === undefined || ip.network === null) && ip.egress !== true

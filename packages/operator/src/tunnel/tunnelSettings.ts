@@ -9,5 +9,7 @@ export class TunnelSettings extends Context.Service<
     readonly frpcImage: string
     /** Where frpc Secrets and Deployments live. */
     readonly operatorNamespace: string
+    /** Where the Go operator left its frpc Deployments and ConfigMaps, removed once their App is adopted. */
+    readonly goOperatorNamespace: string
   }
 >()("@fly-tunnel-operator/operator/tunnel/TunnelSettings") {}

@@ -42,6 +42,8 @@ const variants: Record<string, object> = {
   "existing ServiceAccount": { ...minimalValues, serviceAccount: { create: false, name: "fto-operator" } },
   // The pre-delete hook's objects (Job, RBAC, ValidatingAdmissionPolicy and binding) are rendered too.
   "uninstall hook": { ...minimalValues, uninstall: { deleteTunnels: true } },
+  // The adoption Role and its binding (in the release namespace: the dry run's namespace is the only one that exists).
+  adoption: { ...minimalValues, adoption: { enabled: true } },
 }
 
 /**

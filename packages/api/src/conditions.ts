@@ -26,6 +26,10 @@ export const Reasons = {
   AppCreated: "AppCreated",
   /** The derived App name belongs to an App without our mark; we never adopt it. */
   AppNameTaken: "AppNameTaken",
+  /** The App named in `spec.adopt` was taken over: it carries this cluster's and this tunnel's marks. */
+  AppAdopted: "AppAdopted",
+  /** The App named in `spec.adopt` may not be taken over (gone, another's, or not holding the IPv4); nothing was changed on it. */
+  AdoptionRefused: "AdoptionRefused",
   /** A Machine is being created or updated and is not started yet. */
   MachineCreating: "MachineCreating",
   /** Every Machine runs the desired config. */

@@ -43,6 +43,24 @@ export const Annotations = {
   hostnames: `${GROUP}/hostnames`,
   /** `"true"`: teardown drops the finalizer even when deleting Fly resources fails (they may leak). */
   forceDelete: `${GROUP}/force-delete`,
+  /**
+   * `"true"`: a new tunnel takes over the Fly App named by `fly-app` and keeps its IPv4 `public-ip` (the Go
+   * operator's App, or an App of this cluster whose FlyTunnel is gone); `"false"`: never. Unset: the chart's
+   * `adoption.enabled`.
+   */
+  adopt: `${GROUP}/adopt`,
+} as const
+
+/**
+ * The state annotations the Go operator wrote on each Service. This operator never writes them; with adoption on, a
+ * new tunnel reads `flyApp` and `publicIp` as the App to take over and the IPv4 to keep.
+ */
+export const GoOperatorAnnotations = {
+  flyApp: `${GROUP}/fly-app`,
+  machineId: `${GROUP}/machine-id`,
+  frpcDeployment: `${GROUP}/frpc-deployment`,
+  ipId: `${GROUP}/ip-id`,
+  publicIp: `${GROUP}/public-ip`,
 } as const
 
 /**

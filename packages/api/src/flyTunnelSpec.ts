@@ -1,4 +1,4 @@
-import { isIP } from "node:net"
+import { isIP, isIPv4 } from "node:net"
 import { Effect, Schema } from "effect"
 import { celRule, transitionRule } from "./celRule.ts"
 import { MAX_FRPC_REPLICAS, MAX_HOSTNAMES, MAX_PORTS, MAX_REGIONS } from "./constants.ts"
@@ -345,6 +345,30 @@ export const sharedIpv4Refusal = (port: {
 const SHARED_IPV4_RULE =
   "self.ipv4 != 'shared' || self.ports.all(p, p.protocol == 'TCP' && p.proxyProtocol == 'none' && (p.port == 80 ? p.edge == 'http' : (p.edge == 'tls' || p.edge == 'tls+http')))"
 
+export const Adopt = Schema.Struct({
+  app: Schema.String.check(
+    Schema.isMaxLength(63),
+    Schema.isPattern(new RegExp(DNS_LABEL, "u"), { expected: "a Fly App name: lowercase letters, digits and dashes" }),
+  ).annotate({
+    description:
+      "Name of the Fly App to take over: the Go fly-tunnel-operator's (fly-tunnel-<namespace>-<service>-<org>), or one this cluster made for a FlyTunnel that is gone (fto-<name>-<uid>).",
+  }),
+  ipv4: Schema.String.check(
+    Schema.isMaxLength(15),
+    celRule<string>(
+      { rule: "isIP(self) && ip(self).family() == 4", message: "must be an IPv4 address, e.g. 203.0.113.7" },
+      (ip) => isIPv4(ip),
+    ),
+  ).annotate({
+    description:
+      "The App's dedicated IPv4, which the tunnel keeps as its address. The App must hold it, or nothing is taken over.",
+  }),
+}).annotate({
+  description:
+    "Take over an existing Fly App instead of creating one, keeping its dedicated IPv4: its Machines are replaced by the tunnel's, and it is marked as this cluster's and this tunnel's. Only an App of this organization that no other cluster or live FlyTunnel holds is taken. Set when the FlyTunnel is created; it cannot be added, changed or removed later. Deleting the FlyTunnel deletes the App.",
+})
+export type Adopt = typeof Adopt.Type
+
 export const FlyTunnelSpec = Schema.Struct({
   target: Target,
   ports: Ports,
@@ -370,6 +394,7 @@ export const FlyTunnelSpec = Schema.Struct({
     "The tunnel's IPv4: dedicated (its own, $2/month; carries anything) or shared (free; Fly routes it by hostname, so every port must be edge http on port 80 or edge tls / tls+http on the others, and frpc reaches frps over the tunnel's IPv6, which the cluster must be able to dial). Changing it moves the tunnel to a new IPv4. Defaults to dedicated.",
   ),
   hostnames: withDefault(Hostnames, [], "Domains the tunnel serves, each with a Fly certificate. Defaults to none."),
+  adopt: Schema.optionalKey(Adopt),
 })
   .check(
     celRule<{ readonly ipv4: string; readonly ports: ReadonlyArray<Port> }>(
@@ -416,6 +441,24 @@ export const FlyTunnelSpec = Schema.Struct({
             "hostnames get Fly certificates that only Fly's edge uses: set edge (tls, http or tls+http) on at least one port",
         },
     ),
+    celRule<{ readonly ipv4: string; readonly adopt?: unknown }>(
+      {
+        rule: "!has(self.adopt) || self.ipv4 == 'dedicated'",
+        message: "an adopted App keeps its dedicated IPv4 (adopt.ipv4): ipv4 must be dedicated",
+        fieldPath: ".ipv4",
+      },
+      (spec) =>
+        spec.adopt === undefined ||
+        spec.ipv4 === "dedicated" || {
+          path: ["ipv4"],
+          issue: "an adopted App keeps its dedicated IPv4 (adopt.ipv4): ipv4 must be dedicated",
+        },
+    ),
+    transitionRule({
+      rule: "has(self.adopt) == has(oldSelf.adopt) && (!has(self.adopt) || self.adopt == oldSelf.adopt)",
+      message: "adopt is set when the FlyTunnel is created and cannot be added, changed or removed later",
+      fieldPath: ".adopt",
+    }),
   )
   .annotate({
     description: "Desired state of the tunnel. Every field may change unless its description says otherwise.",

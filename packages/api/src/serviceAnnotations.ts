@@ -1,4 +1,4 @@
-import { Annotations, portAnnotation } from "./constants.ts"
+import { Annotations, GoOperatorAnnotations, portAnnotation } from "./constants.ts"
 
 /**
  * How a Service's tuning annotations feed its FlyTunnel's spec. Each annotation sets one spec
@@ -116,6 +116,8 @@ export const annotationOfSpecPath = (
         : portAnnotationOf(annotations, port, portSetting[2] === "edge" ? "edge" : "force-https")
     if (found !== undefined) return found
   }
+  if (path === "spec.adopt.app") return GoOperatorAnnotations.flyApp
+  if (path === "spec.adopt.ipv4") return GoOperatorAnnotations.publicIp
   if (/^spec\.ports\[\d+\]\.proxyProtocol$/.test(path)) return Annotations.proxyProtocol
   for (const [annotation, list, resource] of quantityFields) {
     if (path === `spec.frpc.resources.${list}.${resource}`) return annotation

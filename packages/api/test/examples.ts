@@ -42,6 +42,12 @@ export const validSpecs = {
     regions: ["ord"],
     hostnames: ["db.example.com"],
   },
+  adopting: {
+    target: { service: { name: "web" } },
+    ports: [{ name: "http", port: 80 }],
+    regions: ["ord"],
+    adopt: { app: "fly-tunnel-default-web-personal", ipv4: "203.0.113.7" },
+  },
   ipv6Target: {
     target: { address: { host: "2001:db8::10" } },
     ports: [{ name: "ssh", port: 22 }],
@@ -157,5 +163,17 @@ export const invalidSpecs: ReadonlyArray<readonly [string, unknown, string, stri
     "spec.hostnames[1]",
   ],
   ["hostnames without an edge port", { ...base, hostnames: ["a.example.com"] }, "spec.hostnames"],
+  ["adopt without an IPv4", { ...base, adopt: { app: "fly-tunnel-a-b-org", ipv4: "2001:db8::1" } }, "spec.adopt.ipv4"],
+  ["adopt a bad App name", { ...base, adopt: { app: "Fly_Tunnel", ipv4: "203.0.113.7" } }, "spec.adopt.app"],
+  [
+    "adopt on a shared IPv4",
+    {
+      ...base,
+      ports: [{ name: "a", port: 443, edge: "tls" }],
+      ipv4: "shared",
+      adopt: { app: "fly-tunnel-a-b-org", ipv4: "203.0.113.7" },
+    },
+    "spec.ipv4",
+  ],
   ["bad quantity", { ...base, frpc: { resources: { requests: { cpu: "lots" } } } }, "spec.frpc.resources.requests.cpu"],
 ]

@@ -8,6 +8,7 @@ import { addFinalizer, KubeClient, removeFinalizer } from "../kube/kubeClient.ts
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { sameJson } from "../kube/patches.ts"
 import { FlyTunnel, type FlyTunnelObject, parseKey, Service } from "../kube/resourceType.ts"
+import { adoptInputFor, adoptionWanted, notAdopted } from "./serviceAdoption.ts"
 import { isOurService } from "./serviceClass.ts"
 import { writeFlyHostnameAnnotation } from "./serviceHostnameAnnotation.ts"
 import { ServiceSettings } from "./serviceSettings.ts"
@@ -98,10 +99,16 @@ export const reconcileService = Effect.fn("reconcileService")(function* (key: st
   if (!ours || service.metadata?.deletionTimestamp !== undefined) return hasFinalizer ? yield* release(service) : done
   service = yield* addFinalizer(Service, service, FINALIZER)
 
-  const desired = tunnelSpecFromService(service, {
-    region: settings.defaultRegion,
-    machineSize: settings.defaultMachineSize,
-  })
+  const existing = yield* cache.tunnels.get(name, namespace)
+  // Adoption is decided when the tunnel is made; an existing tunnel keeps its spec.adopt (serviceAdoption.ts).
+  const optedIn = adoptionWanted(service, settings.adoptionEnabled)
+  const desired = Result.isFailure(optedIn)
+    ? Result.fail([optedIn.failure])
+    : tunnelSpecFromService(
+        service,
+        { region: settings.defaultRegion, machineSize: settings.defaultMachineSize },
+        adoptInputFor(service, Option.getOrUndefined(existing), optedIn.success),
+      )
   if (Result.isFailure(desired)) {
     // The tunnel is left as it was: a typo in an annotation never takes a working address down.
     const message = desired.failure.map(describeProblem).join("; ")
@@ -110,7 +117,6 @@ export const reconcileService = Effect.fn("reconcileService")(function* (key: st
     return done
   }
 
-  const existing = yield* cache.tunnels.get(name, namespace)
   if (Option.isSome(existing) && !ownedBy(existing.value, service)) {
     const message = `FlyTunnel ${namespace}/${name} exists and is not owned by this Service; rename one of them`
     yield* writeServiceStatus(service, invalidServiceStatus(service, message, yield* kubeTimeNow))
@@ -128,7 +134,7 @@ export const reconcileService = Effect.fn("reconcileService")(function* (key: st
     })
   }
   const before = service.status?.loadBalancer?.ingress?.[0]?.ip
-  const status = serviceStatusFor(service, tunnel.status, yield* kubeTimeNow)
+  const status = serviceStatusFor(service, tunnel.status, yield* kubeTimeNow, notAdopted(service, tunnel))
   service = yield* writeServiceStatus(service, status)
   yield* writeFlyHostnameAnnotation(service, tunnel.status?.hostname)
   const after = status.ingress?.[0]?.ip

@@ -37,6 +37,8 @@ const valueAt = (input: unknown, path: string): string => {
 export const tunnelSpecFromService = (
   service: V1Service,
   defaults: ServiceDefaults,
+  /** spec.adopt as the Service asks for it (see serviceAdoption.ts); its fields are named by their annotations. */
+  adopt?: unknown,
 ): Result.Result<FlyTunnelSpec, ReadonlyArray<ServiceSpecProblem>> => {
   const annotations = service.metadata?.annotations ?? {}
   const { proxyProtocol, ...fromAnnotations } = specInputFromAnnotations(annotations, defaults)
@@ -60,6 +62,7 @@ export const tunnelSpecFromService = (
       }
     }),
     ...fromAnnotations,
+    ...(adopt === undefined ? {} : { adopt }),
   }
   return Result.mapError(decodeFlyTunnelSpecResult(input), (invalid) =>
     Arr.dedupeWith(

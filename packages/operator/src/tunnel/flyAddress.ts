@@ -16,7 +16,9 @@ export interface TunnelAddresses {
 
 type Family = "v4" | "v6"
 
-const isDedicatedV4 = (ip: IpAssignment) => isIPv4(ip.ip) && ip.shared !== true && ip.egress !== true
+/** A dedicated IPv4: not the shared one, not an egress address. */
+export const isDedicatedV4 = (ip: IpAssignment) => isIPv4(ip.ip) && ip.shared !== true && ip.egress !== true
+/** The shared IPv4 (free, routed by hostname), not an egress address. */
 const isSharedV4 = (ip: IpAssignment) => isIPv4(ip.ip) && ip.shared === true && ip.egress !== true
 /** Public: not Flycast (which has a network), not an egress address. */
 const isPublicV6 = (ip: IpAssignment) =>

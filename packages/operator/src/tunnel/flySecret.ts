@@ -3,7 +3,7 @@ import { type App, FlyClient } from "@fly-tunnel-operator/fly"
 import { Env } from "@fly-tunnel-operator/frp"
 import { Effect } from "effect"
 import { ClusterIdentity } from "../kube/clusterIdentity.ts"
-import { clusterMarkName } from "./clusterMark.ts"
+import { clusterMarkName, tunnelMarkName } from "./clusterMark.ts"
 import { blockedByFly } from "./tunnelBlocked.ts"
 import type { TunnelIdentity } from "./tunnelNames.ts"
 import { tokenDigest } from "./tunnelSecret.ts"
@@ -16,15 +16,17 @@ export interface PushedToken {
 }
 
 /**
- * Gives the App the token frps reads (`FRP_TOKEN`) and this cluster's mark, unless status records that this App
- * already has this very token and mark: once per App (a rebuilt App has a new id), again after the token changed, and
- * once for an App made before marks existed. An empty token is never pushed (the caller makes one first).
+ * Gives the App the token frps reads (`FRP_TOKEN`) and this cluster's mark (an adopted App also this tunnel's mark,
+ * see appAdoption.ts), unless status records that this App already has this very token and mark: once per App (a
+ * rebuilt App has a new id), again after the token changed, and once for an App made before marks existed. An empty
+ * token is never pushed (the caller makes one first).
  */
 export const ensureFlySecret = Effect.fn("ensureFlySecret")(function* (
   tunnel: TunnelIdentity,
   token: string,
   app: App,
   recorded: FlyTunnelStatus["app"],
+  adopted: boolean,
 ) {
   const { id: cluster } = yield* ClusterIdentity
   const digest = tokenDigest(token)
@@ -42,6 +44,7 @@ export const ensureFlySecret = Effect.fn("ensureFlySecret")(function* (
     [Env.token]: token,
     // The value is for a human reading the App's secrets; only the name is ever compared.
     [clusterMarkName(cluster)]: `${tunnel.namespace}/${tunnel.name}`,
+    ...(adopted ? { [tunnelMarkName(tunnel.uid)]: `${tunnel.namespace}/${tunnel.name}` } : {}),
   })
   return { secretsVersion: version, tokenDigest: digest, cluster } satisfies PushedToken
 }, blockedByFly("AppReady"))

@@ -1,5 +1,5 @@
 import { decodeFlyTunnel, FINALIZER, Reasons } from "@fly-tunnel-operator/api"
-import { FlyClient } from "@fly-tunnel-operator/fly"
+import { type CertificateDetail, FlyClient } from "@fly-tunnel-operator/fly"
 import { Duration, Effect, Option, Result } from "effect"
 import { done, type ReconcileResult, requeueAfter, retry } from "../controller/reconcileResult.ts"
 import { EventRecorder } from "../kube/eventRecorder.ts"
@@ -7,15 +7,17 @@ import { KubeCache } from "../kube/kubeCache.ts"
 import { addFinalizer, KubeClient } from "../kube/kubeClient.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { FlyTunnel, parseKey } from "../kube/resourceType.ts"
+import { ensureAdoptedApp } from "./appAdoption.ts"
 import { AppCreator } from "./appCreator.ts"
 import { CapacityBackoff } from "./capacityBackoff.ts"
 import { certificateEvents } from "./certificateEvents.ts"
-import { ensureAddresses, publishedAddresses } from "./flyAddress.ts"
+import { ensureAddresses, publishedAddresses, type TunnelAddresses } from "./flyAddress.ts"
 import { ensureFlyApp } from "./flyApp.ts"
 import { certificateStatus, ensureCertificates, recordedHostnames } from "./flyCertificates.ts"
 import {
   configUnknown,
   ensureMachines,
+  isTunnelMachine,
   listTunnelMachines,
   machinePlans,
   slotKeyOf,
@@ -26,6 +28,7 @@ import { checkRegions } from "./flyRegions.ts"
 import { ensureFlySecret } from "./flySecret.ts"
 import { ensureClient } from "./frpcClient.ts"
 import { slotKey } from "./frpsSlot.ts"
+import { removeGoOperatorClient } from "./goOperatorClient.ts"
 import { invalidSpec, isTunnelBlocked, TunnelBlocked } from "./tunnelBlocked.ts"
 import { flyAppName, type TunnelIdentity } from "./tunnelNames.ts"
 import { newToken, readTunnelSecret, secretContent, writeTunnelSecret } from "./tunnelSecret.ts"
@@ -86,7 +89,8 @@ const awaitOnFly = (progress: FlyProgress["Service"], key: string, observations:
 /**
  * The Tunnel controller's reconcile: reads the FlyTunnel from the cache, converges Fly and the cluster, then writes
  * what it saw as status. Regions are checked against Fly's list before anything is created. Independent steps run
- * side by side: the App first (created at once for a new tunnel, in line for Fly's per-org limit), then the Machine
+ * side by side: the App first (created at once for a new tunnel, in line for Fly's per-org limit; or, with spec.adopt,
+ * the App taken over once its ownership rule holds, see appAdoption.ts), then the Machine
  * branch (the token and mark secret, one Machine per slot) beside the address branch (the IPv4 and IPv6, then the
  * hostnames' certificates beside frpc, which needs only the address). Reads whose answer is known are skipped: a
  * just-created App has no Machines, IPs or certificates, and a recorded App's are listed alongside its look. Every step looks before it creates, so a crash or a lost
@@ -156,7 +160,10 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
 
   const blocked: Array<TunnelBlocked> = []
   const fly = yield* FlyClient
-  const appName = flyAppName(identity)
+  // spec.adopt: an App this tunnel takes over instead of making its own (appAdoption.ts).
+  const adopt = spec.adopt
+  const adopted = adopt !== undefined
+  const appName = adopt?.app ?? flyAppName(identity)
   // A region Fly does not have is refused before anything of the tunnel is created.
   const regionsKnown = yield* attempt(blocked, checkRegions(spec.regions))
   let observations: Observations = { generation, spec, blocked }
@@ -168,13 +175,18 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
     const recorded = tunnel.status?.app?.id !== undefined
     const recordedHosts = recordedHostnames(tunnel.status)
     const wantsCertificates = spec.hostnames.length > 0 || recordedHosts.length > 0
+    // An adopted App is never created, so it is always looked at (never the new tunnel's create without a look).
     const [app, listedMachines, listedIps, listedCertificates] = yield* Effect.all(
       [
-        attempt(blocked, ensureFlyApp(identity, key, tunnel.status !== undefined)).pipe(
-          Effect.map((answer) => Result.succeed(answer)),
-          Effect.catchTag("AppCreationQueued", (queued) => Effect.succeed(Result.fail(queued))),
-        ),
-        recorded ? Effect.option(listTunnelMachines(fly, appName, identity)) : Effect.succeedNone,
+        adopt === undefined
+          ? attempt(blocked, ensureFlyApp(identity, key, tunnel.status !== undefined)).pipe(
+              Effect.map((answer) => Result.succeed(answer)),
+              Effect.catchTag("AppCreationQueued", (queued) => Effect.succeed(Result.fail(queued))),
+            )
+          : attempt(blocked, ensureAdoptedApp(identity, tunnel, adopt)).pipe(
+              Effect.map((found) => Result.succeed(Option.map(found, (flyApp) => ({ app: flyApp, created: false })))),
+            ),
+        recorded ? Effect.option(listTunnelMachines(fly, appName, identity, adopted)) : Effect.succeedNone,
         recorded ? Effect.option(fly.listIpAssignments(appName)) : Effect.succeedNone,
         recorded && wantsCertificates ? Effect.option(fly.listCertificates(appName)) : Effect.succeedNone,
       ],
@@ -197,26 +209,46 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
         created ? [] : Option.getOrUndefined(listed)
       // A UDP frpc ends at its first failed login (that is how its readiness is known), so it waits for its Machine.
       const startedSlots = new Set(
-        (known(listedMachines) ?? []).filter((machine) => machine.state === "started").map(slotKeyOf),
+        (known(listedMachines) ?? [])
+          .filter((machine) => machine.state === "started" && isTunnelMachine(identity, adopted)(machine))
+          .map(slotKeyOf),
       )
+      const pushToken = attempt(blocked, ensureFlySecret(identity, token, flyApp, tunnel.status?.app, adopted))
+      // Nothing changes on an adopted App before it carries the marks that let teardown remove what was changed: its
+      // token and marks go first, and neither branch starts without them.
+      const pushedFirst = adopted ? Option.some(yield* pushToken) : Option.none()
+      const marked = Option.match(pushedFirst, { onNone: () => true, onSome: Option.isSome })
+      // The adopted App's address is the one it holds: published from the start, so none other is ever allocated.
+      const published = publishedAddresses(tunnel.status)
       const [machineBranch, addressBranch] = yield* Effect.all(
         [
           Effect.gen(function* () {
-            const pushed = yield* attempt(blocked, ensureFlySecret(identity, token, flyApp, tunnel.status?.app))
+            const pushed = Option.isSome(pushedFirst) ? pushedFirst.value : yield* pushToken
             if (Option.isNone(pushed) || Option.isSome(capacityWait))
               return { pushed, machines: Option.none<ReadonlyArray<TunnelMachine>>() }
             const machines = yield* attempt(
               blocked,
-              ensureMachines(identity, spec, flyApp, pushed.value, known(listedMachines)),
+              ensureMachines(identity, spec, flyApp, pushed.value, known(listedMachines), adopted),
             )
             return { pushed, machines }
           }),
           Effect.gen(function* () {
+            if (!marked)
+              return {
+                address: Option.none<TunnelAddresses>(),
+                certificates: Option.none<ReadonlyArray<CertificateDetail>>(),
+                rolledOut: undefined,
+              }
             const address = yield* attempt(
               blocked,
               ensureAddresses(
                 flyApp,
-                { ipv4: spec.ipv4, ipv6: spec.ipv6, published: publishedAddresses(tunnel.status) },
+                {
+                  ipv4: spec.ipv4,
+                  ipv6: spec.ipv6,
+                  published:
+                    adopt === undefined || published.v4 !== undefined ? published : { ...published, v4: adopt.ipv4 },
+                },
                 known(listedIps),
               ),
             )
@@ -258,6 +290,24 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
         { concurrency: 2 },
       )
       const address = addressBranch.address
+      const pushed = machineBranch.pushed
+      if (adopt !== undefined && Option.isSome(pushed) && tunnel.status?.app?.id !== flyApp.id)
+        yield* events.record(tunnel, {
+          type: "Normal",
+          reason: Reasons.AppAdopted,
+          message: `took over Fly App ${flyApp.name}, keeping its IPv4 ${adopt.ipv4}; its Machines are replaced`,
+        })
+      // The Go operator's frpc dials the adopted address, where it is refused now: it goes once the App is ours.
+      // Looked for until the tunnel is Ready (a read per pass), then never again.
+      if (adopt !== undefined && Option.isSome(pushed) && !isReady(tunnel.status)) {
+        const removed = yield* attempt(blocked, removeGoOperatorClient(adopt.ipv4))
+        if (Option.isSome(removed) && removed.value.length > 0)
+          yield* events.record(tunnel, {
+            type: "Normal",
+            reason: Reasons.AppAdopted,
+            message: `removed the Go operator's frpc of ${adopt.app}: ${removed.value.join(", ")}`,
+          })
+      }
       observations = {
         ...observations,
         ...(Option.isSome(machineBranch.pushed) ? { token: machineBranch.pushed.value } : {}),

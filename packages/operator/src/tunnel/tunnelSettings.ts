@@ -9,6 +9,8 @@ export class TunnelSettings extends Context.Service<
     readonly frpcImage: string
     /** Where frpc Secrets and Deployments live. */
     readonly operatorNamespace: string
+    /** Where the Go operator left its frpc Deployments and ConfigMaps, removed once their App is adopted. */
+    readonly goOperatorNamespace: string
     /**
      * While a certificate waits for its DNS, how often Fly is asked to check it again (default 15 s: people edit DNS
      * in minutes, and an issued certificate is never checked).

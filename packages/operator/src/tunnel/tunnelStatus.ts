@@ -226,7 +226,13 @@ const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[n
                 ? "in line to create the Fly App: Fly allows one App creation a second per org"
                 : "creating the Fly App",
           }
-        : { ok: true, reason: Reasons.AppCreated, message: `Fly App ${observations.app.name} is ready` }),
+        : observations.spec?.adopt === undefined
+          ? { ok: true, reason: Reasons.AppCreated, message: `Fly App ${observations.app.name} is ready` }
+          : {
+              ok: true,
+              reason: Reasons.AppAdopted,
+              message: `Fly App ${observations.app.name} is taken over (spec.adopt) and keeps its IPv4 ${observations.spec.adopt.ipv4}`,
+            }),
     MachinesReady:
       blockedFor(observations, "MachinesReady") ??
       unhealthyHosts(machines) ??

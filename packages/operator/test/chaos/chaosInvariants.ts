@@ -61,7 +61,7 @@ export const unconverged = (
     const published = (service?.status?.loadBalancer?.ingress ?? []).map((ingress) => ingress.ip)
     const ready = tunnel?.status?.conditions?.find((condition) => condition.type === "Ready")
     if (ready?.status !== "True" || tunnel?.status?.observedGeneration !== tunnel?.metadata?.generation) {
-      problems.push(`${name}: not Ready (${ready?.reason ?? "no status"})`)
+      problems.push(`${name}: not Ready (${ready?.reason ?? "no status"}${ready?.message ? `: ${ready.message}` : ""})`)
       continue
     }
     const apps = state.apps.filter((app) => ofService(name)(app.name))

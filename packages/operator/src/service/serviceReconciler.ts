@@ -136,7 +136,10 @@ export const reconcileService = Effect.fn("reconcileService")(function* (key: st
   const before = service.status?.loadBalancer?.ingress?.[0]?.ip
   const status = serviceStatusFor(service, tunnel.status, yield* kubeTimeNow, notAdopted(service, tunnel))
   service = yield* writeServiceStatus(service, status)
-  yield* writeFlyHostnameAnnotation(service, tunnel.status?.hostname)
+  // Only where Fly's edge serves the name: a Service that uses none of it is never written (a Gateway implementation
+  // owns its Service's metadata).
+  const atTheEdge = desired.success.ports.some((port) => port.edge !== "none") || desired.success.hostnames.length > 0
+  yield* writeFlyHostnameAnnotation(service, atTheEdge ? tunnel.status?.hostname : undefined)
   const after = status.ingress?.[0]?.ip
   if (after !== undefined && after !== before) {
     yield* events.record(service, { type: "Normal", reason: "AddressAssigned", message: `public address ${after}` })

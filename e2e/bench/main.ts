@@ -144,7 +144,7 @@ try {
       kind: "FlyTunnel",
       metadata: { name: `memory-${created + i}`, namespace: "bench-memory" },
       spec: {
-        target: { address: { host: "127.0.0.1" } },
+        target: { address: { host: "192.168.100.10" } },
         ports: [{ name: "tcp", port: 8000, targetPort: 8000 }],
         regions: ["ord"],
       },

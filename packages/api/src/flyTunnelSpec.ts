@@ -35,7 +35,7 @@ export const AddressTarget = Schema.Struct({
     ),
   ).annotate({
     description:
-      "IP address or DNS name frpc dials (a name is resolved by frpc for every connection, with the cluster's DNS).",
+      "IP address or DNS name of the host. The cluster admin decides which addresses may be published (chart values addressTargets.*); loopback, link-local, unspecified, the cluster's own ranges and *.svc / *.cluster.local names never are. A name is resolved by the operator, every address it stands for is checked, and frpc dials the checked address (status.targetAddress), re-resolved on every resync.",
   }),
 }).annotate({ description: "A host outside the cluster's Services, reachable from the frpc Pods." })
 

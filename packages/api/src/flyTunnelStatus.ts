@@ -96,6 +96,12 @@ export const FlyTunnelStatus = Schema.Struct({
   regions: Schema.optionalKey(
     Schema.String.annotate({ description: "The regions of the spec, for display: comma-separated." }),
   ),
+  targetAddress: Schema.optionalKey(
+    Schema.String.annotate({
+      description:
+        "The address frpc dials: the target Service's ClusterIP, or the address target as resolved and checked against the cluster's policy (a host name is pinned to the address that was checked).",
+    }),
+  ),
   configHash: Schema.optionalKey(
     Schema.String.annotate({
       description: "Hash of the Machine config last applied; the operator updates Machines only when it changes.",

@@ -3,10 +3,13 @@ import { FlyClient } from "@fly-tunnel-operator/fly"
 import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { type Duration, Effect, Layer, Ref } from "effect"
 import type { OperatorConfig } from "./config/operatorConfig.ts"
+import { ClusterRanges } from "./kube/clusterRanges.ts"
 import { EventRecorder } from "./kube/eventRecorder.ts"
 import { KubeCache } from "./kube/kubeCache.ts"
 import { KubeClient } from "./kube/kubeClient.ts"
 import * as LeaderElection from "./kube/leaderElection.ts"
+import { HostResolver } from "./policy/hostResolver.ts"
+import { TunnelPolicy, tunnelPolicyOf } from "./policy/tunnelPolicy.ts"
 import { isManagedService } from "./service/serviceClass.ts"
 import { makeServiceController } from "./service/serviceController.ts"
 import { ServiceSettings } from "./service/serviceSettings.ts"
@@ -61,6 +64,9 @@ export const operatorLayer = (config: OperatorLayerConfig) =>
       defaultMachineSize: config.flyMachineSize,
     }),
     FlyClient.layer({ baseUrl: config.flyApiBaseUrl, token: config.flyApiToken }),
+    ClusterRanges.layer,
+    HostResolver.layer,
+    Layer.succeed(TunnelPolicy, tunnelPolicyOf(config)),
   ).pipe(
     Layer.provideMerge(
       config.kubeconfig === "" ? KubeClient.layerDefault : KubeClient.layerFromFile(config.kubeconfig),

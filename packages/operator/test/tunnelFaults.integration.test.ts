@@ -21,7 +21,7 @@ describe("Tunnel controller under faults, crashes and drift", () => {
       apiVersion: "fly-tunnel-operator.dev/v1alpha1",
       kind: "FlyTunnel",
       metadata: { name, namespace: harness.namespace },
-      spec: { target: { address: { host: "127.0.0.1" } }, ports, regions: ["ord"] },
+      spec: { target: { address: { host: "192.168.100.10" } }, ports, regions: ["ord"] },
     })
 
   const tunnel = (name: string) => harness.getJson<Tunnel>(ResourceTypes.FlyTunnel, name, harness.namespace)

@@ -3,7 +3,18 @@
 // Objects stay the API server's JSON; the built-in kinds are typed with client-node's models
 // (type-only: timestamps arrive as strings, which the operator never reads as dates).
 import { type FlyTunnelStatus, GROUP, KIND, PLURAL, VERSION } from "@fly-tunnel-operator/api"
-import type { CoreV1Event, V1Deployment, V1Lease, V1ObjectMeta, V1Secret, V1Service } from "@kubernetes/client-node"
+import type {
+  CoreV1Event,
+  V1Deployment,
+  V1EndpointSlice,
+  V1Lease,
+  V1Namespace,
+  V1Node,
+  V1ObjectMeta,
+  V1Secret,
+  V1Service,
+  V1ServiceCIDR,
+} from "@kubernetes/client-node"
 
 /** Any Kubernetes object as it comes over the wire (raw JSON; decode what you rely on with Schema). */
 export interface KubeObject {
@@ -101,5 +112,29 @@ export const FlyTunnel = make<FlyTunnelObject>({
   version: VERSION,
   kind: KIND,
   plural: PLURAL,
+  namespaced: true,
+})
+
+// Read by the tunnel policy: which namespaces may have tunnels, and the cluster's own ranges (kube/clusterRanges.ts).
+export const Namespace = make<V1Namespace>({
+  group: "",
+  version: "v1",
+  kind: "Namespace",
+  plural: "namespaces",
+  namespaced: false,
+})
+export const Node = make<V1Node>({ group: "", version: "v1", kind: "Node", plural: "nodes", namespaced: false })
+export const ServiceCIDR = make<V1ServiceCIDR>({
+  group: "networking.k8s.io",
+  version: "v1",
+  kind: "ServiceCIDR",
+  plural: "servicecidrs",
+  namespaced: false,
+})
+export const EndpointSlice = make<V1EndpointSlice>({
+  group: "discovery.k8s.io",
+  version: "v1",
+  kind: "EndpointSlice",
+  plural: "endpointslices",
   namespaced: true,
 })

@@ -77,3 +77,21 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
   )
   return rolledOut.every(Boolean)
 })
+
+/** Stops carrying traffic: the tunnel's frpc Deployments go (the Fly side and the Secret stay). */
+export const removeClients = Effect.fn("removeClients")(function* (tunnel: TunnelIdentity) {
+  const kube = yield* KubeClient
+  const cache = yield* KubeCache
+  const settings = yield* TunnelSettings
+  const existing = (yield* cache.deployments.list(settings.operatorNamespace)).filter(
+    (deployment) => deployment.metadata?.labels?.[Labels.tunnelUid] === tunnel.uid,
+  )
+  yield* Effect.forEach(
+    existing,
+    (deployment) =>
+      kube
+        .delete(Deployment, deployment.metadata?.name ?? "", settings.operatorNamespace)
+        .pipe(Effect.catchTag("KubeNotFound", () => Effect.void)),
+    { discard: true },
+  )
+})

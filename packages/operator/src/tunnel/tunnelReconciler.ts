@@ -13,6 +13,7 @@ import { ensureFlySecret } from "./flySecret.ts"
 import { ensureClient } from "./frpcClient.ts"
 import { invalidSpec, isTunnelBlocked, type TunnelBlocked } from "./tunnelBlocked.ts"
 import type { TunnelIdentity } from "./tunnelNames.ts"
+import { checkTunnelPolicy, isRefused, refuseTunnel } from "./tunnelPolicyCheck.ts"
 import { newToken, readTunnelSecret, secretContent, writeTunnelSecret } from "./tunnelSecret.ts"
 import { isReady, type Observations, tunnelStatus } from "./tunnelStatus.ts"
 import { writeTunnelStatus } from "./tunnelStatusWriter.ts"
@@ -65,6 +66,9 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
     return done
   }
   const spec = decoded.success.spec
+  // The cluster's policy, before anything is created (no finalizer either: a refused new tunnel owns nothing).
+  const verdict = yield* checkTunnelPolicy(namespace, spec, tunnel.status?.targetAddress)
+  if (isRefused(verdict)) return yield* refuseTunnel(tunnel, identity, spec, verdict)
   tunnel = yield* addFinalizer(FlyTunnel, tunnel, FINALIZER)
 
   // The token: kept while the Secret holds one; a missing or emptied one is replaced, and the new one is stored
@@ -99,7 +103,7 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
       ...(Option.isSome(address) ? { address: address.value } : {}),
     }
     if (Option.isSome(machines) && Option.isSome(address)) {
-      const target = yield* attempt(blocked, resolveTarget(namespace, spec))
+      const target = yield* attempt(blocked, resolveTarget(namespace, spec, verdict.targetAddress))
       if (Option.isSome(target)) {
         const rolledOut = yield* ensureClient(
           identity,
@@ -109,7 +113,7 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
           machines.value,
           target.value,
         )
-        observations = { ...observations, clientRolledOut: rolledOut }
+        observations = { ...observations, targetAddress: target.value, clientRolledOut: rolledOut }
       }
     }
   }

@@ -24,6 +24,8 @@ export interface Observations {
   readonly token?: PushedToken
   readonly machines?: ReadonlyArray<TunnelMachine>
   readonly address?: string
+  /** The address frpc dials (a Service's ClusterIP, or the checked address of an address target). */
+  readonly targetAddress?: string
   /** frpc rolled out (every replica available). */
   readonly clientRolledOut?: boolean
   readonly blocked: ReadonlyArray<TunnelBlocked>
@@ -162,6 +164,7 @@ export const tunnelStatus = (
   const spec = observations.spec
   const target = spec === undefined ? previous?.target : targetSummary(spec)
   const regions = spec === undefined ? previous?.regions : spec.regions.join(",")
+  const targetAddress = observations.targetAddress ?? previous?.targetAddress
   const machines =
     observations.machines === undefined
       ? previous?.machines
@@ -183,6 +186,7 @@ export const tunnelStatus = (
     ],
     ...(target === undefined ? {} : { target }),
     ...(regions === undefined ? {} : { regions }),
+    ...(targetAddress === undefined ? {} : { targetAddress }),
     ...(app === undefined ? {} : { app }),
     ...(machines === undefined ? {} : { machines }),
     ...(addresses === undefined ? {} : { addresses }),

@@ -7,11 +7,14 @@ import { type RunningEmulator, startEmulator } from "@fly-tunnel-operator/fly-em
 import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { type Duration, Effect, Fiber, Layer, Logger, ManagedRuntime, Metric, Redacted } from "effect"
 import { reconcileTotal } from "../../src/controller/controllerMetrics.ts"
+import { ClusterRanges } from "../../src/kube/clusterRanges.ts"
 import { EventRecorder } from "../../src/kube/eventRecorder.ts"
 import { InMemoryKube, layerInMemoryKube } from "../../src/kube/inMemoryKube.ts"
 import { KubeCache } from "../../src/kube/kubeCache.ts"
 import type { KubeClient } from "../../src/kube/kubeClient.ts"
 import { runControllers } from "../../src/operator.ts"
+import { HostResolver } from "../../src/policy/hostResolver.ts"
+import { TunnelPolicy, type TunnelPolicyShape } from "../../src/policy/tunnelPolicy.ts"
 import { isManagedService } from "../../src/service/serviceClass.ts"
 import { ServiceSettings } from "../../src/service/serviceSettings.ts"
 import { TunnelSettings } from "../../src/tunnel/tunnelSettings.ts"
@@ -19,7 +22,16 @@ import { TunnelSettings } from "../../src/tunnel/tunnelSettings.ts"
 export const LOAD_BALANCER_CLASS = "fly-tunnel-operator.dev/lb"
 export const OPERATOR_NAMESPACE = "fly-tunnel-operator"
 
-type Services = KubeClient | InMemoryKube | KubeCache | FlyClient | EventRecorder | TunnelSettings | ServiceSettings
+type Services =
+  | KubeClient
+  | InMemoryKube
+  | KubeCache
+  | FlyClient
+  | EventRecorder
+  | TunnelSettings
+  | ServiceSettings
+  | ClusterRanges
+  | HostResolver
 
 export interface FastOperator {
   readonly emulator: RunningEmulator
@@ -35,7 +47,14 @@ export interface FastOperator {
 }
 
 export const startFastOperator = async (
-  options: { readonly resync?: Duration.Input; readonly rollOutDeployments?: boolean } = {},
+  options: {
+    readonly resync?: Duration.Input
+    readonly rollOutDeployments?: boolean
+    /** The install's tunnel policy (default: the chart's defaults). */
+    readonly policy?: TunnelPolicyShape
+    /** What host names resolve to (default: none resolves); tests may change it between passes. */
+    readonly hosts?: ReadonlyMap<string, ReadonlyArray<string>>
+  } = {},
 ): Promise<FastOperator> => {
   const emulator = await startEmulator({ rateLimits: false })
   // No frps runs in the fast tier, so nothing can be probed: Machines' checks are declared passing, as if frpc had
@@ -64,6 +83,9 @@ export const startFastOperator = async (
         token: Redacted.make(emulator.token),
         retry: { maxRetries: 2, baseDelay: "5 millis", maxDelay: "20 millis" },
       }).pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(RateBudget.layerUnlimited)),
+      ClusterRanges.layer,
+      HostResolver.layerTable(options.hosts ?? new Map()),
+      ...(options.policy === undefined ? [] : [Layer.succeed(TunnelPolicy, options.policy)]),
       Logger.layer([]),
     ).pipe(Layer.provideMerge(layerInMemoryKube({ rollOutDeployments: options.rollOutDeployments ?? true }))),
   )

@@ -7,11 +7,13 @@ import { type RunningEmulator, startEmulator } from "@fly-tunnel-operator/fly-em
 import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { type NodeAgent, startNodeAgent, type Tools } from "@fly-tunnel-operator/local-stack"
 import { type Duration, type Effect, Exit, Fiber, Layer, Logger, ManagedRuntime, Redacted } from "effect"
+import { ClusterRanges } from "../../src/kube/clusterRanges.ts"
 import { EventRecorder } from "../../src/kube/eventRecorder.ts"
 import { KubeCache } from "../../src/kube/kubeCache.ts"
 import { KubeClient } from "../../src/kube/kubeClient.ts"
 import * as ResourceType from "../../src/kube/resourceType.ts"
 import { runControllers } from "../../src/operator.ts"
+import { HostResolver } from "../../src/policy/hostResolver.ts"
 import { isManagedService } from "../../src/service/serviceClass.ts"
 import { ServiceSettings } from "../../src/service/serviceSettings.ts"
 import { TunnelSettings } from "../../src/tunnel/tunnelSettings.ts"
@@ -31,7 +33,15 @@ export interface HarnessOptions {
   readonly resync?: Duration.Input
 }
 
-type Services = KubeClient | KubeCache | FlyClient | EventRecorder | TunnelSettings | ServiceSettings
+type Services =
+  | KubeClient
+  | KubeCache
+  | FlyClient
+  | EventRecorder
+  | TunnelSettings
+  | ServiceSettings
+  | ClusterRanges
+  | HostResolver
 
 /**
  * One operator in this process against the local control plane and a Fly emulator, plus a node agent that runs the
@@ -99,6 +109,8 @@ export class OperatorHarness {
           token: Redacted.make(this.emulator.token),
           retry: { maxRetries: 3, baseDelay: "50 millis", maxDelay: "500 millis" },
         }),
+        ClusterRanges.layer,
+        HostResolver.layer,
         Logger.layer([logger]),
       ).pipe(Layer.provideMerge(KubeClient.layerFromFile(kubeconfigPath))),
     )

@@ -39,6 +39,11 @@ export const Reasons = {
   InvalidSpec: "InvalidSpec",
   /** The target Service does not exist or has no ClusterIP. */
   TargetNotFound: "TargetNotFound",
+  /**
+   * A Service asks for `spec.loadBalancerSourceRanges`, which the tunnel cannot enforce: a new Service is not
+   * published; a published one stays so, with a Warning, until the field goes or `ignore-source-ranges` accepts it.
+   */
+  SourceRangesNotEnforced: "SourceRangesNotEnforced",
   /** Teardown is in progress. */
   Deleting: "Deleting",
   /** A Fly delete failed; the finalizer stays until it succeeds (or `force-delete` is set). */

@@ -37,6 +37,11 @@ export const Annotations = {
   frpcReplicas: `${GROUP}/frpc-replicas`,
   /** `"true"`: teardown drops the finalizer even when deleting Fly resources fails (they may leak). */
   forceDelete: `${GROUP}/force-delete`,
+  /**
+   * `"true"`: publish a Service that sets `spec.loadBalancerSourceRanges` although the ranges cannot be enforced
+   * (Fly has no allowlist); without it such a Service is not published, or warned about while it stays published.
+   */
+  ignoreSourceRanges: `${GROUP}/ignore-source-ranges`,
 } as const
 
 /** Labels on every object the operator creates, so it can find (and only touch) its own objects. */

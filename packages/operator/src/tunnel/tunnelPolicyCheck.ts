@@ -8,19 +8,13 @@ import { Effect } from "effect"
 import { done, retry } from "../controller/reconcileResult.ts"
 import { ClusterRanges } from "../kube/clusterRanges.ts"
 import { EventRecorder } from "../kube/eventRecorder.ts"
-import { KubeClient } from "../kube/kubeClient.ts"
 import type { KubeError } from "../kube/kubeErrors.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
-import { type FlyTunnelObject, Namespace } from "../kube/resourceType.ts"
+import type { FlyTunnelObject } from "../kube/resourceType.ts"
 import { addressRefusal, hostNameRefusal } from "../policy/addressRules.ts"
 import { type HostNotResolved, HostResolver } from "../policy/hostResolver.ts"
-import { isEmptySelector } from "../policy/labelSelector.ts"
-import {
-  describePolicyProblems,
-  namespaceProblem,
-  type PolicyProblem,
-  tenantLimitProblems,
-} from "../policy/tenantLimits.ts"
+import { namespacePolicyProblem } from "../policy/namespacePolicy.ts"
+import { describePolicyProblems, type PolicyProblem, tenantLimitProblems } from "../policy/tenantLimits.ts"
 import { TunnelPolicy } from "../policy/tunnelPolicy.ts"
 import { removeClients } from "./frpcClient.ts"
 import { invalidSpec, TunnelBlocked } from "./tunnelBlocked.ts"
@@ -40,15 +34,6 @@ export interface RefusedTunnel {
   readonly blocked: TunnelBlocked
   readonly addressRefused: boolean
 }
-
-const namespaceLabels = Effect.fn("namespaceLabels")(function* (namespace: string) {
-  const kube = yield* KubeClient
-  return yield* kube.get(Namespace, namespace).pipe(
-    Effect.map((found) => found.metadata?.labels ?? {}),
-    // A namespace that is gone has no labels: its tunnels are being deleted anyway.
-    Effect.catchTag("KubeNotFound", () => Effect.succeed({})),
-  )
-})
 
 /** Every address of the target, checked; the problems, or the address frpc is to dial. */
 const checkAddressTarget = Effect.fn("checkAddressTarget")(function* (
@@ -100,10 +85,8 @@ export const checkTunnelPolicy = Effect.fn("checkTunnelPolicy")(function* (
 ) {
   const policy = yield* TunnelPolicy
   const problems: Array<PolicyProblem> = [...tenantLimitProblems(spec, policy.tenants)]
-  if (!isEmptySelector(policy.tenants.namespaceSelector)) {
-    const problem = namespaceProblem(namespace, yield* namespaceLabels(namespace), policy.tenants)
-    if (problem !== undefined) problems.push(problem)
-  }
+  const namespaceRefusal = yield* namespacePolicyProblem(namespace)
+  if (namespaceRefusal !== undefined) problems.push(namespaceRefusal)
   let admitted: AdmittedTunnel = {}
   let addressRefused = false
   const host = spec.target.address?.host

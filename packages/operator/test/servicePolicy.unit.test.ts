@@ -10,7 +10,11 @@ import { type FastOperator, LOAD_BALANCER_CLASS, startFastOperator, until } from
 
 const service = (name: string, extra: { ranges?: ReadonlyArray<string>; annotations?: Record<string, string> } = {}) =>
   ({
-    metadata: { name, namespace: "default", ...(extra.annotations === undefined ? {} : { annotations: extra.annotations }) },
+    metadata: {
+      name,
+      namespace: "default",
+      ...(extra.annotations === undefined ? {} : { annotations: extra.annotations }),
+    },
     spec: {
       type: "LoadBalancer",
       clusterIP: "10.96.0.10",

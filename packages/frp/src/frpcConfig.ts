@@ -22,6 +22,16 @@ export interface FrpcInput {
   readonly ports: ReadonlyArray<ClientPort>
   /** frpc's admin API on 127.0.0.1 (tests read proxy status from it); none when absent, as the operator runs frpc. */
   readonly adminPort?: number
+  /**
+   * Verify frps and present frpc's own certificate: the CA bundle frps's certificate must chain to, the name it
+   * must carry, and frpc's client pair (files in the Pod). Without it frpc accepts any certificate.
+   */
+  readonly tls?: {
+    readonly trustedCaFile: string
+    readonly serverName: string
+    readonly certFile: string
+    readonly keyFile: string
+  }
 }
 
 export interface FrpcProxy {
@@ -40,7 +50,16 @@ export interface FrpcConfig {
   readonly loginFailExit: false
   readonly user: string
   readonly auth: { readonly method: "token"; readonly token: string; readonly additionalScopes: ReadonlyArray<string> }
-  readonly transport: { readonly protocol: "tcp"; readonly tls: { readonly enable: true } }
+  readonly transport: {
+    readonly protocol: "tcp"
+    readonly tls: {
+      readonly enable: true
+      readonly trustedCaFile?: string
+      readonly serverName?: string
+      readonly certFile?: string
+      readonly keyFile?: string
+    }
+  }
   readonly webServer?: { readonly addr: "127.0.0.1"; readonly port: number }
   readonly log: { readonly to: "console"; readonly level: "info"; readonly disablePrintColor: true }
   readonly proxies: ReadonlyArray<FrpcProxy>
@@ -57,9 +76,9 @@ const PROXY_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
  *   UDP has no groups in frp: one replica serves a UDP port at a time.
  * - No `transport.proxyProtocolVersion`: PROXY headers come from Fly's `proxy_proto` handler and
  *   pass through frps and frpc untouched (frps never parses an incoming PROXY header); adding frpc's would send two.
- * - TLS on, but unverified: frp verifies the server only with a `trustedCaFile`, and frps makes a
- *   fresh self-signed certificate at each start. The token (with both auth scopes) is what keeps
- *   strangers out; an operator-issued CA is the next step.
+ * - TLS both ways when `tls` is given (the operator always gives it): frpc verifies frps's
+ *   certificate against the operator's CA and the tunnel's name, and presents its own, which frps
+ *   requires; the token (with both auth scopes) must match as well.
  * - `loginFailExit = false`: frps may not be up yet; frpc keeps retrying instead of crash-looping.
  */
 export const frpcConfig = (input: FrpcInput): FrpcConfig => {
@@ -73,7 +92,20 @@ export const frpcConfig = (input: FrpcInput): FrpcConfig => {
     loginFailExit: false,
     user: envReference(Env.podName),
     auth: { method: "token", token: envReference(Env.token), additionalScopes: AUTH_SCOPES },
-    transport: { protocol: "tcp", tls: { enable: true } },
+    transport: {
+      protocol: "tcp",
+      tls: {
+        enable: true,
+        ...(input.tls === undefined
+          ? {}
+          : {
+              trustedCaFile: escapeTemplate(input.tls.trustedCaFile),
+              serverName: escapeTemplate(input.tls.serverName),
+              certFile: escapeTemplate(input.tls.certFile),
+              keyFile: escapeTemplate(input.tls.keyFile),
+            }),
+      },
+    },
     ...(input.adminPort === undefined ? {} : { webServer: { addr: "127.0.0.1", port: input.adminPort } }),
     log: { to: "console", level: "info", disablePrintColor: true },
     proxies: input.ports.map((port) => ({

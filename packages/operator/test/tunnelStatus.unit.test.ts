@@ -35,7 +35,7 @@ const converged: Observations = {
   generation: 3,
   spec,
   app,
-  token: { secretsVersion: 2, tokenDigest: "abc" },
+  token: { secretsVersion: 2, tokenDigest: "abc", tlsDigest: "def" },
   machines: [machine("ord", "started", passing), machine("ams", "started", passing)],
   address: "203.0.113.7",
   clientRolledOut: true,

@@ -31,6 +31,10 @@ const advice: Record<Reason, string> = {
   [Reasons.FlyError]: "a Fly API call failed; it is retried (the FlyTunnel's Events have the details)",
   [Reasons.InvalidSpec]: "the tunnel spec is invalid; check the Service's ports and annotations",
   [Reasons.TargetNotFound]: "the Service has no ClusterIP to forward to",
+  [Reasons.CertificateVerificationFailed]:
+    "frpc refuses the certificate it is shown: something between the cluster and Fly intercepts TLS; nothing is carried",
+  [Reasons.CertificateAuthorityInvalid]:
+    "the operator's CA Secret cannot sign certificates; fix or delete it (the operator's namespace, fly-tunnel-operator-ca)",
   [Reasons.SourceRangesNotEnforced]:
     "the tunnel cannot enforce loadBalancerSourceRanges; remove them or accept that they are ignored",
   [Reasons.Deleting]: "the tunnel is being deleted",
@@ -48,6 +52,8 @@ const failureReasons: ReadonlySet<string> = new Set<Reason>([
   Reasons.FlyError,
   Reasons.InvalidSpec,
   Reasons.TargetNotFound,
+  Reasons.CertificateVerificationFailed,
+  Reasons.CertificateAuthorityInvalid,
   Reasons.DeleteFailed,
 ])
 

@@ -41,6 +41,7 @@ export const ensureMachines = Effect.fn("ensureMachines")(function* (
   spec: FlyTunnelSpec,
   app: App,
   token: PushedToken,
+  trustPem: string,
 ) {
   const fly = yield* FlyClient
   const settings = yield* TunnelSettings
@@ -65,7 +66,7 @@ export const ensureMachines = Effect.fn("ensureMachines")(function* (
   return yield* Effect.forEach(
     plans,
     Effect.fnUntraced(function* (plan) {
-      const config = frpsMachineConfig(tunnel, spec, plan, settings.frpsImage, token.tokenDigest)
+      const config = frpsMachineConfig(tunnel, spec, plan, settings.frpsImage, { ...token, trustPem })
       const current = kept.get(plan.region)
       if (current === undefined) {
         const created = yield* fly.createMachine(app.name, {

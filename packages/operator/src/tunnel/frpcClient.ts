@@ -6,9 +6,10 @@ import { KubeCache } from "../kube/kubeCache.ts"
 import { KubeClient } from "../kube/kubeClient.ts"
 import { Deployment } from "../kube/resourceType.ts"
 import type { TunnelMachine } from "./flyMachines.ts"
-import { clientRolledOut, frpcDeployment, SPEC_HASH_ANNOTATION } from "./frpcDeployment.ts"
+import { clientRolledOut, FRPC_TLS_FILES, frpcDeployment, SPEC_HASH_ANNOTATION } from "./frpcDeployment.ts"
+import { frpsServerName, type TunnelTls } from "./tunnelCertificates.ts"
 import { frpcDeploymentName, type TunnelIdentity } from "./tunnelNames.ts"
-import { tokenDigest, writeTunnelSecret } from "./tunnelSecret.ts"
+import { clientTlsDigest, tokenDigest, writeTunnelSecret } from "./tunnelSecret.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
 
 /**
@@ -20,7 +21,7 @@ import { TunnelSettings } from "./tunnelSettings.ts"
 export const ensureClient = Effect.fn("ensureClient")(function* (
   tunnel: TunnelIdentity,
   spec: FlyTunnelSpec,
-  credentials: { readonly token: string; readonly secret: Option.Option<V1Secret> },
+  credentials: { readonly token: string; readonly tls: TunnelTls; readonly secret: Option.Option<V1Secret> },
   address: string,
   machines: ReadonlyArray<TunnelMachine>,
   target: string,
@@ -36,6 +37,7 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
         serverAddr: address,
         serverPort: entry.controlPort,
         localIP: target,
+        tls: { ...FRPC_TLS_FILES, serverName: frpsServerName(tunnel) },
         ports: spec.ports.map((port) => ({
           name: port.name,
           protocol: port.protocol,
@@ -47,9 +49,11 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
   }))
   yield* writeTunnelSecret(tunnel, credentials.secret, {
     token: credentials.token,
+    tls: credentials.tls,
     configs: Object.fromEntries(clients.map((client) => [client.region, client.toml])),
   })
-  const digest = tokenDigest(credentials.token)
+  // What frpc reads at start besides its config: a new token or new certificates roll the Pods.
+  const digest = `${tokenDigest(credentials.token)}:${clientTlsDigest(credentials.tls)}`
   const existing = (yield* cache.deployments.list(namespace)).filter(
     (deployment) => deployment.metadata?.labels?.[Labels.tunnelUid] === tunnel.uid,
   )

@@ -3,14 +3,21 @@ import { DEFAULT_FRPC_RESOURCES, type FlyTunnelSpec, GROUP } from "@fly-tunnel-o
 import { Env } from "@fly-tunnel-operator/frp"
 import type { V1Deployment } from "@kubernetes/client-node"
 import { frpcDeploymentName, frpcObjectName, type TunnelIdentity, tunnelLabels } from "./tunnelNames.ts"
-import { configKey, TOKEN_KEY } from "./tunnelSecret.ts"
+import { configKey, TlsKeys, TOKEN_KEY } from "./tunnelSecret.ts"
 
 const CONFIG_DIR = "/etc/frp"
 const CONFIG_FILE = "frpc.toml"
+const TLS_DIR = "/etc/frp/tls"
+/** Where frpc finds the CA bundle it verifies frps against, and its own pair (mounted from the tunnel's Secret). */
+export const FRPC_TLS_FILES = {
+  trustedCaFile: `${TLS_DIR}/ca.crt`,
+  certFile: `${TLS_DIR}/tls.crt`,
+  keyFile: `${TLS_DIR}/tls.key`,
+} as const
 export const REGION_LABEL = `${GROUP}/region`
 /** On the Deployment: a digest of everything the operator sets, so an unchanged one is not applied again. */
 export const SPEC_HASH_ANNOTATION = `${GROUP}/spec-hash`
-/** On the Pod template: what frpc reads at start (its config and token), so a change rolls the Pods. */
+/** On the Pod template: what frpc reads at start (its config, token and certificates), so a change rolls the Pods. */
 export const CONFIG_CHECKSUM_ANNOTATION = `${GROUP}/config-checksum`
 
 export interface FrpcClientPlan {
@@ -35,10 +42,11 @@ export const frpcDeployment = (
   image: string,
   namespace: string,
   client: FrpcClientPlan,
-  tokenDigest: string,
+  /** Digest of the token and certificates frpc reads at start: when they change, the Pods roll. */
+  secretsDigest: string,
 ): V1Deployment => {
   const labels = { ...tunnelLabels(tunnel), [REGION_LABEL]: client.region }
-  const checksum = createHash("sha256").update(client.toml).update(tokenDigest).digest("hex")
+  const checksum = createHash("sha256").update(client.toml).update(secretsDigest).digest("hex")
   const hasUdp = spec.ports.some((port) => port.protocol === "UDP")
   const resources = spec.frpc.resources ?? DEFAULT_FRPC_RESOURCES
   const requests = quantities(resources.requests)
@@ -63,6 +71,8 @@ export const frpcDeployment = (
             runAsNonRoot: true,
             runAsUser: 65532,
             runAsGroup: 65532,
+            // The key files are group-readable (0440) for this group only.
+            fsGroup: 65532,
             seccompProfile: { type: "RuntimeDefault" },
           },
           ...(spec.frpc.nodeSelector === undefined ? {} : { nodeSelector: { ...spec.frpc.nodeSelector } }),
@@ -78,7 +88,10 @@ export const frpcDeployment = (
                 { name: Env.token, valueFrom: { secretKeyRef: { name: frpcObjectName(tunnel), key: TOKEN_KEY } } },
                 { name: Env.podName, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
               ],
-              volumeMounts: [{ name: "config", mountPath: CONFIG_DIR, readOnly: true }],
+              volumeMounts: [
+                { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+                { name: "tls", mountPath: TLS_DIR, readOnly: true },
+              ],
               resources: {
                 ...(requests === undefined ? {} : { requests }),
                 ...(limits === undefined ? {} : { limits }),
@@ -97,6 +110,19 @@ export const frpcDeployment = (
               secret: {
                 secretName: frpcObjectName(tunnel),
                 items: [{ key: configKey(client.region), path: CONFIG_FILE }],
+              },
+            },
+            {
+              name: "tls",
+              secret: {
+                secretName: frpcObjectName(tunnel),
+                // frpc's own pair and the CA bundle only: frps's key never reaches the cluster's Pods.
+                items: [
+                  { key: TlsKeys.trust, path: "ca.crt" },
+                  { key: TlsKeys.clientCert, path: "tls.crt" },
+                  { key: TlsKeys.clientKey, path: "tls.key" },
+                ],
+                defaultMode: 0o440,
               },
             },
           ],

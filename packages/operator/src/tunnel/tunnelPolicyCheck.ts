@@ -5,22 +5,14 @@
 import { isIP } from "node:net"
 import { type FlyTunnelSpec, Reasons } from "@fly-tunnel-operator/api"
 import { Effect } from "effect"
-import { done, retry } from "../controller/reconcileResult.ts"
 import { ClusterRanges } from "../kube/clusterRanges.ts"
-import { EventRecorder } from "../kube/eventRecorder.ts"
 import type { KubeError } from "../kube/kubeErrors.ts"
-import { kubeTimeNow } from "../kube/kubeTime.ts"
-import type { FlyTunnelObject } from "../kube/resourceType.ts"
 import { addressRefusal, hostNameRefusal } from "../policy/addressRules.ts"
 import { type HostNotResolved, HostResolver } from "../policy/hostResolver.ts"
 import { namespacePolicyProblem } from "../policy/namespacePolicy.ts"
 import { describePolicyProblems, type PolicyProblem, tenantLimitProblems } from "../policy/tenantLimits.ts"
 import { TunnelPolicy } from "../policy/tunnelPolicy.ts"
-import { removeClients } from "./frpcClient.ts"
 import { invalidSpec, TunnelBlocked } from "./tunnelBlocked.ts"
-import type { TunnelIdentity } from "./tunnelNames.ts"
-import { tunnelStatus } from "./tunnelStatus.ts"
-import { writeTunnelStatus } from "./tunnelStatusWriter.ts"
 
 const HOST_PATH = "spec.target.address.host"
 
@@ -119,25 +111,3 @@ export const checkTunnelPolicy = Effect.fn("checkTunnelPolicy")(function* (
 })
 
 export const isRefused = (verdict: AdmittedTunnel | RefusedTunnel): verdict is RefusedTunnel => "blocked" in verdict
-
-/**
- * A tunnel the policy refuses: status and a Warning say which field and rule, and nothing is created. What a live
- * tunnel already has stays (its address is kept for when the spec is fixed), except that a refused target is no
- * longer dialled: its frpc Deployments go.
- */
-export const refuseTunnel = Effect.fn("refuseTunnel")(function* (
-  tunnel: FlyTunnelObject,
-  identity: TunnelIdentity,
-  spec: FlyTunnelSpec,
-  refused: RefusedTunnel,
-) {
-  const events = yield* EventRecorder
-  if (refused.addressRefused) yield* removeClients(identity)
-  const generation = tunnel.metadata?.generation ?? 0
-  yield* writeTunnelStatus(
-    tunnel,
-    tunnelStatus({ generation, spec, blocked: [refused.blocked] }, tunnel.status, yield* kubeTimeNow),
-  )
-  yield* events.record(tunnel, { type: "Warning", reason: refused.blocked.reason, message: refused.blocked.message })
-  return refused.blocked.retry ? retry : done
-})

@@ -11,10 +11,12 @@ import { ensureFlyApp } from "./flyApp.ts"
 import { ensureMachines } from "./flyMachines.ts"
 import { ensureFlySecret } from "./flySecret.ts"
 import { ensureClient } from "./frpcClient.ts"
+import { checkFrpsCertificates } from "./frpsCertificateCheck.ts"
 import { invalidSpec, isTunnelBlocked, type TunnelBlocked } from "./tunnelBlocked.ts"
+import { ensureTunnelCredentials } from "./tunnelCredentials.ts"
+import { haltTunnel } from "./tunnelHalt.ts"
 import type { TunnelIdentity } from "./tunnelNames.ts"
-import { checkTunnelPolicy, isRefused, refuseTunnel } from "./tunnelPolicyCheck.ts"
-import { newToken, readTunnelSecret, secretContent, writeTunnelSecret } from "./tunnelSecret.ts"
+import { checkTunnelPolicy, isRefused } from "./tunnelPolicyCheck.ts"
 import { isReady, type Observations, tunnelStatus } from "./tunnelStatus.ts"
 import { writeTunnelStatus } from "./tunnelStatusWriter.ts"
 import { resolveTarget } from "./tunnelTarget.ts"
@@ -68,29 +70,32 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   const spec = decoded.success.spec
   // The cluster's policy, before anything is created (no finalizer either: a refused new tunnel owns nothing).
   const verdict = yield* checkTunnelPolicy(namespace, spec, tunnel.status?.targetAddress)
-  if (isRefused(verdict)) return yield* refuseTunnel(tunnel, identity, spec, verdict)
+  if (isRefused(verdict)) {
+    return yield* haltTunnel(tunnel, identity, spec, verdict.blocked, { stopClients: verdict.addressRefused })
+  }
   tunnel = yield* addFinalizer(FlyTunnel, tunnel, FINALIZER)
 
-  // The token: kept while the Secret holds one; a missing or emptied one is replaced, and the new one is stored
-  // before Fly or frpc ever see it.
-  let secret = yield* readTunnelSecret(identity)
-  const current = Option.map(secret, secretContent)
-  const stored = Option.match(current, { onNone: () => "", onSome: (content) => content.token })
-  const token = stored === "" ? newToken() : stored
-  if (stored === "") {
-    const configs = Option.match(current, { onNone: () => ({}), onSome: (content) => content.configs })
-    secret = Option.some(yield* writeTunnelSecret(identity, secret, { token, configs }))
-  }
+  // The token and the certificates, made whole and stored before Fly or frpc ever see them.
+  const credentials = yield* ensureTunnelCredentials(identity).pipe(Effect.catchTag("TunnelBlocked", Effect.succeed))
+  if (isTunnelBlocked(credentials))
+    return yield* haltTunnel(tunnel, identity, spec, credentials, { stopClients: false })
+  const { token, tls } = credentials
 
   const blocked: Array<TunnelBlocked> = []
   const app = yield* attempt(blocked, ensureFlyApp(identity))
-  let observations: Observations = { generation, spec, blocked, ...(Option.isSome(app) ? { app: app.value } : {}) }
+  let observations: Observations = {
+    generation,
+    spec,
+    blocked,
+    certificates: credentials.certificates,
+    ...(Option.isSome(app) ? { app: app.value } : {}),
+  }
   if (Option.isSome(app)) {
-    const pushed = yield* attempt(blocked, ensureFlySecret(token, app.value, tunnel.status?.app))
+    const pushed = yield* attempt(blocked, ensureFlySecret(token, tls, app.value, tunnel.status?.app))
     const [machines, address] = yield* Effect.all(
       [
         Option.isSome(pushed)
-          ? attempt(blocked, ensureMachines(identity, spec, app.value, pushed.value))
+          ? attempt(blocked, ensureMachines(identity, spec, app.value, pushed.value, tls.trustPem))
           : Effect.succeedNone,
         attempt(blocked, ensureAddress(app.value)),
       ],
@@ -105,14 +110,9 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
     if (Option.isSome(machines) && Option.isSome(address)) {
       const target = yield* attempt(blocked, resolveTarget(namespace, spec, verdict.targetAddress))
       if (Option.isSome(target)) {
-        const rolledOut = yield* ensureClient(
-          identity,
-          spec,
-          { token, secret },
-          address.value,
-          machines.value,
-          target.value,
-        )
+        const rolledOut = yield* ensureClient(identity, spec, credentials, address.value, machines.value, target.value)
+        // frpc runs but is not seen by Fly: if its certificate check is why, say so.
+        if (rolledOut) yield* attempt(blocked, checkFrpsCertificates(identity, address.value, machines.value, tls))
         observations = { ...observations, targetAddress: target.value, clientRolledOut: rolledOut }
       }
     }

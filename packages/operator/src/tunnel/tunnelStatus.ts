@@ -24,6 +24,8 @@ export interface Observations {
   readonly token?: PushedToken
   readonly machines?: ReadonlyArray<TunnelMachine>
   readonly address?: string
+  /** The certificates both ends hold. */
+  readonly certificates?: FlyTunnelStatus["certificates"]
   /** The address frpc dials (a Service's ClusterIP, or the checked address of an address target). */
   readonly targetAddress?: string
   /** frpc rolled out (every replica available). */
@@ -130,7 +132,11 @@ const appStatus = (observations: Observations, previous: FlyTunnelStatus["app"])
   const token =
     observations.token ??
     (previous?.id === app.id && previous.secretsVersion !== undefined && previous.tokenDigest !== undefined
-      ? { secretsVersion: previous.secretsVersion, tokenDigest: previous.tokenDigest }
+      ? {
+          secretsVersion: previous.secretsVersion,
+          tokenDigest: previous.tokenDigest,
+          ...(previous.tlsDigest === undefined ? {} : { tlsDigest: previous.tlsDigest }),
+        }
       : undefined)
   return {
     name: app.name,
@@ -165,6 +171,7 @@ export const tunnelStatus = (
   const target = spec === undefined ? previous?.target : targetSummary(spec)
   const regions = spec === undefined ? previous?.regions : spec.regions.join(",")
   const targetAddress = observations.targetAddress ?? previous?.targetAddress
+  const certificates = observations.certificates ?? previous?.certificates
   const machines =
     observations.machines === undefined
       ? previous?.machines
@@ -188,6 +195,7 @@ export const tunnelStatus = (
     ...(regions === undefined ? {} : { regions }),
     ...(targetAddress === undefined ? {} : { targetAddress }),
     ...(app === undefined ? {} : { app }),
+    ...(certificates === undefined ? {} : { certificates }),
     ...(machines === undefined ? {} : { machines }),
     ...(addresses === undefined ? {} : { addresses }),
   }

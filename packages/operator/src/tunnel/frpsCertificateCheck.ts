@@ -1,0 +1,88 @@
+// Why frpc cannot connect, when the cause is the certificate it is shown. frpc verifies frps against the tunnel's CA
+// and name and refuses anything else, but only says so in its own log. When frpc runs yet its Machines' checks do not
+// pass, the operator dials each control port itself, exactly as frpc does (same trust, same name, same client
+// certificate), and reports a certificate that does not verify: something between the cluster and Fly terminates
+// TLS. Nothing else is concluded from the dial (a refused or slow connection is frps starting, or Fly's checks
+// lagging), and a converged tunnel is never dialled.
+import { type ConnectionOptions, connect } from "node:tls"
+import { Reasons } from "@fly-tunnel-operator/api"
+import { Effect } from "effect"
+import type { TunnelMachine } from "./flyMachines.ts"
+import { TunnelBlocked } from "./tunnelBlocked.ts"
+import { frpsServerName, type TunnelTls } from "./tunnelCertificates.ts"
+import type { TunnelIdentity } from "./tunnelNames.ts"
+
+const DIAL_TIMEOUT_MS = 3_000
+
+/** OpenSSL's verification failures as Node names them: the server's certificate is not the one it must be. */
+const VERIFICATION_CODES = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_NOT_YET_VALID",
+  "CERT_HAS_EXPIRED",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "INVALID_CA",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+])
+
+/** One TLS handshake as frpc makes it: the verification failure's text, or undefined for anything else. */
+export const dialAsFrpc = (options: ConnectionOptions): Promise<string | undefined> =>
+  new Promise((resolve) => {
+    const socket = connect({ ...options, rejectUnauthorized: true, timeout: DIAL_TIMEOUT_MS })
+    const finish = (verdict: string | undefined) => {
+      socket.destroy()
+      resolve(verdict)
+    }
+    socket.once("secureConnect", () => finish(undefined))
+    socket.once("timeout", () => finish(undefined))
+    socket.once("error", (error: NodeJS.ErrnoException) =>
+      finish(VERIFICATION_CODES.has(error.code ?? "") ? `${error.message} (${error.code})` : undefined),
+    )
+  })
+
+/**
+ * Fails with `CertificateVerificationFailed` on ClientReady when a control port of a Machine whose checks do not pass
+ * answers with a certificate frpc must refuse.
+ */
+export const checkFrpsCertificates = Effect.fn("checkFrpsCertificates")(function* (
+  tunnel: TunnelIdentity,
+  address: string,
+  machines: ReadonlyArray<TunnelMachine>,
+  tls: TunnelTls,
+) {
+  const waiting = machines.filter(
+    ({ machine }) => machine.state === "started" && (machine.checks ?? []).some((check) => check.status !== "passing"),
+  )
+  const failures = yield* Effect.forEach(
+    waiting,
+    ({ machine, controlPort }) =>
+      Effect.promise(() =>
+        dialAsFrpc({
+          host: address,
+          port: controlPort,
+          servername: frpsServerName(tunnel),
+          ca: tls.trustPem,
+          cert: tls.client.certPem,
+          key: tls.client.keyPem,
+        }),
+      ).pipe(
+        Effect.map((failure) =>
+          failure === undefined ? [] : [`${address}:${controlPort} (Machine ${machine.id}): ${failure}`],
+        ),
+      ),
+    { concurrency: "unbounded" },
+  )
+  const found = failures.flat()
+  if (found.length === 0) return
+  return yield* new TunnelBlocked({
+    condition: "ClientReady",
+    reason: Reasons.CertificateVerificationFailed,
+    message: `certificate verification failed: frps's control port presented a certificate that is not the tunnel's (issued by the operator's CA for ${frpsServerName(tunnel)}), so frpc refuses to connect and nothing is carried; something between the cluster and Fly terminates TLS: ${found.join("; ")}`,
+    retry: true,
+  })
+})

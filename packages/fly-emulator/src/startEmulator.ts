@@ -3,7 +3,7 @@ import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Action } from "./actions.ts"
 import type { CheckMark } from "./checkMarks.ts"
-import { Emulator, type EmulatorState } from "./emulator.ts"
+import { Emulator, type EmulatorState, type Interception } from "./emulator.ts"
 import type { Fault } from "./faults.ts"
 import type { Latency, LatencySettings } from "./latencyModel.ts"
 import { inMemoryMachineHost, type MachineHost } from "./machineHost.ts"
@@ -51,6 +51,12 @@ export interface RunningEmulator {
    */
   markChecks(mark: CheckMark): Promise<void>
   clearCheckMarks(): Promise<void>
+  /**
+   * A network fault (not Fly behaviour): a man in the middle terminates TLS on the App's public TCP `port` with its
+   * own certificate and relays to the Machine over TLS, until `clearInterceptions`. Machine runtime only.
+   */
+  interceptTls(target: Interception): Promise<void>
+  clearInterceptions(): Promise<void>
   reset(): Promise<void>
   /** Where to connect from this host to reach an App's public address and port. */
   publicAddress(ip: string, port: number): { host: string; port: number }
@@ -111,6 +117,8 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
       if (refusal) throw new Error(refusal.refused)
     },
     clearCheckMarks: async () => emulator.clearCheckMarks(),
+    interceptTls: async (target) => emulator.interceptTls(target),
+    clearInterceptions: async () => emulator.clearInterceptions(),
     reset: () => emulator.reset(),
     publicAddress: (ip, publicPort) => machineHost.publicAddress(ip, publicPort),
     close: () => {

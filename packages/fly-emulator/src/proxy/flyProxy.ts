@@ -4,6 +4,7 @@ import { makeHealthChecks } from "./healthChecks.ts"
 import { ProxyError } from "./proxyError.ts"
 import { type ProxyBackend, type ProxyRoute, routeKey, type WatchedCheck } from "./proxyRoute.ts"
 import { forwardTcp } from "./tcpForwarding.ts"
+import { makeInterceptorCredentials } from "./tlsInterception.ts"
 import { forwardUdp, type UdpCounters } from "./udpForwarding.ts"
 
 interface Listener {
@@ -32,7 +33,7 @@ export class FlyProxy extends Context.Service<
     readonly observations: (
       machineId: string,
     ) => ReadonlyMap<string, { readonly passing: boolean; readonly output: string; readonly since: string }>
-    readonly stats: () => Readonly<UdpCounters>
+    readonly stats: () => Readonly<UdpCounters & { readonly tlsInterceptedConnections: number }>
   }
 >()("@fly-tunnel-operator/fly-emulator/proxy/FlyProxy") {
   static readonly layer = Layer.effect(
@@ -42,6 +43,13 @@ export class FlyProxy extends Context.Service<
       const health = makeHealthChecks()
       const listeners = new Map<string, Listener>()
       const counters: UdpCounters = { udpDatagramsForwarded: 0, udpRepliesForwarded: 0, udpRepliesDropped: 0 }
+      let tlsInterceptedConnections = 0
+      const interceptor = {
+        credentials: yield* Effect.promise(makeInterceptorCredentials),
+        onIntercepted: () => {
+          tlsInterceptedConnections += 1
+        },
+      }
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
           for (const listener of listeners.values()) listener.close()
@@ -58,7 +66,7 @@ export class FlyProxy extends Context.Service<
           const current = () => listener.route
           const forwarding =
             route.protocol === "tcp"
-              ? forwardTcp(yield* network.listenTcp(route.publicIp, route.port), current, healthyBackends)
+              ? forwardTcp(yield* network.listenTcp(route.publicIp, route.port), current, healthyBackends, interceptor)
               : forwardUdp(yield* network.bindUdp(route.publicIp, route.port), current, healthyBackends, counters)
           listener.close = forwarding.close
           return listener
@@ -93,7 +101,7 @@ export class FlyProxy extends Context.Service<
         watchMachine: health.watchMachine,
         unwatchMachine: health.unwatchMachine,
         observations: health.observations,
-        stats: () => ({ ...counters }),
+        stats: () => ({ ...counters, tlsInterceptedConnections }),
       }
     }),
   )

@@ -8,6 +8,8 @@ export interface ProxyRoute {
   /** PROXY protocol version for the `proxy_proto` handler; v1 when unset, as on Fly. */
   readonly proxyProto?: "v1" | "v2" | undefined
   readonly backends: ReadonlyArray<ProxyBackend>
+  /** A test fault: a man in the middle terminates TLS on this port (proxy/tlsInterception.ts). */
+  readonly interceptTls?: boolean | undefined
 }
 
 export interface ProxyBackend {

@@ -1,16 +1,19 @@
 import * as net from "node:net"
 import { proxyHeaderV1, proxyHeaderV2 } from "./proxyHeader.ts"
 import type { ProxyBackend, ProxyRoute } from "./proxyRoute.ts"
+import { type InterceptorCredentials, interceptTls } from "./tlsInterception.ts"
 
 /**
  * Serves one public TCP listener: each connection goes to a healthy backend chosen round-robin,
  * raw, with a PROXY header first when the route has the `proxy_proto` handler. Without a healthy
- * backend the connection is closed, as Fly's proxy does once it gives up.
+ * backend the connection is closed, as Fly's proxy does once it gives up. A route a test marked `interceptTls` goes
+ * through a man in the middle instead (a network fault, see tlsInterception.ts).
  */
 export const forwardTcp = (
   server: net.Server,
   current: () => ProxyRoute,
   healthyBackends: (route: ProxyRoute) => ReadonlyArray<ProxyBackend>,
+  interceptor: { readonly credentials: InterceptorCredentials; readonly onIntercepted: () => void },
 ) => {
   const connections = new Set<net.Socket>()
   let turn = 0
@@ -23,6 +26,15 @@ export const forwardTcp = (
     const backend = backends[turn++ % Math.max(backends.length, 1)]
     if (!backend || client.remoteAddress === undefined || client.remotePort === undefined) {
       client.destroy()
+      return
+    }
+    if (route.interceptTls === true) {
+      interceptor.onIntercepted()
+      const upstream = { host: backend.address, port: backend.internalPort }
+      for (const socket of interceptTls(client, upstream, interceptor.credentials)) {
+        connections.add(socket)
+        socket.on("close", () => connections.delete(socket))
+      }
       return
     }
     const upstream = net.connect({ host: backend.address, port: backend.internalPort })

@@ -1,7 +1,7 @@
-import { X509Certificate } from "node:crypto"
+import { createPrivateKey, generateKeyPairSync, X509Certificate } from "node:crypto"
 import { describe, expect, it } from "vitest"
 import { CaSecretKeys, type OperatorCa, readOperatorCa } from "../src/pki/operatorCa.ts"
-import { issueCertificateAuthority, issueLeaf, type KeyPairPem } from "../src/pki/x509.ts"
+import { isP256Key, issueCertificateAuthority, issueLeaf, type KeyPairPem } from "../src/pki/x509.ts"
 import { frpsServerName, renewalReason, type TunnelTls } from "../src/tunnel/tunnelCertificates.ts"
 
 const DAY = 24 * 60 * 60 * 1000
@@ -91,6 +91,24 @@ describe("tunnel certificates", () => {
     const leaf = await leaves(ca, 0)
     const notCa = readOperatorCa(caSecret(leaf.server), now)
     expect("message" in notCa && notCa.message).toContain("key ca.crt is not a CA certificate")
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 })
+    const rsaKey = rsa.privateKey.export({ type: "pkcs8", format: "pem" }).toString()
+    expect(isP256Key(rsaKey)).toBe(false)
+    expect(isP256Key(ca.pair.keyPem)).toBe(true)
+    // A SEC 1 key (as `openssl ecparam -genkey` writes it) signs as well as a PKCS#8 one.
+    const sec1 = createPrivateKey(ca.pair.keyPem).export({ type: "sec1", format: "pem" }).toString()
+    expect(sec1).toContain("BEGIN EC PRIVATE KEY")
+    const signed = await issueLeaf(
+      { certPem: ca.pair.certPem, keyPem: sec1 },
+      {
+        commonName: "frps",
+        usage: "server",
+        dnsNames: [frpsServerName(tunnel)],
+        notBefore: now,
+        notAfter: new Date(now.getTime() + DAY),
+      },
+    )
+    expect(new X509Certificate(signed.certPem).verify(ca.cert.publicKey)).toBe(true)
     const garbage = readOperatorCa(caSecret({ certPem: "nope", keyPem: "nope" }), now)
     expect("message" in garbage && garbage.message).toContain(
       "the operator's CA (Secret fto/fly-tunnel-operator-ca) key ca.crt is not one PEM certificate",

@@ -7,7 +7,14 @@ import type { V1Secret } from "@kubernetes/client-node"
 import { Effect, Schema } from "effect"
 import { KubeClient } from "../kube/kubeClient.ts"
 import { Secret } from "../kube/resourceType.ts"
-import { fingerprintOf, issueCertificateAuthority, type KeyPairPem, keyMatches, parseCertificates } from "./x509.ts"
+import {
+  fingerprintOf,
+  isP256Key,
+  issueCertificateAuthority,
+  type KeyPairPem,
+  keyMatches,
+  parseCertificates,
+} from "./x509.ts"
 
 export const CA_SECRET_NAME = "fly-tunnel-operator-ca"
 
@@ -59,6 +66,8 @@ export const readOperatorCa = (secret: V1Secret, now: Date): OperatorCa | Certif
   if (!cert.ca) return invalid(`key ${CaSecretKeys.cert} is not a CA certificate`)
   if (!keyMatches(cert, keyPem))
     return invalid(`key ${CaSecretKeys.key} is not the private key of ${CaSecretKeys.cert}`)
+  if (!isP256Key(keyPem))
+    return invalid(`key ${CaSecretKeys.key} is not an ECDSA P-256 key (the only kind it signs with)`)
   if (cert.validToDate.getTime() <= now.getTime()) return invalid(`has expired (${cert.validTo})`)
   const extra = parseCertificates(text(secret, CaSecretKeys.trusted))
   if (extra === undefined) return invalid(`key ${CaSecretKeys.trusted} is not a PEM bundle of certificates`)

@@ -19,10 +19,15 @@ const generateKeys = () => crypto.subtle.generateKey(algorithm, true, ["sign", "
 const privateKeyPem = async (key: webcrypto.CryptoKey) =>
   x509.PemConverter.encode(await crypto.subtle.exportKey("pkcs8", key), "PRIVATE KEY")
 
+/** An ECDSA P-256 private key in any PEM form (PKCS#8, or SEC 1 as `openssl ecparam` writes it), for signing. */
 const importPrivateKey = (pem: string) =>
-  crypto.subtle.importKey("pkcs8", x509.PemConverter.decodeFirst(pem), { name: "ECDSA", namedCurve: "P-256" }, false, [
-    "sign",
-  ])
+  crypto.subtle.importKey(
+    "pkcs8",
+    createPrivateKey(pem).export({ type: "pkcs8", format: "der" }),
+    { name: "ECDSA", namedCurve: "P-256" },
+    false,
+    ["sign"],
+  )
 
 const randomSerial = () =>
   Buffer.from(crypto.getRandomValues(new Uint8Array(16)))
@@ -95,6 +100,16 @@ export const parseCertificates = (pem: string): ReadonlyArray<X509Certificate> |
     return blocks.map((block) => new X509Certificate(block))
   } catch {
     return undefined
+  }
+}
+
+/** Whether `keyPem` is an ECDSA P-256 key, the only kind this operator signs with. */
+export const isP256Key = (keyPem: string): boolean => {
+  try {
+    const key = createPrivateKey(keyPem)
+    return key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1"
+  } catch {
+    return false
   }
 }
 

@@ -31,6 +31,8 @@ export interface HarnessOptions {
   readonly machineRuntime: boolean
   /** Drift-check period of the Tunnel controller (default 30 seconds). */
   readonly resync?: Duration.Input
+  /** Labels of the operator's namespace, e.g. a Pod Security level it enforces. */
+  readonly operatorNamespaceLabels?: Readonly<Record<string, string>>
 }
 
 type Services =
@@ -73,6 +75,17 @@ export class OperatorHarness {
     ])
     for (const namespace of [this.namespace, this.operatorNamespace]) {
       await run(tools.kubectl, ["--kubeconfig", kubeconfigPath, "create", "namespace", namespace])
+    }
+    const labels = Object.entries(this.options.operatorNamespaceLabels ?? {}).map(([key, value]) => `${key}=${value}`)
+    if (labels.length > 0) {
+      await run(tools.kubectl, [
+        "--kubeconfig",
+        kubeconfigPath,
+        "label",
+        "namespace",
+        this.operatorNamespace,
+        ...labels,
+      ])
     }
     this.emulator = await startEmulator(this.options.machineRuntime ? { frpsPath: tools.frps } : {})
     // Without the machine runtime no frps runs and nothing is probed: these tests assume frpc has
@@ -163,6 +176,18 @@ export class OperatorHarness {
       jsonPath,
     )
     return Buffer.from(stdout, "base64").toString()
+  }
+
+  /** kubectl with `input` on stdin; rejects with kubectl's error output. */
+  kubectlInput(args: ReadonlyArray<string>, input: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = execFile(
+        this.options.tools.kubectl,
+        ["--kubeconfig", this.options.kubeconfigPath, ...args],
+        (error, stdout, stderr) => (error ? reject(new Error(stderr || error.message)) : resolve(stdout)),
+      )
+      child.stdin?.end(input)
+    })
   }
 
   kubectl(...args: ReadonlyArray<string>): Promise<{ stdout: string; stderr: string }> {

@@ -200,12 +200,13 @@ describe("chart on a real kube-apiserver", () => {
         const inRelease = ["--namespace", namespace]
         const elsewhere = ["--namespace", "default"]
         const everywhere = ["--all-namespaces"]
-        // Exactly the verbs the operator's code uses, per resource and scope; every other verb is denied there.
+        // Exactly the verbs the operator's code uses, per resource and scope; every other verb is denied there. A
+        // server-side apply that creates is authorized as a create as well as a patch.
         const used: ReadonlyArray<readonly [string, ReadonlyArray<string>, ReadonlyArray<string>]> = [
           ["secrets", inRelease, ["get", "create", "patch", "delete"]],
-          ["deployments.apps", inRelease, ["list", "watch", "patch", "delete"]],
+          ["deployments.apps", inRelease, ["list", "watch", "create", "patch", "delete"]],
           ["leases.coordination.k8s.io", inRelease, ["get", "create", "update"]],
-          ["flytunnels.fly-tunnel-operator.dev", everywhere, ["list", "watch", "patch", "delete"]],
+          ["flytunnels.fly-tunnel-operator.dev", everywhere, ["list", "watch", "create", "patch", "delete"]],
           ["flytunnels.fly-tunnel-operator.dev/status", everywhere, ["patch"]],
           ["flytunnels.fly-tunnel-operator.dev/finalizers", everywhere, []],
           ["services", everywhere, ["list", "watch", "patch"]],

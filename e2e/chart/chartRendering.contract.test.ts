@@ -150,7 +150,7 @@ describe("chart rendering", () => {
         {
           apiGroups: ["fly-tunnel-operator.dev"],
           resources: ["flytunnels"],
-          verbs: ["list", "watch", "patch", "delete"],
+          verbs: ["list", "watch", "create", "patch", "delete"],
         },
         { apiGroups: ["fly-tunnel-operator.dev"], resources: ["flytunnels/status"], verbs: ["patch"] },
         { apiGroups: [""], resources: ["services"], verbs: ["list", "watch", "patch"] },
@@ -186,7 +186,7 @@ describe("chart rendering", () => {
       expect(role.metadata?.namespace).toBe("fly-tunnel-operator")
       expect(role.rules).toEqual([
         { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "patch", "delete"] },
-        { apiGroups: ["apps"], resources: ["deployments"], verbs: ["list", "watch", "patch", "delete"] },
+        { apiGroups: ["apps"], resources: ["deployments"], verbs: ["list", "watch", "create", "patch", "delete"] },
         { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
       ])
       const binding = only<V1RoleBinding>(manifests, "RoleBinding")

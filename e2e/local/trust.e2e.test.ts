@@ -194,4 +194,50 @@ describe("trust on the real path (local stack, real frp, operator with the chart
       expect(token).toMatch(/^[0-9a-f]{64}$/)
     },
   )
+
+  it("publishes an address target on the LAN under the default policy, and refuses loopback before Fly", async () => {
+    const port = 9000
+    const backend = await startEchoBackend({ host: stack.lanHost.address, port, exec: stack.lanHost.exec })
+    backends.push(backend)
+    const apply = (name: string, host: string) =>
+      kubectl(
+        ["apply", "-f", "-"],
+        JSON.stringify({
+          apiVersion: "fly-tunnel-operator.dev/v1alpha1",
+          kind: "FlyTunnel",
+          metadata: { name, namespace },
+          spec: { target: { address: { host } }, ports: [{ name: "echo", port }], regions: ["ord"] },
+        }),
+      )
+    await apply("lan-host", stack.lanHost.address)
+    const ready = await eventually(
+      "lan-host Ready",
+      async () => {
+        const found = await tunnel("lan-host")
+        return condition(found, "Ready")?.status === "True" ? found : undefined
+      },
+      120_000,
+    )
+    expect((ready.status as { targetAddress?: string } | undefined)?.targetAddress).toBe(stack.lanHost.address)
+    const publicAddress = stack.emulator.publicAddress(ready.status?.addresses?.[0]?.ip ?? "", port)
+    await exchangeUntil(
+      publicAddress.host,
+      publicAddress.port,
+      "to the LAN",
+      (reply) => reply.toString() === "to the LAN",
+    )
+    expect(backend.connections()).toBeGreaterThan(0)
+
+    const appsBefore = (await stack.emulator.state()).apps.length
+    await apply("loopback", "127.0.0.1")
+    const refused = await eventually("loopback refused", async () => {
+      const found = condition(await tunnel("loopback"), "Ready")
+      return found?.reason === "InvalidSpec" ? found : undefined
+    })
+    expect(refused.message).toBe("spec.target.address.host: 127.0.0.1 is loopback, which is never published")
+    const uid = (await tunnel("loopback")).metadata.uid
+    const state = await stack.emulator.state()
+    expect(state.apps.length).toBe(appsBefore)
+    expect(state.calls.filter((call) => call.path.includes(uid))).toEqual([])
+  })
 })

@@ -239,5 +239,25 @@ describe("trust on the real path (local stack, real frp, operator with the chart
     const state = await stack.emulator.state()
     expect(state.apps.length).toBe(appsBefore)
     expect(state.calls.filter((call) => call.path.includes(uid))).toEqual([])
+
+    // The cluster's own Service range, as the operator discovers it with the chart's RBAC (a ServiceCIDR): the
+    // ClusterIP of the API server's Service is a private address the default policy would otherwise allow.
+    const apiServerClusterIp = await kubectl([
+      "-n",
+      "default",
+      "get",
+      "svc",
+      "kubernetes",
+      "-o",
+      "jsonpath={.spec.clusterIP}",
+    ])
+    await apply("cluster-ip", apiServerClusterIp)
+    const clusterIpRefused = await eventually("the ClusterIP refused", async () => {
+      const found = condition(await tunnel("cluster-ip"), "Ready")
+      return found?.reason === "InvalidSpec" ? found : undefined
+    })
+    expect(clusterIpRefused.message).toContain(
+      `spec.target.address.host: ${apiServerClusterIp} is in the cluster's Service range ${controlPlane.serviceCidr}`,
+    )
   })
 })

@@ -1,4 +1,4 @@
-import { isIP } from "node:net"
+import { BlockList, isIP } from "node:net"
 import { Effect, Schema } from "effect"
 import { celRule, transitionRule } from "./celRule.ts"
 import { MAX_FRPC_REPLICAS, MAX_PORTS, MAX_REGIONS } from "./constants.ts"
@@ -14,6 +14,18 @@ const QUANTITY =
 /** A field that decodes to `value` when absent; the CRD gets the same `default`. */
 const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"], description: string) =>
   Schema.withDecodingDefaultKey<S>(Effect.succeed(value))(schema.annotate({ description, default: value }) as S)
+
+const IPV4_MAPPED = new BlockList()
+IPV4_MAPPED.addSubnet("::ffff:0:0", 96, "ipv6")
+
+/**
+ * An IP address as Kubernetes' CEL `isIP()` takes it: no zone (`fe80::1%eth0`) and no IPv4-mapped IPv6 address
+ * (`::ffff:10.0.0.1`, which would hide an IPv4 address from IPv4 rules).
+ */
+const isKubernetesIP = (host: string): boolean =>
+  (isIP(host) === 4 || isIP(host) === 6) &&
+  !host.includes("%") &&
+  !(isIP(host) === 6 && IPV4_MAPPED.check(host, "ipv6"))
 
 const PortNumber = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 }))
 
@@ -31,7 +43,7 @@ export const AddressTarget = Schema.Struct({
         rule: `isIP(self) || self.matches('${DNS_SUBDOMAIN}')`,
         message: "must be an IPv4 or IPv6 address or a lower-case DNS name",
       },
-      (host) => isIP(host) !== 0 || new RegExp(DNS_SUBDOMAIN, "u").test(host),
+      (host) => isKubernetesIP(host) || new RegExp(DNS_SUBDOMAIN, "u").test(host),
     ),
   ).annotate({
     description:

@@ -95,6 +95,16 @@ const breaks: ReadonlyArray<Break> = [
     (spec) => ({ ...spec, target: { address: { host: "not a host!" } } }),
   ],
   [
+    "an IPv4-mapped IPv6 host",
+    "spec.target.address.host",
+    (spec) => ({ ...spec, target: { address: { host: "::ffff:192.168.1.2" } } }),
+  ],
+  [
+    "a host with a zone",
+    "spec.target.address.host",
+    (spec) => ({ ...spec, target: { address: { host: "fe80::1%eth0" } } }),
+  ],
+  [
     "a Service name with capitals",
     "spec.target.service.name",
     (spec) => ({ ...spec, target: { service: { name: "Web_1" } } }),

@@ -1,10 +1,17 @@
 # syntax=docker/dockerfile:1
 # The operator image: one bundled file on distroless Node, run as uid 65532.
-# Base digests were copied from public Dockerfiles, not resolved here (no registry access);
-# check them with `docker buildx imagetools inspect <image>` when bumping.
+#
+# Base images are pinned by the digest of their multi-arch index (amd64 and arm64). These digests
+# were copied from public Dockerfiles and could not be resolved where this file was written (no
+# registry access). To check or refresh one, resolve the tag and paste the index digest after `@`:
+#   docker buildx imagetools inspect node:24-bookworm-slim --format '{{json .Manifest.Digest}}'
+#   docker buildx imagetools inspect gcr.io/distroless/nodejs24-debian12:nonroot --format '{{json .Manifest.Digest}}'
+# (or `crane digest <image>`). Dependabot (.github/dependabot.yml) proposes new digests weekly.
+# A wrong digest fails the build at `FROM`, never silently.
 
-# Build: install from the lockfile and bundle the operator (esbuild, one ESM file for node24).
-FROM node:24-bookworm-slim@sha256:2fe369e969550cde8e867afc3fe370b260140cab4a23d467074295b42163d553 AS build
+# Build: install from the lockfile and bundle the operator (esbuild, one ESM file for node24). The
+# bundle is plain JavaScript, so this stage runs on the build machine's platform for every target.
+FROM --platform=$BUILDPLATFORM node:24-bookworm-slim@sha256:2fe369e969550cde8e867afc3fe370b260140cab4a23d467074295b42163d553 AS build
 WORKDIR /src
 RUN corepack enable
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml tsconfig.json tsconfig.base.json ./
@@ -14,7 +21,9 @@ RUN --mount=type=cache,id=pnpm-store,target=/root/.local/share/pnpm/store \
     pnpm install --frozen-lockfile
 RUN pnpm run bundle && test -s dist/operator.mjs
 
-# Run: node and the bundle only; no shell, no package manager.
+# Run: node and the bundle only; no shell, no package manager. `pnpm bundle` made the file (the
+# operator test packages/operator/test/bundle.contract.test.ts runs that same bundle). The chart's
+# uninstall hook runs this image too, as `operator.mjs uninstall`.
 FROM gcr.io/distroless/nodejs24-debian12:nonroot@sha256:14d42e2511532589a7c7e01a753667a74fcc96266e137e8125006b87b0c32d0a
 WORKDIR /app
 COPY --from=build /src/dist/operator.mjs /app/operator.mjs

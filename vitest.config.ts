@@ -29,6 +29,8 @@ export default defineConfig({
         serial: true,
         globalSetup: ["packages/testkit/src/vitest/toolsSetup.ts", "packages/testkit/src/vitest/controlPlaneSetup.ts"],
       }),
+      // The release on a kind cluster (Docker engine needed): where none answers, one line says so and nothing runs.
+      tier("kind", { timeout: 1_800_000, serial: true, globalSetup: ["e2e/kind/dockerEngineSetup.ts"] }),
     ],
   },
 })

@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import { inject } from "vitest"
 import { chartDir, helmTemplate, type Manifest, minimalValues, only, renderChart, toolsOrFail } from "./chart.ts"
 import { runCommand } from "./command.ts"
-import { type Kubectl, makeKubectl, scopedNamespace } from "./kubectl.ts"
+import { adoptCrdForRelease, type Kubectl, makeKubectl, scopedNamespace } from "./kubectl.ts"
 
 const tools = toolsOrFail()
 const { kubeconfigPath } = inject("controlPlane")
@@ -40,6 +40,8 @@ const variants: Record<string, object> = {
   // checked by rendering only (contract tier) and left out of the dry run below.
   serviceMonitor: { ...minimalValues, metrics: { serviceMonitor: { enabled: true, labels: { release: "prom" } } } },
   "existing ServiceAccount": { ...minimalValues, serviceAccount: { create: false, name: "fto-operator" } },
+  // The pre-delete hook's objects (Job, RBAC, ValidatingAdmissionPolicy and binding) are rendered too.
+  "uninstall hook": { ...minimalValues, uninstall: { deleteTunnels: true } },
   "address and tenant policy": {
     ...minimalValues,
     addressTargets: {
@@ -64,11 +66,19 @@ const variants: Record<string, object> = {
   },
 }
 
-/** Splits helm's multi-document output, dropping empty documents and the ServiceMonitor. */
+/**
+ * Splits helm's multi-document output, dropping empty documents, the ServiceMonitor and the CRD (the CRD exists in
+ * this shared control plane, so its dry run says "configured"; it has a test of its own above).
+ */
 const documentsForDryRun = (rendered: string) =>
   rendered
     .split(/^---\s*$/m)
-    .filter((document) => /^kind:/m.test(document) && !/^kind: ServiceMonitor$/m.test(document))
+    .filter(
+      (document) =>
+        /^kind:/m.test(document) &&
+        !/^kind: ServiceMonitor$/m.test(document) &&
+        !/^kind: CustomResourceDefinition$/m.test(document),
+    )
 
 /** `resource` may name a subresource as `resource/sub` (kubectl itself would read that as an object name). */
 const canI = (kubectl: Kubectl, subject: string, verb: string, resource: string, scope: ReadonlyArray<string>) => {
@@ -89,7 +99,7 @@ describe("chart on a real kube-apiserver", () => {
         "--server-side",
         "--dry-run=server",
         "-f",
-        `${chartDir}crds/fly-tunnel-operator.dev_flytunnels.yaml`,
+        `${chartDir}files/crds/fly-tunnel-operator.dev_flytunnels.yaml`,
       ])
       expect(result.stderr).toBe("")
       expect(result.stdout).toContain("flytunnels.fly-tunnel-operator.dev serverside-applied (server dry run)")
@@ -155,6 +165,7 @@ describe("chart on a real kube-apiserver", () => {
         const namespace = yield* scopedNamespace(kubectl, "fto-install")
         const release = `fto-${namespace.slice(-8)}`
         yield* Effect.addFinalizer(() => helm(["uninstall", release, "--namespace", namespace]))
+        yield* adoptCrdForRelease(kubectl, release, namespace)
         const installed = yield* helm([
           "install",
           release,
@@ -203,7 +214,7 @@ describe("chart on a real kube-apiserver", () => {
         // Exactly the verbs the operator's code uses, per resource and scope; every other verb is denied there. A
         // server-side apply that creates is authorized as a create as well as a patch.
         const used: ReadonlyArray<readonly [string, ReadonlyArray<string>, ReadonlyArray<string>]> = [
-          ["secrets", inRelease, ["get", "create", "patch", "delete"]],
+          ["secrets", inRelease, ["get", "list", "create", "patch", "delete"]],
           ["deployments.apps", inRelease, ["list", "watch", "create", "patch", "delete"]],
           ["leases.coordination.k8s.io", inRelease, ["get", "create", "update"]],
           ["flytunnels.fly-tunnel-operator.dev", everywhere, ["list", "watch", "create", "patch", "delete"]],

@@ -1,4 +1,7 @@
+import { readFile } from "node:fs/promises"
+import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
+import { CRD_PATH } from "@fly-tunnel-operator/api"
 // e2e does not depend on @fly-tunnel-operator/frp; the pinned images are plain constants.
 import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import type {
@@ -7,14 +10,25 @@ import type {
   V1Container,
   V1Deployment,
   V1EnvVar,
+  V1Job,
   V1PodDisruptionBudget,
   V1Role,
   V1RoleBinding,
   V1Secret,
   V1Service,
 } from "@kubernetes/client-node"
+import { loadYaml } from "@kubernetes/client-node"
 import { Effect } from "effect"
-import { helmBinary, helmTemplate, kindsOf, type Manifest, minimalValues, only, renderChart } from "./chart.ts"
+import {
+  helmBinary,
+  helmTemplate,
+  kindsOf,
+  type Manifest,
+  minimalValues,
+  only,
+  renderChart,
+  repoRoot,
+} from "./chart.ts"
 import { runCommand } from "./command.ts"
 
 const helm = helmBinary()
@@ -54,6 +68,7 @@ describe("chart rendering", () => {
         expect(kindsOf(manifests)).toEqual([
           "ClusterRole",
           "ClusterRoleBinding",
+          "CustomResourceDefinition",
           "Deployment",
           "Role",
           "RoleBinding",
@@ -81,6 +96,8 @@ describe("chart rendering", () => {
             LOG_LEVEL: "info",
             METRICS_ADDR: ":8080",
             HEALTH_ADDR: ":8081",
+            SWEEP_INTERVAL_SECONDS: "300",
+            SWEEP_GRACE_SECONDS: "600",
             LEADER_ELECT: "true",
             ADDRESS_TARGETS_ENABLED: "true",
             ADDRESS_TARGETS_ALLOWED_CIDRS: "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
@@ -97,6 +114,119 @@ describe("chart rendering", () => {
         expect(envOf(manifests).find((variable) => variable.name === "OPERATOR_NAMESPACE")?.valueFrom).toEqual({
           fieldRef: { fieldPath: "metadata.namespace" },
         })
+      }),
+  )
+
+  it.effect(
+    "the CRD is rendered from the generated one, kept on uninstall; crds.keep and crds.enabled turn that off",
+    () =>
+      Effect.gen(function* () {
+        const generated = loadYaml(yield* Effect.promise(() => readFile(join(repoRoot, CRD_PATH), "utf8"))) as Manifest
+        const crd = only<Manifest>(yield* render(), "CustomResourceDefinition")
+        const { labels, annotations, ...metadata } = crd.metadata as Manifest["metadata"] & { annotations?: object }
+        expect({ ...crd, metadata }).toEqual(generated)
+        expect(annotations).toEqual({ "helm.sh/resource-policy": "keep" })
+        expect(labels).toMatchObject({ "app.kubernetes.io/managed-by": "Helm", "app.kubernetes.io/instance": "fto" })
+
+        const notKept = only<Manifest>(yield* render({ crds: { keep: false } }), "CustomResourceDefinition")
+        expect(notKept.metadata).not.toHaveProperty("annotations")
+        expect(kindsOf(yield* render({ crds: { enabled: false } }))).not.toContain("CustomResourceDefinition")
+      }),
+  )
+
+  it.effect("uninstall.deleteTunnels off (default): no hook object is rendered", () =>
+    Effect.gen(function* () {
+      const manifests = yield* render()
+      expect(manifests.filter((manifest) => JSON.stringify(manifest).includes("helm.sh/hook"))).toEqual([])
+    }),
+  )
+
+  it.effect(
+    "uninstall hook: a pre-delete Job with its own least-privilege RBAC and an admission policy, all hook objects",
+    () =>
+      Effect.gen(function* () {
+        const manifests = yield* render({ uninstall: { deleteTunnels: true, timeoutSeconds: 120 } })
+        const hooks = manifests.filter((manifest) => JSON.stringify(manifest).includes('"helm.sh/hook":"pre-delete"'))
+        const name = "fto-fly-tunnel-operator-uninstall"
+        expect(hooks.map((hook) => `${hook.kind}/${hook.metadata.name}`).sort()).toEqual(
+          [
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Job",
+            "Role",
+            "RoleBinding",
+            "ServiceAccount",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
+          ].map((kind) => `${kind}/${name}`),
+        )
+        const annotations = (hook: Manifest) => (hook.metadata as { annotations?: Record<string, string> }).annotations
+        // RBAC and the policy exist before the Job runs and go once it succeeded; a failed Job stays for its log.
+        for (const hook of hooks.filter((entry) => entry.kind !== "Job")) {
+          expect(Number(annotations(hook)?.["helm.sh/hook-weight"]), hook.kind).toBeLessThan(0)
+          expect(annotations(hook)?.["helm.sh/hook-delete-policy"], hook.kind).toBe(
+            "before-hook-creation,hook-succeeded",
+          )
+        }
+        const job = only<V1Job>(hooks, "Job")
+        expect(annotations(job as Manifest)?.["helm.sh/hook-delete-policy"]).toBe("before-hook-creation,hook-succeeded")
+        expect(job.spec?.backoffLimit).toBe(0)
+        expect(job.spec?.activeDeadlineSeconds).toBe(180)
+        const pod = job.spec?.template.spec
+        expect(pod?.serviceAccountName).toBe(name)
+        expect(pod?.restartPolicy).toBe("Never")
+        const [container] = pod?.containers ?? []
+        expect(container?.image).toBe(operatorContainer(manifests).image)
+        expect(container?.args).toEqual(["uninstall"])
+        expect(container?.securityContext).toEqual(operatorContainer(manifests).securityContext)
+        expect(
+          Object.fromEntries((container?.env ?? []).map((variable) => [variable.name, variable.value ?? null])),
+        ).toEqual({
+          UNINSTALL_TIMEOUT_SECONDS: "120",
+          LOAD_BALANCER_CLASS: "fly-tunnel-operator.dev/lb",
+          OPERATOR_NAMESPACE: null,
+          OPERATOR_DEPLOYMENT: "fto-fly-tunnel-operator",
+          // The operator's Pods, and not the hook's own (whose component differs).
+          OPERATOR_SELECTOR:
+            "app.kubernetes.io/name=fly-tunnel-operator,app.kubernetes.io/instance=fto,app.kubernetes.io/component=operator",
+        })
+        expect(job.spec?.template.metadata?.labels?.["app.kubernetes.io/component"]).toBe("uninstall-hook")
+        expect(only<V1Deployment>(manifests, "Deployment").spec?.template.metadata?.labels).toMatchObject({
+          "app.kubernetes.io/component": "operator",
+        })
+
+        const clusterRole = hooks.find((hook) => hook.kind === "ClusterRole") as V1ClusterRole
+        expect(clusterRole.rules).toEqual([
+          { apiGroups: ["fly-tunnel-operator.dev"], resources: ["flytunnels"], verbs: ["list", "delete"] },
+          { apiGroups: [""], resources: ["services"], verbs: ["get", "list", "patch"] },
+          { apiGroups: [""], resources: ["services/status"], verbs: ["patch"] },
+        ])
+        const role = hooks.find((hook) => hook.kind === "Role") as V1Role
+        expect(role.rules).toEqual([
+          {
+            apiGroups: ["apps"],
+            resources: ["deployments"],
+            resourceNames: ["fto-fly-tunnel-operator"],
+            verbs: ["patch"],
+          },
+          { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
+        ])
+        const policy = hooks.find((hook) => hook.kind === "ValidatingAdmissionPolicy") as Manifest & {
+          spec: { matchConditions: ReadonlyArray<{ expression: string }>; matchConstraints: unknown }
+        }
+        expect(policy.spec.matchConstraints).toEqual({
+          resourceRules: [
+            {
+              apiGroups: ["fly-tunnel-operator.dev"],
+              apiVersions: ["*"],
+              operations: ["CREATE"],
+              resources: ["flytunnels"],
+            },
+          ],
+        })
+        expect(policy.spec.matchConditions.map((condition) => condition.expression)).toEqual([
+          "request.userInfo.username == 'system:serviceaccount:fly-tunnel-operator:fto-fly-tunnel-operator'",
+        ])
       }),
   )
 
@@ -185,7 +315,7 @@ describe("chart rendering", () => {
       const role = only<V1Role>(manifests, "Role")
       expect(role.metadata?.namespace).toBe("fly-tunnel-operator")
       expect(role.rules).toEqual([
-        { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "patch", "delete"] },
+        { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "create", "patch", "delete"] },
         { apiGroups: ["apps"], resources: ["deployments"], verbs: ["list", "watch", "create", "patch", "delete"] },
         { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
       ])
@@ -260,7 +390,10 @@ describe("chart rendering", () => {
           "app.kubernetes.io/managed-by": "Helm",
           "helm.sh/chart": "fly-tunnel-operator-0.1.0",
         })
-        const clusterScoped = manifest.kind.startsWith("Cluster") || manifest.kind.startsWith("ValidatingAdmission")
+        const clusterScoped =
+          manifest.kind.startsWith("Cluster") ||
+          manifest.kind === "CustomResourceDefinition" ||
+          manifest.kind.startsWith("ValidatingAdmission")
         if (!clusterScoped) expect(manifest.metadata.namespace, manifest.kind).toBe("tunnels")
       }
     }),

@@ -26,3 +26,23 @@ export const scopedNamespace = (kubectl: Kubectl, prefix: string, labels: Record
     }),
     (name) => kubectl.run(["delete", "namespace", name, "--wait=false"]),
   )
+
+/**
+ * Hands an existing FlyTunnel CRD (applied by kubectl from crds/, or kept by another release) to the Helm release
+ * `release` in `namespace`, as the README's "Upgrading and CRDs" tells users to: Helm adopts an object only when it
+ * carries the release's ownership label and annotations. Does nothing when the CRD does not exist.
+ */
+export const adoptCrdForRelease = (kubectl: Kubectl, release: string, namespace: string) =>
+  Effect.gen(function* () {
+    const crd = "crd/flytunnels.fly-tunnel-operator.dev"
+    const exists = yield* kubectl.run(["get", crd, "-o", "name"])
+    if (exists.exitCode !== 0) return
+    yield* kubectl.ok(["label", "--overwrite", crd, "app.kubernetes.io/managed-by=Helm"])
+    yield* kubectl.ok([
+      "annotate",
+      "--overwrite",
+      crd,
+      `meta.helm.sh/release-name=${release}`,
+      `meta.helm.sh/release-namespace=${namespace}`,
+    ])
+  })

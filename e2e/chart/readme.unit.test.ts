@@ -53,4 +53,22 @@ describe("README", () => {
       expect(ci).toMatch(/^\.\/dev test\b/m)
     }),
   )
+
+  it.effect("the quick start installs the published chart from the registry the default image comes from", () =>
+    Effect.gen(function* () {
+      const text = yield* readme
+      const values = loadYaml(yield* Effect.promise(() => readFile(join(chartDir, "values.yaml"), "utf8"))) as {
+        readonly image: { readonly repository: string }
+      }
+      const owner = /^ghcr\.io\/([^/]+)\/fly-tunnel-operator$/.exec(values.image.repository)?.[1]
+      expect(owner, "the default image lives on ghcr.io/<owner>/fly-tunnel-operator").toBeDefined()
+      expect(text).toContain(`helm install fly-tunnel-operator oci://ghcr.io/${owner}/charts/fly-tunnel-operator`)
+      // …and how to run an image built here instead.
+      expect(text).toContain("docker build")
+      expect(text).toContain("--set image.repository=")
+      const release = yield* Effect.promise(() => readFile(join(repoRoot, ".github/workflows/release.yml"), "utf8"))
+      expect(release).toContain('echo "charts=oci://$REGISTRY/$owner/charts" >> "$GITHUB_OUTPUT"')
+      expect(release).toContain('echo "image=$REGISTRY/$owner/fly-tunnel-operator" >> "$GITHUB_OUTPUT"')
+    }),
+  )
 })

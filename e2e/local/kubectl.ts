@@ -14,12 +14,22 @@ export const makeKubectl =
 
 export type Kubectl = ReturnType<typeof makeKubectl>
 
-/** A LoadBalancer Service of our class with one TCP port and no selector (its backend is a process on the ClusterIP). */
+export interface ServicePort {
+  readonly name: string
+  readonly port: number
+  readonly protocol: "TCP" | "UDP"
+}
+
+/**
+ * A LoadBalancer Service of our class with no selector (its backend is a process on the ClusterIP): one TCP port, or
+ * the ports given.
+ */
 export const loadBalancerService = (
   namespace: string,
   name: string,
   port: number,
   annotations: Record<string, string> = {},
+  ports: ReadonlyArray<ServicePort> = [{ name: "echo", port, protocol: "TCP" }],
 ) => ({
   apiVersion: "v1",
   kind: "Service",
@@ -27,6 +37,6 @@ export const loadBalancerService = (
   spec: {
     type: "LoadBalancer",
     loadBalancerClass: "fly-tunnel-operator.dev/lb",
-    ports: [{ name: "echo", port, protocol: "TCP" }],
+    ports: ports.map((entry) => ({ ...entry })),
   },
 })

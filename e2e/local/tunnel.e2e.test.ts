@@ -14,9 +14,10 @@ import { eventually } from "@fly-tunnel-operator/testkit"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { recordE2eFigures } from "./benchReport.ts"
 import { frpcProcessesOf } from "./frpcProcesses.ts"
-import { type Kubectl, loadBalancerService, makeKubectl } from "./kubectl.ts"
+import { type Kubectl, loadBalancerService, makeKubectl, type ServicePort } from "./kubectl.ts"
 import { parseProxyProtocolHeader } from "./proxyProtocolHeader.ts"
 import { exchangeUntil } from "./tcpExchange.ts"
+import { datagramUntil } from "./udpExchange.ts"
 
 const tools = inject("tools")
 const controlPlane = inject("controlPlane")
@@ -49,15 +50,21 @@ const jsonpath = (name: string, path: string) =>
   kubectl(["-n", namespace, "get", "svc", name, "-o", `jsonpath={${path}}`])
 
 /** Applies a Service with kubectl, starts its echo backend on the ClusterIP, waits for EXTERNAL-IP. */
-const provision = async (name: string, port: number, annotations: Record<string, string> = {}) => {
+const provision = async (
+  name: string,
+  port: number,
+  annotations: Record<string, string> = {},
+  ports?: ReadonlyArray<ServicePort>,
+) => {
   const callsBefore = (await stack.emulator.state()).calls.length
   const appliedAt = performance.now()
-  await kubectl(["apply", "-f", "-"], JSON.stringify(loadBalancerService(namespace, name, port, annotations)))
+  await kubectl(["apply", "-f", "-"], JSON.stringify(loadBalancerService(namespace, name, port, annotations, ports)))
   const clusterIp = await jsonpath(name, ".spec.clusterIP")
   backends.push(await startEchoBackend({ host: clusterIp, port, exec: stack.serviceNetwork.exec }))
   const externalIp = await eventually(`EXTERNAL-IP of ${name}`, async () => {
     const columns = (await kubectl(["-n", namespace, "get", "svc", name, "--no-headers"])).trim().split(/\s+/)
-    const ip = columns[3]
+    // EXTERNAL-IP lists every ingress address, the IPv4 first.
+    const ip = columns[3]?.split(",")[0]
     return ip !== undefined && /^\d+\.\d+\.\d+\.\d+$/.test(ip) ? ip : undefined
   })
   const addressAt = performance.now()
@@ -114,7 +121,19 @@ describe("local stack, operator as its own process with the chart's RBAC", () =>
     const state = await stack.emulator.state()
     expect(state.apps).toHaveLength(1)
     expect(state.machines).toHaveLength(1)
-    expect(state.ips.map((ip) => ip.ip)).toEqual([tunnel.externalIp])
+    expect(state.ips.filter((ip) => ip.type === "v4").map((ip) => ip.ip)).toEqual([tunnel.externalIp])
+    // The IPv6 carries TCP too, and the Service lists it after the IPv4.
+    const ipv6 = state.ips.find((ip) => ip.type === "v6")?.ip ?? ""
+    expect((await jsonpath("echo", ".status.loadBalancer.ingress[*].ip")).split(" ")).toEqual([tunnel.externalIp, ipv6])
+    const overIpv6 = stack.emulator.publicAddress(ipv6, 7777)
+    const sentOverIpv6 = `hello through [${ipv6}]`
+    const viaIpv6 = await exchangeUntil(
+      overIpv6.host,
+      overIpv6.port,
+      sentOverIpv6,
+      (reply) => reply.toString() === sentOverIpv6,
+    )
+    expect(viaIpv6.reply.toString()).toBe(sentOverIpv6)
     expect(await frpcProcessesOf(tools.frpc, operatorNamespace)).toHaveLength(1)
     // `kubectl get flytunnels` reads as text.
     const [header, row] = (await kubectl(["-n", namespace, "get", "flytunnels", "echo"]))
@@ -162,6 +181,53 @@ describe("local stack, operator as its own process with the chart's RBAC", () =>
       destination: tunnel.externalIp,
     })
     await deleteAndWaitForEmpty(name)
+  })
+
+  it("UDP: datagrams come back through the public IPv4, on a UDP-only Service and beside TCP on the same port number", async () => {
+    const udpOnly = await provision("udp-only", 7901, {}, [{ name: "dns", port: 7901, protocol: "UDP" }])
+    const first = await datagramUntil(udpOnly.public.host, udpOnly.public.port, "datagram through the tunnel")
+    expect(first.reply).toBe("datagram through the tunnel")
+    // Its one Machine serves UDP, with frps bound where Fly delivers it.
+    const app = (await stack.emulator.state()).apps.find((entry) => entry.name.startsWith("fto-udp-only-"))?.name
+    const udpMachines = (await stack.emulator.state()).machines.filter((machine) => machine.app === app)
+    expect(udpMachines.map((machine) => machine.name)).toEqual(["frps-ord-udp"])
+
+    const both = await provision("udp-and-tcp", 7902, {}, [
+      { name: "tcp", port: 7902, protocol: "TCP" },
+      { name: "udp", port: 7902, protocol: "UDP" },
+    ])
+    const overTcp = await exchangeUntil(
+      both.public.host,
+      both.public.port,
+      "tcp too",
+      (reply) => reply.toString() === "tcp too",
+    )
+    expect(overTcp.reply.toString()).toBe("tcp too")
+    expect((await datagramUntil(both.public.host, both.public.port, "and udp")).reply).toBe("and udp")
+    const state = await stack.emulator.state()
+    const bothApp = state.apps.find((entry) => entry.name.startsWith("fto-udp-and-tcp-"))?.name
+    expect(
+      state.machines
+        .filter((machine) => machine.app === bothApp)
+        .map((machine) => machine.name)
+        .sort(),
+    ).toEqual(["frps-ord", "frps-ord-udp"])
+    // Fly carries no UDP over IPv6: the condition says so, and the emulator delivers none there.
+    const addressReady = JSON.parse(
+      await kubectl([
+        "-n",
+        namespace,
+        "get",
+        "flytunnel",
+        "udp-and-tcp",
+        "-o",
+        'jsonpath={.status.conditions[?(@.type=="AddressReady")]}',
+      ]),
+    ) as { message: string }
+    expect(addressReady.message).toContain("UDP ports on the IPv4 only")
+
+    await kubectl(["-n", namespace, "delete", "svc", "udp-only", "--wait=true", "--timeout=120s"])
+    await deleteAndWaitForEmpty("udp-and-tcp")
   })
 
   it("serves /healthz, /readyz and /metrics with reconciles, queue depth and Fly calls by endpoint and status", async () => {

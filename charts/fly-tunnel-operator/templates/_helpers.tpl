@@ -57,3 +57,26 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 {{- end }}
+
+{{/* The operator's Pods (not the uninstall hook's, whose component differs). */}}
+{{- define "fly-tunnel-operator.operatorPodSelector" -}}
+{{- printf "app.kubernetes.io/name=%s,app.kubernetes.io/instance=%s,app.kubernetes.io/component=operator" (include "fly-tunnel-operator.name" .) .Release.Name }}
+{{- end }}
+
+{{/* Labels of the uninstall hook's objects: the release's, with their own component. */}}
+{{- define "fly-tunnel-operator.hookLabels" -}}
+helm.sh/chart: {{ include "fly-tunnel-operator.chart" . }}
+app.kubernetes.io/name: {{ include "fly-tunnel-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: uninstall-hook
+app.kubernetes.io/part-of: fly-tunnel-operator
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* A pre-delete hook object, created before the Job (lower weight), deleted once the hook succeeded or before the next attempt. */}}
+{{- define "fly-tunnel-operator.hookAnnotations" -}}
+"helm.sh/hook": pre-delete
+"helm.sh/hook-weight": {{ .weight | quote }}
+"helm.sh/hook-delete-policy": before-hook-creation,hook-succeeded
+{{- end }}

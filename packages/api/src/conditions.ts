@@ -19,6 +19,8 @@ export const Reasons = {
   MachineCreating: "MachineCreating",
   /** Every Machine runs the desired config. */
   MachineStarted: "MachineStarted",
+  /** The Machines are being moved to a new config, one region at a time; the others keep serving. */
+  MachineUpdating: "MachineUpdating",
   /** The dedicated IPv4 is allocated. */
   AddressAllocated: "AddressAllocated",
   /** The frpc Deployment is being rolled out or has not reported its proxies yet. */

@@ -35,6 +35,8 @@ export const Annotations = {
   proxyProtocol: `${GROUP}/proxy-protocol`,
   /** Number of frpc replicas, 1–10. */
   frpcReplicas: `${GROUP}/frpc-replicas`,
+  /** `"false"`: no public IPv6 (one is allocated by default; Fly does not bill it). */
+  ipv6: `${GROUP}/ipv6`,
   /** `"true"`: teardown drops the finalizer even when deleting Fly resources fails (they may leak). */
   forceDelete: `${GROUP}/force-delete`,
   /**

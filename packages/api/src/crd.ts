@@ -8,6 +8,12 @@ import { structuralProblems, toStructural } from "./structuralSchema.ts"
 /** Where the generated CRD lives, relative to the repository root. */
 export const CRD_PATH = `crds/${GROUP}_${PLURAL}.yaml`
 
+/**
+ * The chart's copy, byte for byte: its CRD template renders it, so `helm upgrade` applies a changed CRD (Helm never
+ * upgrades a chart's `crds/`). Not under the chart's `crds/`, which Helm would install on its own.
+ */
+export const CHART_CRD_PATH = `charts/fly-tunnel-operator/files/crds/${GROUP}_${PLURAL}.yaml`
+
 const jsonSchemaOf = (schema: Schema.Top) =>
   toStructural(
     Schema.toJsonSchemaDocument(schema, { includeAnnotationKey: (key) => key.startsWith("x-kubernetes-") }).schema,
@@ -47,6 +53,13 @@ const printerColumns = [
     type: "string",
     description: "The tunnel's public IPv4.",
     jsonPath: '.status.addresses[?(@.type=="v4")].ip',
+  },
+  {
+    name: "IPv6",
+    type: "string",
+    description: "The tunnel's public IPv6 (TCP only).",
+    jsonPath: '.status.addresses[?(@.type=="v6")].ip',
+    priority: 1,
   },
   { name: "Regions", type: "string", description: "Fly regions of the Machines.", jsonPath: ".status.regions" },
   {

@@ -256,6 +256,11 @@ export const FlyTunnelSpec = Schema.Struct({
     {},
     "The in-cluster frpc Deployment that carries traffic from Fly to the target. All fields may change; the Deployment rolls.",
   ),
+  ipv6: withDefault(
+    Schema.Boolean,
+    true,
+    "Whether the tunnel also gets a public IPv6 (free on Fly) beside its dedicated IPv4. TCP only: Fly carries no UDP over IPv6. Turning it off releases the IPv6. Defaults to true.",
+  ),
 }).annotate({
   description: "Desired state of the tunnel. Every field may change unless its description says otherwise.",
 })

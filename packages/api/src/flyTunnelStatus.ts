@@ -46,6 +46,12 @@ export const AppStatus = Schema.Struct({
         "Short SHA-256 digest of frps's certificate and key last given to the App: new ones are pushed and rolled out.",
     }),
   ),
+  cluster: Schema.optionalKey(
+    Schema.String.annotate({
+      description:
+        "The cluster identity the App is marked with (its secret FTO_CLUSTER_<id>): the orphan sweep of this cluster, and only of this cluster, may remove it once the FlyTunnel is gone.",
+    }),
+  ),
 }).annotate({ description: "The Fly App that holds the tunnel's Machines and address." })
 
 export const CertificatesStatus = Schema.Struct({
@@ -69,12 +75,23 @@ export const CertificatesStatus = Schema.Struct({
 export const MachineStatus = Schema.Struct({
   id: Schema.String.annotate({ description: "Fly Machine ID." }),
   region: Schema.String.annotate({ description: "Fly region the Machine runs in." }),
+  role: Schema.optionalKey(
+    Schema.Literal("udp").annotate({
+      description:
+        "udp for the Machine of the tunnel's UDP ports (its frps binds fly-global-services, where Fly delivers UDP); absent for the one of its TCP ports.",
+    }),
+  ),
   state: Schema.optionalKey(Schema.String.annotate({ description: "Last observed Fly Machine state, e.g. started." })),
   instanceId: Schema.optionalKey(
     Schema.String.annotate({ description: "Fly instance ID of the Machine's current version." }),
   ),
   controlPort: Schema.optionalKey(
     Schema.Int.annotate({ description: "Port of this Machine's frps control listener, which its frpc dials." }),
+  ),
+  upToDate: Schema.optionalKey(
+    Schema.Boolean.annotate({
+      description: "Whether it runs the tunnel's current config (false while a rollout has not reached it yet).",
+    }),
   ),
 }).annotate({ description: "One frps Machine." })
 export type MachineStatus = typeof MachineStatus.Type

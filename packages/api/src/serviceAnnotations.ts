@@ -15,6 +15,9 @@ export interface ServiceDefaults {
 /** A whole number stays text unless it is digits only, so the schema reports the text it was given. */
 const wholeNumber = (text: string): number | string => (/^\d+$/.test(text) ? Number(text) : text)
 
+/** "true" and "false" are booleans; any other text stays text, so the schema reports it. */
+const booleanText = (text: string): boolean | string => (text === "true" ? true : text === "false" ? false : text)
+
 const quantityFields = [
   [Annotations.frpcCpuRequest, "requests", "cpu"],
   [Annotations.frpcMemoryRequest, "requests", "memory"],
@@ -35,6 +38,7 @@ export const specInputFromAnnotations = (annotations: Readonly<Record<string, st
     if (value !== undefined) resources[list] = { ...resources[list], [resource]: value }
   }
   const replicas = annotations[Annotations.frpcReplicas]
+  const ipv6 = annotations[Annotations.ipv6]
   return {
     regions: regionsText === undefined ? [defaults.region] : regionsText.split(",").map((region) => region.trim()),
     machineSize: annotations[Annotations.flyMachineSize] ?? defaults.machineSize,
@@ -42,6 +46,7 @@ export const specInputFromAnnotations = (annotations: Readonly<Record<string, st
       ...(replicas === undefined ? {} : { replicas: wholeNumber(replicas) }),
       ...(Object.keys(resources).length === 0 ? {} : { resources }),
     },
+    ...(ipv6 === undefined ? {} : { ipv6: booleanText(ipv6) }),
     /** For every TCP port (PROXY protocol has no meaning for UDP). */
     proxyProtocol: annotations[Annotations.proxyProtocol],
   }
@@ -55,6 +60,7 @@ export const annotationOfSpecPath = (path: string, annotations: Readonly<Record<
   if (path === "spec.regions" || path.startsWith("spec.regions[")) return regionsAnnotation(annotations)
   if (path === "spec.machineSize") return Annotations.flyMachineSize
   if (path === "spec.frpc.replicas") return Annotations.frpcReplicas
+  if (path === "spec.ipv6") return Annotations.ipv6
   if (/^spec\.ports\[\d+\]\.proxyProtocol$/.test(path)) return Annotations.proxyProtocol
   for (const [annotation, list, resource] of quantityFields) {
     if (path === `spec.frpc.resources.${list}.${resource}`) return annotation

@@ -50,6 +50,7 @@ describe("FlyTunnel CRD", () => {
     expect(version.additionalPrinterColumns.map((column) => column.name)).toEqual([
       "Target",
       "Address",
+      "IPv6",
       "Regions",
       "Ready",
       "Phase",

@@ -11,8 +11,11 @@ export interface Call {
   readonly status: number
   /** Whether the handler ran and succeeded, i.e. the change (if any) was made. */
   readonly applied: boolean
+  /** The App the call is about (from the path; for createApp, from the body). */
   readonly app?: string
   readonly machineId?: string
+  /** For createIpAssignment: the type asked for (v4, v6, shared_v4, private_v6). */
+  readonly ipType?: string
   readonly fault?: "status" | "timeout" | "lostResponse" | "rateLimit"
 }
 

@@ -61,6 +61,17 @@ export interface EmulatorState {
   /** The Fly proxy's UDP counters (all 0 on a host without a proxy). */
   readonly proxy: ProxyStats
   readonly calls: ReadonlyArray<Call>
+  /** Calls that have arrived and are not answered yet (held by latency, a slow handler or a fault). */
+  readonly pending: ReadonlyArray<PendingCall>
+}
+
+export type PendingCall = Pick<Call, "at" | "action" | "method" | "path" | "app">
+
+const appNameOf = (body: unknown): string | undefined => {
+  if (typeof body !== "object" || body === null) return undefined
+  const { name, app_name } = body as { name?: unknown; app_name?: unknown }
+  const value = typeof name === "string" && name !== "" ? name : app_name
+  return typeof value === "string" ? value : undefined
 }
 
 const partialByAction = <S extends Schema.Top>(value: S) =>
@@ -112,6 +123,7 @@ export class Emulator {
   private readonly region: string
   private lastRoutes = "[]"
   private proxySync: Promise<void> = Promise.resolve()
+  private readonly pending = new Set<PendingCall>()
 
   constructor(settings: EmulatorSettings, host: MachineHost) {
     this.settings = settings
@@ -210,6 +222,7 @@ export class Emulator {
       checkMarks: this.checkMarks.list(),
       proxy: this.host.proxyStats?.() ?? noProxyStats,
       calls: this.calls.all(),
+      pending: [...this.pending],
     }
   }
 
@@ -260,32 +273,49 @@ export class Emulator {
 
     const { route, params } = matched
     const at = new Date().toISOString()
-    const log = (status: number, applied: boolean, fault?: Call["fault"]) =>
+    const text = await readBody(request)
+    let body: unknown
+    let malformed = false
+    try {
+      body = text === "" ? undefined : JSON.parse(text)
+    } catch {
+      malformed = true
+    }
+    // The App a call is about: in the path, or for a create in the body (either field name Fly accepts).
+    const app = params.app ?? (route.action === "createApp" ? appNameOf(body) : undefined)
+    const call = {
+      at,
+      action: route.action,
+      method: request.method ?? "GET",
+      path: url.pathname + url.search,
+      ...(app !== undefined ? { app } : {}),
+    }
+    const ipType =
+      route.action === "createIpAssignment" && typeof body === "object" && body !== null && "type" in body
+        ? String(body.type)
+        : undefined
+    const pending: PendingCall = call
+    this.pending.add(pending)
+    response.once("close", () => this.pending.delete(pending))
+    const log = (status: number, applied: boolean, fault?: Call["fault"]) => {
+      this.pending.delete(pending)
       this.calls.record({
-        at,
-        action: route.action,
-        method: request.method ?? "GET",
-        path: url.pathname + url.search,
+        ...call,
         status,
         applied,
-        ...(params.app !== undefined ? { app: params.app } : {}),
         ...(params.id !== undefined ? { machineId: params.id } : {}),
+        ...(ipType !== undefined ? { ipType } : {}),
         ...(fault ? { fault } : {}),
       })
+    }
     const answer = (reply: Reply, applied: boolean, fault?: Call["fault"]) => {
       log(reply.status, applied, fault)
       this.send(response, reply)
     }
 
-    const text = await readBody(request)
     if (!isAuthorized(request.headers.authorization, this.settings.token))
       return answer(failure(401, "Authenticate: token validation error"), false)
-    let body: unknown
-    try {
-      body = text === "" ? undefined : JSON.parse(text)
-    } catch {
-      return answer(failure(400, "invalid JSON body"), false)
-    }
+    if (malformed) return answer(failure(400, "invalid JSON body"), false)
 
     const key = params.id ?? params.app ?? `org:${url.searchParams.get("org_slug") ?? "personal"}`
     if (!this.rateLimiter.take(route.action, key))
@@ -309,8 +339,9 @@ export class Emulator {
 
     const fault = this.faults.take(route.action)
     if (fault?.kind === "status") {
+      const applied = fault.applied === true ? isSuccess(await run()) : false
       const reply = { status: fault.status, body: fault.body ?? { error: `injected fault: status ${fault.status}` } }
-      return answer(reply, false, "status")
+      return answer(reply, applied, "status")
     }
     if (fault?.kind === "timeout") {
       const applied = fault.applied === true ? isSuccess(await run()) : false

@@ -9,12 +9,17 @@ const Frequency = {
   rate: Schema.optionalKey(Schema.Number),
 }
 
-/** Answer with an error status instead of handling the call (nothing is applied). */
+/**
+ * Answer with an error status instead of the call's answer. By default nothing is applied; with
+ * `applied: true` the change is made first and the error answered anyway (a 5xx from a proxy or a
+ * crash after the commit: the caller cannot tell it from one that changed nothing).
+ */
 export const StatusFault = Schema.Struct({
   action: ActionSchema,
   kind: Schema.Literal("status"),
   status: Schema.Number,
   body: Schema.optionalKey(Schema.Unknown),
+  applied: Schema.optionalKey(Schema.Boolean),
   ...Frequency,
 })
 

@@ -1,7 +1,7 @@
 export { type Action, actions } from "./actions.ts"
 export type { Call } from "./callLog.ts"
 export { CheckMark } from "./checkMarks.ts"
-export type { EmulatorState } from "./emulator.ts"
+export type { EmulatorState, PendingCall } from "./emulator.ts"
 export { Fault } from "./faults.ts"
 export { FlyEmulator } from "./flyEmulator.ts"
 export type { Latency, LatencySettings } from "./latencyModel.ts"

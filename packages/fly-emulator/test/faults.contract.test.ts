@@ -61,6 +61,18 @@ describe("fault injection", () => {
     ])
   })
 
+  it("applies a change and answers 5xx anyway: the call log says it was applied", async () => {
+    const name = harness.appName()
+    expect((await harness.call("POST", "/v1/apps", { name, org_slug: "personal" })).status).toBe(201)
+    await control("POST", "faults", { action: "createIpAssignment", kind: "status", status: 502, applied: true })
+    const answered = await harness.call("POST", `/v1/apps/${name}/ip_assignments`, { type: "v4" })
+    expect(answered.status).toBe(502)
+    expect((await harness.call("GET", `/v1/apps/${name}/ip_assignments`)).body.ips).toHaveLength(1)
+    expect((await callsOf("createIpAssignment")).map((c) => [c.status, c.applied, c.fault ?? null])).toEqual([
+      [502, true, "status"],
+    ])
+  })
+
   it("with rate 1 fails every call until cleared", async () => {
     await harness.emulator.injectFault({ action: "listRegions", kind: "status", status: 500, rate: 1 })
     for (let i = 0; i < 3; i++) expect((await harness.call("GET", "/v1/platform/regions")).status).toBe(500)

@@ -111,6 +111,9 @@ describe("leases", () => {
 
     const updated = await call("POST", path, nonce, frpsMachine())
     expect(updated.status).toBe(200)
+    // An update restarts the Machine: stop it once it runs again, as a client does (a stop in between is 412).
+    const restarted = await call("GET", `${path}/wait?state=started&timeout=30&version=${updated.body.instance_id}`)
+    expect(restarted.status).toBe(200)
     const stopped = await call("POST", `${path}/stop`, nonce, {})
     expect(stopped.status).toBe(200)
     // Reads need no nonce.

@@ -36,3 +36,17 @@ export const App = Schema.Struct({
   organization: Schema.optionalKey(AppOrganization),
 })
 export type App = typeof App.Type
+
+/** One App in `GET /v1/apps?org_slug=…`: the list carries no status or organization. */
+export const AppSummary = Schema.Struct({
+  id: Schema.String,
+  name: Schema.String,
+  network: Schema.optionalKey(Schema.String),
+  machine_count: Schema.optionalKey(Schema.Int),
+})
+export type AppSummary = typeof AppSummary.Type
+
+export const ListAppsResponse = Schema.Struct({
+  total_apps: Schema.optionalKey(Schema.Int),
+  apps: Schema.Array(AppSummary),
+})

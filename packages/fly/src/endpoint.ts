@@ -5,6 +5,7 @@
 export const Endpoints = [
   "createApp",
   "getApp",
+  "listApps",
   "deleteApp",
   "listMachines",
   "getMachine",
@@ -12,10 +13,12 @@ export const Endpoints = [
   "updateMachine",
   "waitMachine",
   "deleteMachine",
+  "startMachine",
   "listIpAssignments",
   "createIpAssignment",
   "deleteIpAssignment",
   "setSecrets",
+  "listSecrets",
   "listRegions",
 ] as const
 

@@ -1,7 +1,7 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Config, Context, Duration, Effect, Layer, Metric, Option, Redacted, Schema, SchemaIssue } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
-import { App, CreateAppRequest, CreateAppResponse } from "./app.ts"
+import { App, type AppSummary, CreateAppRequest, CreateAppResponse, ListAppsResponse } from "./app.ts"
 import { authorizationHeader } from "./authorization.ts"
 import type { Endpoint } from "./endpoint.ts"
 import { FlyDecodeError, type FlyError, FlyTimeout } from "./errors.ts"
@@ -13,11 +13,12 @@ import {
 } from "./ipAssignment.ts"
 import { CreateMachineRequest, Machine, UpdateMachineRequest, WaitMachineResponse, type WaitState } from "./machine.ts"
 import { flyApiRequestDurationSeconds, flyApiRequestsTotal } from "./metrics.ts"
+import { MutationGate } from "./mutationGate.ts"
 import { RateBudget } from "./rateBudget.ts"
 import { RegionsResponse } from "./regions.ts"
 import { errorFromResponse, retryAfterSeconds } from "./responseError.ts"
 import { defaultRetryOptions, type RetryMode, type RetryOptions, retrySchedule } from "./retryPolicy.ts"
-import { SetSecretsRequest, SetSecretsResponse } from "./secrets.ts"
+import { type AppSecret, ListSecretsResponse, SetSecretsRequest, SetSecretsResponse } from "./secrets.ts"
 import { transportFailure } from "./transportFailure.ts"
 
 export const defaultBaseUrl = "https://api.machines.dev"
@@ -63,6 +64,8 @@ export class FlyClient extends Context.Service<
     /** Ambiguous on `FlyTimeout`: look with `getApp`. `FlyNameTaken` may be someone else's app. */
     createApp(request: CreateAppRequest): Effect.Effect<CreateAppResponse, FlyError>
     getApp(app: string): Effect.Effect<App, FlyError>
+    /** Every App of the organization (one page: Fly's list is not paginated). */
+    listApps(org: string): Effect.Effect<ReadonlyArray<AppSummary>, FlyError>
     /** Always `force=true`: stops and deletes its machines too. `FlyNotFound` means already gone. */
     deleteApp(app: string): Effect.Effect<void, FlyError>
     listMachines(app: string, options?: ListMachinesOptions): Effect.Effect<ReadonlyArray<Machine>, FlyError>
@@ -82,6 +85,8 @@ export class FlyClient extends Context.Service<
     ): Effect.Effect<WaitMachineResponse, FlyError>
     /** Always `force=true`. `FlyNotFound` means already gone. */
     deleteMachine(app: string, machineId: string): Effect.Effect<void, FlyError>
+    /** Starts a stopped or suspended Machine (a started one answers as already started). */
+    startMachine(app: string, machineId: string): Effect.Effect<void, FlyError>
     listIpAssignments(app: string): Effect.Effect<ReadonlyArray<IpAssignment>, FlyError>
     /** Ambiguous on `FlyTimeout`: look with `listIpAssignments` (a `v4` is billed). */
     createIpAssignment(app: string, options: CreateIpAssignmentOptions): Effect.Effect<IpAssignment, FlyError>
@@ -92,6 +97,8 @@ export class FlyClient extends Context.Service<
       app: string,
       values: Readonly<Record<string, string | null>>,
     ): Effect.Effect<{ readonly version: number }, FlyError>
+    /** Names and digests of the App's secrets, never their values. */
+    listSecrets(app: string): Effect.Effect<ReadonlyArray<AppSecret>, FlyError>
     listRegions(): Effect.Effect<RegionsResponse, FlyError>
   }
 >()("@fly-tunnel-operator/fly/FlyClient") {
@@ -113,6 +120,10 @@ export class FlyClient extends Context.Service<
 
         const attempt = Effect.gen(function* () {
           yield* budget.take(spec.endpoint, spec.budgetKey)
+          if (spec.method !== "GET") {
+            const gate = yield* MutationGate
+            yield* gate
+          }
           const startedAt = yield* Clock.currentTimeMillis
           const answer = yield* http.execute(request).pipe(
             Effect.flatMap((response) =>
@@ -183,6 +194,18 @@ export class FlyClient extends Context.Service<
             mode: "idempotent",
             decode: decodeBody("getApp", App),
           })
+        }),
+        listApps: Effect.fn("FlyClient.listApps")(function* (org: string) {
+          const body = yield* call({
+            endpoint: "listApps",
+            method: "GET",
+            path: "/apps",
+            urlParams: [["org_slug", org]],
+            budgetKey: `org:${org}`,
+            mode: "idempotent",
+            decode: decodeBody("listApps", ListAppsResponse),
+          })
+          return body.apps
         }),
         deleteApp: Effect.fn("FlyClient.deleteApp")(function* (name: string) {
           return yield* call({
@@ -275,6 +298,16 @@ export class FlyClient extends Context.Service<
             decode: ignoreBody,
           })
         }),
+        startMachine: Effect.fn("FlyClient.startMachine")(function* (name: string, machineId: string) {
+          return yield* call({
+            endpoint: "startMachine",
+            method: "POST",
+            path: `${machine(name, machineId)}/start`,
+            budgetKey: machineId,
+            mode: "idempotent",
+            decode: ignoreBody,
+          })
+        }),
         listIpAssignments: Effect.fn("FlyClient.listIpAssignments")(function* (name: string) {
           const body = yield* call({
             endpoint: "listIpAssignments",
@@ -324,6 +357,17 @@ export class FlyClient extends Context.Service<
             decode: decodeBody("setSecrets", SetSecretsResponse),
           })
           return { version: body.version }
+        }),
+        listSecrets: Effect.fn("FlyClient.listSecrets")(function* (name: string) {
+          const body = yield* call({
+            endpoint: "listSecrets",
+            method: "GET",
+            path: `${app(name)}/secrets`,
+            budgetKey: name,
+            mode: "idempotent",
+            decode: decodeBody("listSecrets", ListSecretsResponse),
+          })
+          return body.secrets
         }),
         listRegions: Effect.fn("FlyClient.listRegions")(function* () {
           return yield* call({

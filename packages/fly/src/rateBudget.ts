@@ -11,10 +11,14 @@ export interface RateLimits {
   readonly byEndpoint: Partial<Record<Endpoint, BucketLimit>>
 }
 
-/** Fly's published limits: 1 req/s burst 3 per action and machine/app; Get Machine 5 req/s burst 10. */
+/**
+ * Fly's published limits (1 req/s burst 3 per action and machine/app; Get Machine 5 req/s burst 10), less one token of
+ * burst: requests sent a second apart can arrive closer together (a slow first one, a fast second), and Fly counts
+ * arrivals. The headroom keeps such a pair from a 429.
+ */
 export const flyRateLimits: RateLimits = {
-  default: { perSecond: 1, burst: 3 },
-  byEndpoint: { getMachine: { perSecond: 5, burst: 10 } },
+  default: { perSecond: 1, burst: 2 },
+  byEndpoint: { getMachine: { perSecond: 5, burst: 9 } },
 }
 
 interface Bucket {

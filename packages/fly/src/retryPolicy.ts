@@ -4,8 +4,9 @@ import type { FlyError } from "./errors.ts"
 /**
  * How a call may be repeated:
  * - `idempotent` (GET, DELETE, update, secrets): retried on 408, 429, 5xx and connection errors;
- * - `create`: a 408, a client timeout or a lost response may hide a success, so they are NOT
- *   retried (the caller lists to find out); 429, 5xx and connections never made are;
+ * - `create`: a 408, a 5xx, a client timeout or a lost response may hide a success (Fly may have
+ *   applied the create before failing to answer), so they are NOT retried: the caller lists to find
+ *   out. 429 and connections never made are retried;
  * - `wait`: a 408 is Fly's answer "not reached yet" and goes back to the caller.
  */
 export type RetryMode = "idempotent" | "create" | "wait"
@@ -26,8 +27,10 @@ export const defaultRetryOptions: RetryOptions = {
 export const isRetryable = (error: FlyError, mode: RetryMode): boolean => {
   switch (error._tag) {
     case "FlyRateLimited":
-    case "FlyTransport":
       return true
+    case "FlyTransport":
+      // With a status it is a 5xx answer, which may follow an applied create; without, the request never left.
+      return mode !== "create" || error.status === undefined
     case "FlyTimeout":
       return mode === "idempotent" || (mode === "wait" && error.reason !== "server")
     default:

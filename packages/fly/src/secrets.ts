@@ -13,6 +13,11 @@ export const AppSecret = Schema.Struct({
   updated_at: Schema.optionalKey(Schema.String),
 })
 
+export type AppSecret = typeof AppSecret.Type
+
+/** `GET /v1/apps/{app}/secrets`: names and digests; values only with `show_secrets`, which this client never asks. */
+export const ListSecretsResponse = Schema.Struct({ secrets: Schema.Array(AppSecret) })
+
 /** `version` feeds a machine's `min_secrets_version` so it boots only with these values. */
 export const SetSecretsResponse = Schema.Struct({
   version: Schema.Int,

@@ -90,6 +90,18 @@ describe("FlyClient against the emulator: every endpoint", () => {
 
       const secrets = yield* fly.setSecrets(name, { FRPS_TOKEN: "c2VjcmV0" })
       assert.isAtLeast(secrets.version, 1)
+      // Names and digests only: a value never comes back.
+      const listedSecrets = yield* fly.listSecrets(name)
+      assert.deepStrictEqual(
+        listedSecrets.map((secret) => secret.name),
+        ["FRPS_TOKEN"],
+      )
+      assert.notInclude(JSON.stringify(listedSecrets), "c2VjcmV0")
+      const apps = yield* fly.listApps("personal")
+      assert.deepInclude(
+        apps.map((listed) => ({ name: listed.name, network: listed.network })),
+        { name, network: `${name}-net` },
+      )
 
       const machine = yield* fly.createMachine(name, { ...frpsMachine("frps-0"), min_secrets_version: secrets.version })
       assert.strictEqual(machine.name, "frps-0")
@@ -288,25 +300,36 @@ describe("FlyClient against the emulator: rate limits", () => {
 })
 
 describe("FlyClient against the emulator: injected faults", () => {
-  it.live("createMachine after two 503s: retried, exactly one machine", () =>
+  it.live("createIpAssignment answered 502 after Fly applied it: not retried, and listing shows the one IPv4", () =>
+    Effect.gen(function* () {
+      const fly = yield* FlyClient
+      const name = yield* newApp("f502")
+      yield* Effect.promise(() =>
+        emu.injectFault({ action: "createIpAssignment", kind: "status", status: 502, applied: true }),
+      )
+      const error = yield* Effect.flip(fly.createIpAssignment(name, { type: "v4" }))
+      assert.strictEqual(error._tag, "FlyTransport")
+      const calls = yield* callsFor(name, "createIpAssignment")
+      assert.deepStrictEqual(
+        calls.map((call) => [call.status, call.applied]),
+        [[502, true]],
+      )
+      assert.strictEqual((yield* fly.listIpAssignments(name)).length, 1)
+    }).pipe(Effect.provide(clientLayer())),
+  )
+
+  it.live("createMachine answered 503 without applying: not retried, nothing made", () =>
     Effect.gen(function* () {
       const fly = yield* FlyClient
       const name = yield* newApp("f503")
-      yield* Effect.promise(() => emu.injectFault({ action: "createMachine", kind: "status", status: 503, count: 2 }))
-      const machine = yield* fly.createMachine(name, frpsMachine("frps-0"))
-      const calls = yield* callsFor(name, "createMachine")
+      yield* Effect.promise(() => emu.injectFault({ action: "createMachine", kind: "status", status: 503 }))
+      const error = yield* Effect.flip(fly.createMachine(name, frpsMachine("frps-0")))
+      assert.strictEqual(error._tag, "FlyTransport")
       assert.deepStrictEqual(
-        calls.map((call) => [call.status, call.applied]),
-        [
-          [503, false],
-          [503, false],
-          [200, true],
-        ],
+        (yield* callsFor(name, "createMachine")).map((call) => [call.status, call.applied]),
+        [[503, false]],
       )
-      assert.deepStrictEqual(
-        (yield* fly.listMachines(name)).map((m) => m.id),
-        [machine.id],
-      )
+      assert.deepStrictEqual(yield* fly.listMachines(name), [])
     }).pipe(Effect.provide(clientLayer())),
   )
 

@@ -1,11 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Metric, Redacted } from "effect"
+import { Effect, Exit, Fiber, Layer, Metric, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import {
   type Endpoint,
   FlyClient,
   type FlyError,
   flyApiRequestsTotal,
+  MutationGate,
   RateBudget,
   type RetryOptions,
 } from "../src/index.ts"
@@ -209,7 +210,14 @@ const table: ReadonlyArray<Case> = [
         outcome: "ok",
       },
       { name: "429, ok", endpoint, answers: [{ status: 429 }, success[endpoint]], attempts: 2, outcome: "ok" },
-      { name: "503, ok", endpoint, answers: [{ status: 503 }, success[endpoint]], attempts: 2, outcome: "ok" },
+      // A 5xx may follow an applied create: the caller lists before it creates again.
+      {
+        name: "503 is ambiguous",
+        endpoint,
+        answers: [{ status: 503 }, success[endpoint]],
+        attempts: 1,
+        outcome: "FlyTransport",
+      },
     ],
   ),
   {
@@ -310,6 +318,32 @@ describe("FlyClient retry decisions", () => {
     }),
   )
 
+  it.effect("asks the mutation gate before every change, retries included, and never before a read", () =>
+    Effect.gen(function* () {
+      let open = true
+      const gate = Effect.suspend(() => (open ? Effect.void : Effect.interrupt))
+      // A delete answered 503 twice: the gate closes after the first attempt, so the retry is never sent.
+      const fake = clientWith((request, attempt) => {
+        if (request.method === "GET") return { status: 200, body: { id: "a", name: "my-app" } }
+        open = attempt < 1
+        return { status: 503 }
+      })
+      const fiber = yield* Effect.forkChild(
+        Effect.gen(function* () {
+          const fly = yield* FlyClient
+          return yield* fly.deleteMachine("my-app", "m1")
+        }).pipe(Effect.provide(fake.layer), Effect.provideService(MutationGate, gate), Effect.exit),
+      )
+      yield* TestClock.adjust("11 seconds")
+      const deleted = yield* Fiber.join(fiber)
+      assert.isTrue(Exit.hasInterrupts(deleted))
+      assert.strictEqual(fake.requests.filter((request) => request.method === "DELETE").length, 1)
+      // Reads pass a closed gate.
+      const app = yield* getApp.pipe(Effect.provide(fake.layer), Effect.provideService(MutationGate, gate))
+      assert.strictEqual(app.name, "my-app")
+    }),
+  )
+
   it.effect("waits on the rate budget instead of sending", () =>
     Effect.gen(function* () {
       const fake = clientWith(() => success.createMachine, { budget: RateBudget.layer })
@@ -325,9 +359,12 @@ describe("FlyClient retry decisions", () => {
           )
         }).pipe(Effect.provide(fake.layer)),
       )
-      yield* untilRequests(fake.requests, 3)
+      // The burst (one below Fly's 3), then one a second.
+      yield* untilRequests(fake.requests, 2)
       yield* settle
-      assert.strictEqual(fake.requests.length, 3)
+      assert.strictEqual(fake.requests.length, 2)
+      yield* TestClock.adjust("1 second")
+      yield* untilRequests(fake.requests, 3)
       yield* TestClock.adjust("1 second")
       yield* untilRequests(fake.requests, 4)
       yield* TestClock.adjust("1 second")

@@ -32,6 +32,11 @@ export interface FrpcInput {
     readonly certFile: string
     readonly keyFile: string
   }
+  /**
+   * Exit when the first login fails instead of retrying (default false). For a UDP frpc it is how readiness is known:
+   * a Pod that keeps running has logged in, and its UDP proxies are registered (UDP has no Fly check).
+   */
+  readonly loginFailExit?: boolean
 }
 
 export interface FrpcProxy {
@@ -47,7 +52,7 @@ export interface FrpcProxy {
 export interface FrpcConfig {
   readonly serverAddr: string
   readonly serverPort: number
-  readonly loginFailExit: false
+  readonly loginFailExit: boolean
   readonly user: string
   readonly auth: { readonly method: "token"; readonly token: string; readonly additionalScopes: ReadonlyArray<string> }
   readonly transport: {
@@ -79,7 +84,7 @@ const PROXY_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
  * - TLS both ways when `tls` is given (the operator always gives it): frpc verifies frps's
  *   certificate against the operator's CA and the tunnel's name, and presents its own, which frps
  *   requires; the token (with both auth scopes) must match as well.
- * - `loginFailExit = false`: frps may not be up yet; frpc keeps retrying instead of crash-looping.
+ * - `loginFailExit = false` unless asked: frps may not be up yet; frpc keeps retrying instead of crash-looping.
  */
 export const frpcConfig = (input: FrpcInput): FrpcConfig => {
   for (const port of input.ports) {
@@ -89,7 +94,7 @@ export const frpcConfig = (input: FrpcInput): FrpcConfig => {
   return {
     serverAddr: escapeTemplate(input.serverAddr),
     serverPort: input.serverPort,
-    loginFailExit: false,
+    loginFailExit: input.loginFailExit ?? false,
     user: envReference(Env.podName),
     auth: { method: "token", token: envReference(Env.token), additionalScopes: AUTH_SCOPES },
     transport: {

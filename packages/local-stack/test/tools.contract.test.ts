@@ -1,7 +1,13 @@
 import { execFile } from "node:child_process"
 import { promisify } from "node:util"
 import { describe, expect, inject, it } from "vitest"
-import { FRP_VERSION, HELM_VERSION, KUBERNETES_VERSION } from "../src/tools/versions.ts"
+import {
+  ACTIONLINT_VERSION,
+  DISTRIBUTION_VERSION,
+  FRP_VERSION,
+  HELM_VERSION,
+  KUBERNETES_VERSION,
+} from "../src/tools/versions.ts"
 
 const run = async (path: string, args: ReadonlyArray<string>): Promise<string> => {
   const { stdout, stderr } = await promisify(execFile)(path, args)
@@ -27,5 +33,10 @@ describe("real tool binaries", () => {
       expect(await run(binary, ["--version"])).toContain(KUBERNETES_VERSION)
     }
     expect(await run(tools.etcd, ["--version"])).toMatch(/etcd Version: 3\.\d+\.\d+/)
+  })
+
+  it("actionlint and the CNCF registry are the pinned versions", async () => {
+    expect((await run(tools.actionlint, ["-version"])).split("\n")[0]).toBe(ACTIONLINT_VERSION)
+    expect((await run(tools.registry, ["--version"])).trim()).toMatch(new RegExp(` ${DISTRIBUTION_VERSION}$`))
   })
 })

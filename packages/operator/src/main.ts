@@ -4,9 +4,16 @@ import { Effect, Layer, Logger, Ref, References } from "effect"
 import { loadOperatorConfig, OperatorConfigError, settingsHelp } from "./config/operatorConfig.ts"
 import { healthServer, metricsServer } from "./http/operatorHttp.ts"
 import { operatorLayer, runOperator } from "./operator.ts"
+import { sweepMain } from "./sweep/sweepCommand.ts"
+import { uninstallMain } from "./uninstall/uninstallCommand.ts"
 
 const IN_CLUSTER_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 const argv = process.argv.slice(2)
+
+// `sweep [--dry-run]`: one pass of the orphan sweep, with the operator's settings.
+if (argv[0] === "sweep") process.exit(await sweepMain(argv.slice(1), process.env))
+// `uninstall`: the chart's pre-delete hook runs the same image with this command instead of the operator.
+if (argv[0] === "uninstall") process.exit(await uninstallMain(argv.slice(1), process.env))
 
 if (argv.includes("--help") || argv.includes("-h")) {
   process.stdout.write(
@@ -58,6 +65,12 @@ program.pipe(
     Effect.sync(() => {
       process.stderr.write(`${error.message}\n`)
       process.exit(2)
+    }),
+  ),
+  Effect.catchTag("ClusterIdentityUnavailable", (error) =>
+    Effect.sync(() => {
+      process.stderr.write(`${error.message}\n`)
+      process.exit(1)
     }),
   ),
   Effect.provide(Logger.layer([Logger.consoleJson])),

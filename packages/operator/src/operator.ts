@@ -3,6 +3,7 @@ import { FlyClient } from "@fly-tunnel-operator/fly"
 import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { type Duration, Effect, Layer, Ref } from "effect"
 import type { OperatorConfig } from "./config/operatorConfig.ts"
+import { ClusterIdentity } from "./kube/clusterIdentity.ts"
 import { ClusterRanges } from "./kube/clusterRanges.ts"
 import { EventRecorder } from "./kube/eventRecorder.ts"
 import { KubeCache } from "./kube/kubeCache.ts"
@@ -13,17 +14,26 @@ import { TunnelPolicy, tunnelPolicyOf } from "./policy/tunnelPolicy.ts"
 import { isManagedService } from "./service/serviceClass.ts"
 import { makeServiceController } from "./service/serviceController.ts"
 import { ServiceSettings } from "./service/serviceSettings.ts"
+import { type OrphanSweeperOptions, runOrphanSweeper } from "./sweep/orphanSweeper.ts"
+import { CapacityBackoff } from "./tunnel/capacityBackoff.ts"
+import { FlyRegions } from "./tunnel/flyRegions.ts"
+import { RolloutGate } from "./tunnel/machineRollout.ts"
 import { makeTunnelController } from "./tunnel/tunnelController.ts"
 import { TunnelSettings } from "./tunnel/tunnelSettings.ts"
+
+/** Tunnels that may roll their Machines to a new config at the same time (each one region at a time). */
+const ROLLOUTS_AT_ONCE = 5
 
 export interface ControllersOptions {
   readonly concurrency: number
   readonly resync: Duration.Input
   /** Set true once both controllers synced their caches and started their workers. */
   readonly synced?: Ref.Ref<boolean>
+  /** The periodic orphan sweep; none when absent. */
+  readonly sweep?: OrphanSweeperOptions
 }
 
-/** Both controllers, side by side, until interrupted (in-flight reconciles then finish). */
+/** Both controllers (and the orphan sweep), side by side, until interrupted (in-flight reconciles then finish). */
 export const runControllers = (options: ControllersOptions) =>
   Effect.scoped(
     Effect.gen(function* () {
@@ -38,7 +48,8 @@ export const runControllers = (options: ControllersOptions) =>
           }),
         )
       }
-      return yield* Effect.all([tunnel.run, service.run], { concurrency: "unbounded", discard: true })
+      const sweeper = options.sweep === undefined ? Effect.never : runOrphanSweeper(options.sweep)
+      return yield* Effect.all([tunnel.run, service.run, sweeper], { concurrency: "unbounded", discard: true })
     }),
   )
 
@@ -63,7 +74,12 @@ export const operatorLayer = (config: OperatorLayerConfig) =>
       defaultRegion: config.flyRegion,
       defaultMachineSize: config.flyMachineSize,
     }),
-    FlyClient.layer({ baseUrl: config.flyApiBaseUrl, token: config.flyApiToken }),
+    RolloutGate.layer(ROLLOUTS_AT_ONCE),
+    CapacityBackoff.layer,
+    ClusterIdentity.layer(config.clusterId),
+    FlyRegions.layer.pipe(
+      Layer.provideMerge(FlyClient.layer({ baseUrl: config.flyApiBaseUrl, token: config.flyApiToken })),
+    ),
     ClusterRanges.layer,
     HostResolver.layer,
     Layer.succeed(TunnelPolicy, tunnelPolicyOf(config)),
@@ -82,6 +98,7 @@ export const runOperator = (config: OperatorLayerConfig, synced: Ref.Ref<boolean
     concurrency: config.concurrency,
     resync: `${config.resyncSeconds} seconds`,
     synced,
+    sweep: { interval: `${config.sweepIntervalSeconds} seconds`, grace: `${config.sweepGraceSeconds} seconds` },
   })
   return config.leaderElect
     ? LeaderElection.run(

@@ -35,4 +35,17 @@ describe("the operator bundle", () => {
     expect(failure?.stderr).toContain("--fly-org (FLY_ORG) is required")
     expect(failure?.stderr).toContain("a Fly API token is required")
   })
+
+  it("runs the chart's uninstall hook command too: `uninstall` with a missing setting exits 2 naming it", async () => {
+    const failure = await run(process.execPath, [bundle, "uninstall"], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? "", OPERATOR_NAMESPACE: "fto", OPERATOR_SELECTOR: "app=fto" },
+    }).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    )
+    expect(failure?.code).toBe(2)
+    expect(failure?.stderr).toContain("--operator-deployment (OPERATOR_DEPLOYMENT) is required")
+    expect(failure?.stderr).not.toContain("FLY_ORG")
+  })
 })

@@ -10,6 +10,7 @@ import { addFinalizer, FieldManager, KubeClient, removeFinalizer } from "../src/
 import { type KubeError, KubeUnavailable } from "../src/kube/kubeErrors.ts"
 import * as LeaderElection from "../src/kube/leaderElection.ts"
 import * as ResourceType from "../src/kube/resourceType.ts"
+import { Lease } from "../src/kube/resourceType.ts"
 
 const { kubeconfigPath } = inject("controlPlane")
 const Client = KubeClient.layerFromFile(kubeconfigPath)
@@ -279,6 +280,68 @@ describe("KubeClient against a real API server", () => {
     ),
   )
 
+  it.live("fenced leadership: a leader that cannot renew stops writing before another replica leads", () =>
+    run(
+      Effect.gen(function* () {
+        yield* ensureNamespace
+        const lease = {
+          name: "kube-it-fence",
+          namespace,
+          leaseDuration: "3 seconds",
+          renewDeadline: "2 seconds",
+          retryPeriod: "250 millis",
+        } as const
+        const client = yield* KubeClient
+        let severed = false
+        const writes: Array<number> = []
+        let successorStarted = Number.POSITIVE_INFINITY
+        // A reconcile that cannot be interrupted promptly: it writes every 100 ms for as long as it is let through.
+        const stubbornWriter = Effect.gen(function* () {
+          for (let n = 0; ; n++) {
+            yield* client.apply(ConfigMap, { metadata: { name: `fenced-${n % 3}`, namespace }, data: { n: String(n) } })
+            writes.push(Date.now())
+            yield* Effect.sleep("100 millis")
+          }
+        }).pipe(Effect.uninterruptible)
+        const b = yield* Effect.forkChild(
+          LeaderElection.run({ ...lease, identity: "b" }, stubbornWriter).pipe(
+            // Only b's Lease calls are cut: its writes would still reach the API server, but for the fence.
+            Effect.provideService(
+              KubeClient,
+              severable(client, () => severed, Lease.kind),
+            ),
+          ),
+        )
+        yield* eventually(
+          Effect.sync(() => writes.length),
+          (count) => count >= 3,
+        )
+        const c = yield* Effect.forkChild(
+          LeaderElection.run(
+            { ...lease, identity: "c" },
+            Effect.sync(() => (successorStarted = Math.min(successorStarted, Date.now()))).pipe(
+              Effect.andThen(Effect.never),
+            ),
+          ),
+        )
+        severed = true
+        yield* eventually(
+          Effect.sync(() => successorStarted),
+          (at) => Number.isFinite(at),
+        )
+        const written = writes.length
+        yield* Effect.sleep("1 second")
+        assert.strictEqual(writes.length, written, "no write after the successor started")
+        assert.isTrue(
+          writes.every((at) => at < successorStarted),
+          "every write of the old leader landed before the new one led",
+        )
+        yield* Fiber.interrupt(b)
+        yield* Fiber.interrupt(c)
+      }),
+    ),
+  )
+
   it.live("leader election: one leader at a time; the other takes over after release and after death", () =>
     run(
       Effect.gen(function* () {
@@ -346,14 +409,18 @@ describe("KubeClient against a real API server", () => {
 })
 
 /** A client whose every call fails once `isSevered()`: a replica that lost the API server. */
-const severable = (client: KubeClient["Service"], isSevered: () => boolean): KubeClient["Service"] => {
+const severable = (
+  client: KubeClient["Service"],
+  isSevered: () => boolean,
+  onlyKind?: string,
+): KubeClient["Service"] => {
   const cut = new KubeUnavailable({ request: "severed", message: "connection cut by the test" })
-  const guard = <A>(effect: Effect.Effect<A, KubeError>) =>
-    Effect.suspend(() => (isSevered() ? Effect.fail(cut) : effect))
+  const guard = <A>(kind: string, effect: Effect.Effect<A, KubeError>) =>
+    Effect.suspend(() => (isSevered() && (onlyKind === undefined || kind === onlyKind) ? Effect.fail(cut) : effect))
   return KubeClient.of({
     ...client,
-    get: (type, name, ns) => guard(client.get(type, name, ns)),
-    create: (type, object) => guard(client.create(type, object)),
-    replace: (type, object) => guard(client.replace(type, object)),
+    get: (type, name, ns) => guard(type.kind, client.get(type, name, ns)),
+    create: (type, object) => guard(type.kind, client.create(type, object)),
+    replace: (type, object) => guard(type.kind, client.replace(type, object)),
   })
 }

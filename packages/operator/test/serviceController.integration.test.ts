@@ -121,9 +121,10 @@ describe("Service controller against the local control plane and the Fly emulato
       async () => {
         const [current, owned] = await Promise.all([service(name), tunnel(name)])
         const address = owned?.status?.addresses?.find((entry) => entry.type === "v4")?.ip
+        const ipv6 = owned?.status?.addresses?.find((entry) => entry.type === "v6")?.ip
         const ingress = current?.status?.loadBalancer?.ingress
         return address !== undefined && ingress?.[0]?.ip === address && condition(current)?.status === "True"
-          ? { service: current as Service, tunnel: owned as Tunnel, address }
+          ? { service: current as Service, tunnel: owned as Tunnel, address, ipv6 }
           : undefined
       },
       120_000,
@@ -145,9 +146,12 @@ describe("Service controller against the local control plane and the Fly emulato
 
   it("gives a Service of our class the tunnel's address, shown by kubectl get svc, with Events", async () => {
     await applyService("web", { ports: [{ name: "http", port: 80 }] })
-    const { service: ready, tunnel: owned, address } = await publishedService("web")
+    const { service: ready, tunnel: owned, address, ipv6 } = await publishedService("web")
 
-    expect(ready.status?.loadBalancer?.ingress).toEqual([{ ip: address, ipMode: "Proxy" }])
+    expect(ready.status?.loadBalancer?.ingress).toEqual([
+      { ip: address, ipMode: "Proxy" },
+      { ip: ipv6, ipMode: "Proxy" },
+    ])
     expect(ready.metadata.finalizers).toContain(FINALIZER)
     expect(owned.metadata.ownerReferences).toEqual([
       expect.objectContaining({ kind: "Service", uid: ready.metadata.uid, controller: true }),
@@ -159,7 +163,7 @@ describe("Service controller against the local control plane and the Fly emulato
     // NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE
     expect(columns[0]).toBe("web")
     expect(columns[1]).toBe("LoadBalancer")
-    expect(columns[3]).toBe(address)
+    expect(columns[3]).toBe(`${address},${ipv6}`)
 
     expect((await eventWith("web", "TunnelCreated")).type).toBe("Normal")
     const assigned = await eventWith("web", "AddressAssigned")
@@ -193,12 +197,13 @@ describe("Service controller against the local control plane and the Fly emulato
     expect((await events("foreign")).items).toEqual([])
   })
 
-  it("follows a port added and removed: same address, the Machine updated in place", async () => {
+  it("follows a port added and removed: same address; a UDP port gets its own Machine, the TCP one stays as it was", async () => {
     await applyService("ports", { ports: [{ name: "http", port: 82 }] })
     const first = await publishedService("ports")
     const app = appOf(await flyState(), first.tunnel.metadata.uid)?.name ?? ""
     const [machine] = liveMachines(await flyState(), app)
     expect(machine).toBeDefined()
+    const tcpConfig = machine?.config
 
     await applyService("ports", {
       ports: [
@@ -206,14 +211,12 @@ describe("Service controller against the local control plane and the Fly emulato
         { name: "dns", port: 5353, protocol: "UDP" },
       ],
     })
-    await eventually("the Machine to publish the added port", async () => {
+    const udpMachine = await eventually("a Machine for the UDP port", async () => {
       const current = await tunnel("ports")
       const machines = liveMachines(await flyState(), app)
-      return current?.spec.ports.length === 2 &&
-        machines.length === 1 &&
-        machines[0] !== undefined &&
-        publishedPorts(machines[0]).includes(5353)
-        ? true
+      const udp = machines.find((entry) => entry.name === "frps-ord-udp")
+      return current?.spec.ports.length === 2 && machines.length === 2 && udp && publishedPorts(udp).includes(5353)
+        ? udp
         : undefined
     })
     expect((await tunnel("ports"))?.spec.ports).toEqual([
@@ -222,15 +225,16 @@ describe("Service controller against the local control plane and the Fly emulato
     ])
     const added = await publishedService("ports")
     expect(added.address).toBe(first.address)
-    expect(added.service.status?.loadBalancer?.ingress).toEqual([{ ip: first.address, ipMode: "Proxy" }])
-    expect(liveMachines(await flyState(), app).map((entry) => entry.id)).toEqual([machine?.id])
+    expect(added.service.status?.loadBalancer?.ingress?.[0]).toEqual({ ip: first.address, ipMode: "Proxy" })
+    // The TCP Machine was not touched: same Machine, same config, and it publishes no UDP.
+    const tcpMachine = liveMachines(await flyState(), app).find((entry) => entry.id === machine?.id)
+    expect(tcpMachine?.config).toEqual(tcpConfig)
+    expect(publishedPorts(udpMachine)).not.toContain(82)
 
     await applyService("ports", { ports: [{ name: "dns", port: 5353, protocol: "UDP" }] })
-    await eventually("the Machine to stop publishing the removed port", async () => {
+    await eventually("only the UDP Machine left", async () => {
       const machines = liveMachines(await flyState(), app)
-      return machines.length === 1 && machines[0] !== undefined && !publishedPorts(machines[0]).includes(82)
-        ? true
-        : undefined
+      return machines.length === 1 && machines[0]?.id === udpMachine.id ? true : undefined
     })
     expect((await tunnel("ports"))?.spec.ports).toEqual([
       expect.objectContaining({ name: "dns", port: 5353, protocol: "UDP" }),
@@ -238,9 +242,12 @@ describe("Service controller against the local control plane and the Fly emulato
     const removed = await publishedService("ports")
     expect(removed.address).toBe(first.address)
     const state = await flyState()
-    expect(liveMachines(state, app).map((entry) => entry.id)).toEqual([machine?.id])
-    expect(state.machines.filter((entry) => entry.app === app)).toHaveLength(1)
-    expect(state.ips.filter((ip) => ip.app === app)).toHaveLength(1)
+    expect(
+      state.ips
+        .filter((ip) => ip.app === app)
+        .map((ip) => ip.type)
+        .sort(),
+    ).toEqual(["v4", "v6"])
   })
 
   it("follows an annotation change", async () => {

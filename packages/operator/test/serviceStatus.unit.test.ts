@@ -58,6 +58,35 @@ describe("serviceStatusFor", () => {
     })
   })
 
+  it("publishes the IPv4 first, then the IPv6, and keeps only what was published while not Ready", () => {
+    const both: FlyTunnelStatus = {
+      ...readyAt("203.0.113.7"),
+      addresses: [
+        { ip: "2001:db8:f1e::7", type: "v6" },
+        { ip: "203.0.113.7", type: "v4" },
+      ],
+    }
+    const ready = serviceStatusFor(service(), both, NOW)
+    expect(ready.ingress).toEqual([
+      { ip: "203.0.113.7", ipMode: "Proxy" },
+      { ip: "2001:db8:f1e::7", ipMode: "Proxy" },
+    ])
+    expect(ours(ready)?.message).toBe("public address 203.0.113.7, 2001:db8:f1e::7")
+    // An IPv6 added while the tunnel is not Ready waits for Ready; the published IPv4 stays.
+    const onlyV4 = serviceStatusFor(service(), readyAt("203.0.113.7"), EARLIER)
+    const updating = serviceStatusFor(
+      service(onlyV4),
+      {
+        ...both,
+        conditions: [
+          { type: "Ready", status: "False", reason: Reasons.Provisioning, message: "", lastTransitionTime: NOW },
+        ],
+      },
+      NOW,
+    )
+    expect(updating.ingress).toEqual([{ ip: "203.0.113.7", ipMode: "Proxy" }])
+  })
+
   it("does not publish an address before the tunnel is Ready", () => {
     const status = serviceStatusFor(
       service(),

@@ -32,6 +32,7 @@ describe("tunnelSpecFromService", () => {
         regions: ["ord"],
         machineSize: "shared-cpu-1x",
         frpc: { replicas: 1 },
+        ipv6: true,
       }),
     )
   })

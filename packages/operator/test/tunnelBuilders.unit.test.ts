@@ -2,7 +2,12 @@ import { decodeFlyTunnelSpecResult, Labels, MANAGED_BY } from "@fly-tunnel-opera
 import { Env } from "@fly-tunnel-operator/frp"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { clientRolledOut, frpcDeployment, SPEC_HASH_ANNOTATION } from "../src/tunnel/frpcDeployment.ts"
+import {
+  clientRolledOut,
+  type FrpcClientPlan,
+  frpcDeployment,
+  SPEC_HASH_ANNOTATION,
+} from "../src/tunnel/frpcDeployment.ts"
 import { configHashOf, frpsMachineConfig } from "../src/tunnel/frpsMachineConfig.ts"
 import {
   flyAppName,
@@ -52,10 +57,13 @@ describe("names", () => {
 })
 
 describe("frpsMachineConfig", () => {
-  const plan = { region: "ord", controlPort: 7000 }
+  const plan = { region: "ord", role: "tcp", controlPort: 7000 } as const
   const trustPem = "-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----\n"
   const secrets = (tokenDigest: string, tlsDigest = "tls-1") => ({ tokenDigest, tlsDigest, trustPem })
   const config = frpsMachineConfig(tunnel, spec(), plan, "frps:1", secrets("digest-1"))
+  const udpPlan = { region: "ord", role: "udp", controlPort: 7001 } as const
+  const udpConfig = frpsMachineConfig(tunnel, spec(), udpPlan, "frps:1", secrets("digest-1"))
+  const frpsToml = (of: typeof config) => Buffer.from(of.files?.[0]?.raw_value ?? "", "base64").toString()
 
   it("runs frps with its config as a file and no token or private key in plain config", () => {
     expect(config).toMatchObject({
@@ -79,7 +87,7 @@ describe("frpsMachineConfig", () => {
     ])
   })
 
-  it("publishes the control port, each TCP port with its check and handlers, and UDP on its own port", () => {
+  it("the TCP Machine publishes the control port and each TCP port with its check and handlers, and no UDP", () => {
     expect(config.services).toEqual([
       { protocol: "tcp", internal_port: 7000, ports: [{ port: 7000 }], autostart: true, autostop: "off" },
       {
@@ -90,8 +98,29 @@ describe("frpsMachineConfig", () => {
         autostop: "off",
         checks: [{ type: "tcp", port: 443, interval: "10s", timeout: "2s", grace_period: "5s" }],
       },
+    ])
+    expect(frpsToml(config)).not.toContain("proxyBindAddr")
+    expect(frpsToml(config)).toContain("[[allowPorts]]\nsingle = 443\n")
+    expect(frpsToml(config)).not.toContain("single = 53")
+    expect(config.metadata?.[MachineMetadata.role]).toBeUndefined()
+  })
+
+  it("the UDP Machine binds its ports on fly-global-services, each on its own port, with a check on the control port", () => {
+    expect(udpConfig.services).toEqual([
+      {
+        protocol: "tcp",
+        internal_port: 7001,
+        ports: [{ port: 7001 }],
+        autostart: true,
+        autostop: "off",
+        checks: [{ type: "tcp", port: 7001, interval: "10s", timeout: "2s", grace_period: "5s" }],
+      },
       { protocol: "udp", internal_port: 53, ports: [{ port: 53 }], autostart: true, autostop: "off" },
     ])
+    expect(frpsToml(udpConfig)).toContain('proxyBindAddr = "fly-global-services"')
+    expect(frpsToml(udpConfig)).toContain("[[allowPorts]]\nsingle = 53\n")
+    expect(frpsToml(udpConfig)).not.toContain("single = 443")
+    expect(udpConfig.metadata).toMatchObject({ [MachineMetadata.region]: "ord", [MachineMetadata.role]: "udp" })
   })
 
   it("marks the Machine with the tunnel, the region and a hash that changes with the config, token or certificates only", () => {
@@ -113,7 +142,7 @@ describe("frpsMachineConfig", () => {
 })
 
 describe("frpcDeployment", () => {
-  const client = { region: "ord", toml: "serverAddr = '203.0.113.7'" }
+  const client: FrpcClientPlan = { slot: { region: "ord", role: "tcp" }, toml: "serverAddr = '203.0.113.7'" }
   const deployment = frpcDeployment(tunnel, spec({ frpc: { replicas: 2 } }), "frpc:1", "fto", client, "digest-1")
   const container = deployment.spec?.template.spec?.containers[0]
 
@@ -138,18 +167,34 @@ describe("frpcDeployment", () => {
     expect(deployment.spec?.template.spec?.automountServiceAccountToken).toBe(false)
   })
 
-  it("replaces Pods rather than overlapping them when a UDP port cannot be shared, and defaults the resources", () => {
-    expect(deployment.spec?.strategy).toEqual({ type: "Recreate" })
+  it("rolls TCP frpc Pods over without a gap, and defaults the resources", () => {
+    expect(deployment.spec?.strategy).toEqual({
+      type: "RollingUpdate",
+      rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+    })
+    expect(deployment.spec?.minReadySeconds).toBeUndefined()
     expect(container?.resources).toEqual({ requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } })
-    const tcpOnly = frpcDeployment(
+  })
+
+  it("runs one UDP frpc per UDP Machine, replaced rather than overlapped, available only once it stayed up", () => {
+    const udp = frpcDeployment(
       tunnel,
-      spec({ ports: [{ name: "https", port: 443 }] }),
+      spec({ frpc: { replicas: 2 } }),
       "frpc:1",
       "fto",
-      client,
+      { slot: { region: "ord", role: "udp" }, toml: "" },
       "d",
     )
-    expect(tcpOnly.spec?.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } })
+    expect(udp.metadata?.name).toBe(frpcDeploymentName(tunnel, "ord-udp"))
+    expect(udp.spec?.replicas).toBe(1)
+    expect(udp.spec?.strategy).toEqual({ type: "Recreate" })
+    expect(udp.spec?.minReadySeconds).toBe(15)
+    expect(udp.spec?.selector.matchLabels?.["fly-tunnel-operator.dev/role"]).toBe("udp")
+    expect(udp.spec?.template.spec?.volumes?.[0]?.secret?.items).toEqual([
+      { key: "frpc-ord-udp.toml", path: "frpc.toml" },
+    ])
+    // The TCP frpc's selector is what it was before UDP had its own Machine (selectors cannot change).
+    expect(deployment.spec?.selector.matchLabels?.["fly-tunnel-operator.dev/role"]).toBeUndefined()
   })
 
   it("rolls the Pods when the config or the token changes, and records a hash of itself", () => {

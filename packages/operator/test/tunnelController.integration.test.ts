@@ -62,7 +62,12 @@ describe("Tunnel controller against the local control plane and the Fly emulator
     expect(state.machines.filter((machine) => machine.app === app?.name && machine.state !== "destroyed")).toHaveLength(
       1,
     )
-    expect(state.ips.filter((ip) => ip.app === app?.name)).toHaveLength(1)
+    expect(
+      state.ips
+        .filter((ip) => ip.app === app?.name)
+        .map((ip) => ip.type)
+        .sort(),
+    ).toEqual(["v4", "v6"])
 
     await harness.kubectl("delete", "flytunnel", "web", "-n", harness.namespace, "--wait=true", "--timeout=120s")
     const after = await flyState()

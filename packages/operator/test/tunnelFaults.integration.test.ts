@@ -80,8 +80,10 @@ describe("Tunnel controller under faults, crashes and drift", () => {
       const seen = (await harness.emulator.state()).calls.length
       await harness.emulator.injectFault({ action, kind: "lostResponse", count: 1 } as Fault)
       await applyTunnel(name)
+      let converged = seen
       if (action === "updateMachine") {
         await readyTunnel(name)
+        converged = (await harness.emulator.state()).calls.length
         await applyTunnel(name, [
           { name: "http", port: 8080 },
           { name: "extra", port: 9090 },
@@ -94,15 +96,24 @@ describe("Tunnel controller under faults, crashes and drift", () => {
       )
       await harness.stopOperator()
       harness.startOperator()
-      const ready = await readyTunnel(name, (current) =>
-        action === "updateMachine"
-          ? (current.status?.machines?.length ?? 0) > 0 && current.status?.conditions?.[0]?.message !== undefined
-          : true,
-      )
+      const ready = await readyTunnel(name)
+      if (action === "updateMachine") {
+        // The update whose answer was lost is live: the one Machine publishes the new port and runs.
+        await machinePublishes(ready.metadata.uid, 9090)
+        const [machine] = (await flyResources(ready.metadata.uid)).machines
+        expect(machine?.state).toBe("started")
+        const updates = (await harness.emulator.state()).calls
+          .slice(seen)
+          .filter((call) => call.action === "updateMachine" && call.applied)
+        expect(updates.length).toBeGreaterThanOrEqual(1)
+        expect(
+          (await harness.emulator.state()).calls.slice(converged).filter((call) => call.action === "createMachine"),
+        ).toEqual([])
+      }
       const fly = await flyResources(ready.metadata.uid)
       expect(fly.apps).toHaveLength(1)
       expect(fly.machines).toHaveLength(1)
-      expect(fly.ips).toHaveLength(1)
+      expect(fly.ips.map((ip) => ip.type).sort()).toEqual(["v4", "v6"])
       await deleteTunnel(name, ready.metadata.uid)
     })
   }
@@ -121,7 +132,7 @@ describe("Tunnel controller under faults, crashes and drift", () => {
     const fly = await flyResources(ready.metadata.uid)
     expect(fly.apps).toHaveLength(1)
     expect(fly.machines).toHaveLength(1)
-    expect(fly.ips).toHaveLength(1)
+    expect(fly.ips.map((ip) => ip.type).sort()).toEqual(["v4", "v6"])
     await harness.emulator.clearFaults()
     await deleteTunnel("faults", ready.metadata.uid)
   })
@@ -139,19 +150,21 @@ describe("Tunnel controller under faults, crashes and drift", () => {
       const fly = await flyResources(ready.metadata.uid)
       return fly.machines.length === 1 && fly.machines[0]?.id !== machine ? fly : undefined
     })
-    expect(recreated.ips.map((ip) => ip.ip)).toEqual([address])
+    expect(recreated.ips.filter((ip) => ip.type === "v4").map((ip) => ip.ip)).toEqual([address])
     await readyTunnel("drift", (current) => current.status?.addresses?.[0]?.ip === address)
 
     await flyApi("DELETE", `/apps/${app}/ip_assignments/${address}`)
     const moved = await readyTunnel("drift", (current) => (current.status?.addresses?.[0]?.ip ?? address) !== address)
     const newAddress = moved.status?.addresses?.[0]?.ip ?? ""
-    expect((await flyResources(ready.metadata.uid)).ips.map((ip) => ip.ip)).toEqual([newAddress])
+    expect((await flyResources(ready.metadata.uid)).ips.filter((ip) => ip.type === "v4").map((ip) => ip.ip)).toEqual([
+      newAddress,
+    ])
     expect(await harness.frpcConfig(ready.metadata.uid, "ord")).toContain(newAddress)
 
     await flyApi("DELETE", `/apps/${app}?force=true`)
     await eventually("the App rebuilt", async () => {
       const fly = await flyResources(ready.metadata.uid)
-      return fly.apps.length === 1 && fly.machines.length === 1 && fly.ips.length === 1 ? true : undefined
+      return fly.apps.length === 1 && fly.machines.length === 1 && fly.ips.length === 2 ? true : undefined
     })
     await readyTunnel("drift")
     await deleteTunnel("drift", ready.metadata.uid)

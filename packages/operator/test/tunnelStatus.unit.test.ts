@@ -27,7 +27,9 @@ const machine = (region: string, state: string, checks: Machine["checks"] = []):
     config: { image: "frps" },
     checks,
   },
+  slot: { region, role: "tcp" },
   controlPort: region === "ord" ? 7000 : 7001,
+  current: true,
 })
 const passing = [{ name: "servicecheck-00-tcp-80", status: "passing" }]
 
@@ -35,9 +37,10 @@ const converged: Observations = {
   generation: 3,
   spec,
   app,
-  token: { secretsVersion: 2, tokenDigest: "abc", tlsDigest: "def" },
+  token: { secretsVersion: 2, tokenDigest: "abc", tlsDigest: "def", cluster: "c1" },
   machines: [machine("ord", "started", passing), machine("ams", "started", passing)],
   address: "203.0.113.7",
+  ipv6: "2001:db8:f1e::7",
   clientRolledOut: true,
   blocked: [],
 }
@@ -54,10 +57,13 @@ describe("tunnelStatus", () => {
       regions: "ord,ams",
       app: { name: "fto-web-uid", network: "fto-uid", id: "app-1", secretsVersion: 2, tokenDigest: "abc" },
       machines: [
-        { id: "m-ord", region: "ord", state: "started", instanceId: "i-ord", controlPort: 7000 },
-        { id: "m-ams", region: "ams", state: "started", instanceId: "i-ams", controlPort: 7001 },
+        { id: "m-ord", region: "ord", state: "started", instanceId: "i-ord", controlPort: 7000, upToDate: true },
+        { id: "m-ams", region: "ams", state: "started", instanceId: "i-ams", controlPort: 7001, upToDate: true },
       ],
-      addresses: [{ ip: "203.0.113.7", type: "v4" }],
+      addresses: [
+        { ip: "203.0.113.7", type: "v4" },
+        { ip: "2001:db8:f1e::7", type: "v6" },
+      ],
     })
     expect(status.conditions?.map((item) => [item.type, item.status])).toEqual([
       ["Ready", "True"],
@@ -67,6 +73,30 @@ describe("tunnelStatus", () => {
       ["ClientReady", "True"],
     ])
     expect(isReady(status)).toBe(true)
+  })
+
+  it("waits for the IPv6 unless the spec opts out, and says UDP stays on the IPv4", () => {
+    const { ipv6: _none, ...withoutIpv6 } = converged
+    const waiting = tunnelStatus(withoutIpv6, undefined, NOW)
+    expect(condition(waiting, "AddressReady")).toMatchObject({
+      status: "False",
+      reason: "Provisioning",
+      message: "allocating an IPv6",
+    })
+    const optedOut = tunnelStatus({ ...withoutIpv6, spec: { ...spec, ipv6: false } }, undefined, NOW)
+    expect(condition(optedOut, "AddressReady")?.status).toBe("True")
+    expect(optedOut.addresses).toEqual([{ ip: "203.0.113.7", type: "v4" }])
+    const udp = tunnelStatus(
+      {
+        ...converged,
+        spec: { ...spec, ports: [...spec.ports, { name: "dns", port: 53, protocol: "UDP", proxyProtocol: "none" }] },
+      },
+      undefined,
+      NOW,
+    )
+    expect(condition(udp, "AddressReady")?.message).toBe(
+      "dedicated IPv4 203.0.113.7 and IPv6 2001:db8:f1e::7 (UDP ports on the IPv4 only: Fly carries no UDP over IPv6)",
+    )
   })
 
   it("waits for frpc while a Machine's check does not pass yet", () => {

@@ -129,7 +129,12 @@ describe("the tunnel's certificates (in-memory API server, in-process Fly emulat
     // frps's pair reaches Fly as app secrets (base64, as files need), never in the Machine config.
     const app = tunnel.status?.app?.name ?? ""
     const secrets = (await shownSecrets(target)).filter((item) => item.app === app)
-    expect(secrets.map((item) => item.name).sort()).toEqual(["FRPS_TLS_CERT", "FRPS_TLS_KEY", "FRP_TOKEN"])
+    expect(secrets.map((item) => item.name).sort()).toEqual([
+      "FRPS_TLS_CERT",
+      "FRPS_TLS_KEY",
+      "FRP_TOKEN",
+      expect.stringMatching(/^FTO_CLUSTER_/),
+    ])
     expect(decode(secrets.find((item) => item.name === "FRPS_TLS_CERT")?.value)).toBe(decode(stored["frps.crt"]))
     const machine = (await target.emulator.state()).machines.find((item) => item.app === app)
     expect(JSON.stringify(machine?.config)).not.toContain(stored["frps.key"])

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process"
+import { createSocket } from "node:dgram"
 import { createWriteStream } from "node:fs"
 import { connect } from "node:net"
 import { dirname, join } from "node:path"
@@ -30,6 +31,21 @@ export const lanHostSample = (address: string): string =>
 
 const progress = (line: string) => process.stderr.write(`[start] ${line}\n`)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Sends a datagram and waits up to two seconds for it to come back. */
+const echoesDatagram = (host: string, port: number, text: string) =>
+  new Promise<boolean>((resolve) => {
+    const socket = createSocket("udp4")
+    const done = (ok: boolean) => {
+      clearTimeout(timer)
+      socket.close()
+      resolve(ok)
+    }
+    const timer = setTimeout(() => done(false), 2_000)
+    socket.on("message", (message) => done(message.toString() === text))
+    socket.on("error", () => done(false))
+    socket.send(text, port, host)
+  })
 
 /** Sends a line and waits for it to come back (no half-close: frp drops both directions on FIN). */
 const echoes = (host: string, port: number, text: string) =>
@@ -91,7 +107,9 @@ export const runLocalDemo = async (): Promise<void> => {
         )
         if (input !== undefined) child.stdin?.end(input)
       })
-    progress(`applying the sample Service ${SAMPLE.namespace}/${SAMPLE.name} (LoadBalancer, port ${SAMPLE.port})`)
+    progress(
+      `applying the sample Service ${SAMPLE.namespace}/${SAMPLE.name} (LoadBalancer, port ${SAMPLE.port} TCP and UDP)`,
+    )
     await kubectl(
       ["apply", "-f", "-"],
       JSON.stringify({
@@ -101,7 +119,10 @@ export const runLocalDemo = async (): Promise<void> => {
         spec: {
           type: "LoadBalancer",
           loadBalancerClass: "fly-tunnel-operator.dev/lb",
-          ports: [{ name: "echo", port: SAMPLE.port, protocol: "TCP" }],
+          ports: [
+            { name: "echo", port: SAMPLE.port, protocol: "TCP" },
+            { name: "echo-udp", port: SAMPLE.port, protocol: "UDP" },
+          ],
         },
       }),
     )
@@ -112,7 +133,7 @@ export const runLocalDemo = async (): Promise<void> => {
     cleanups.push(() => backend.stop())
     progress(`echo backend listening on the ClusterIP ${clusterIp}:${SAMPLE.port} (in the service network)`)
 
-    progress("waiting for EXTERNAL-IP (App, Machine running frps, IPv4, frpc Deployment)")
+    progress("waiting for EXTERNAL-IP (App, a Machine for TCP and one for UDP, IPv4 and IPv6, frpc)")
     const externalIp = await pollFor(
       "EXTERNAL-IP",
       async () => (await jsonpath(".status.loadBalancer.ingress[0].ip")) || undefined,
@@ -125,6 +146,23 @@ export const runLocalDemo = async (): Promise<void> => {
       60_000,
     )
     progress(`EXTERNAL-IP ${externalIp}: bytes flow through the public address`)
+    await pollFor(
+      "a datagram through the tunnel",
+      async () => ((await echoesDatagram(target.host, target.port, "hello\n")) ? true : undefined),
+      60_000,
+    )
+    progress(`EXTERNAL-IP ${externalIp}: datagrams come back too (UDP, on the IPv4 only: Fly has no UDP over IPv6)`)
+    // The tunnel's IPv6 follows the IPv4 in the ingress (Fly gives one to every App for free).
+    const ipv6 = await jsonpath(".status.loadBalancer.ingress[1].ip")
+    const targetV6 = ipv6 === "" ? undefined : stack.emulator.publicAddress(ipv6, SAMPLE.port)
+    if (targetV6 !== undefined) {
+      await pollFor(
+        "bytes through the IPv6",
+        async () => ((await echoes(targetV6.host, targetV6.port, "hello\n")) ? true : undefined),
+        60_000,
+      )
+      progress(`IPv6 ${ipv6}: bytes flow through it too`)
+    }
 
     const kubectlDir = dirname(tools.kubectl)
     process.stdout.write(`
@@ -143,6 +181,12 @@ Local stack is up. In another shell (as root):
   # bytes through the public address, back from the echo backend on ${clusterIp}:${SAMPLE.port}:
   node -e 's=require("net").connect(${target.port},"${target.host}",()=>s.write("hello\\n"));s.on("data",d=>{process.stdout.write(d);s.destroy()})'
   printf 'hello\\n' | nc -q1 ${target.host} ${target.port}   # the same with netcat, if installed
+  printf 'hello\\n' | nc -u -q1 ${target.host} ${target.port}   # a datagram, over UDP${
+    targetV6 === undefined
+      ? ""
+      : `
+  printf 'hello\\n' | nc -q1 ${targetV6.host} ${targetV6.port}   # and through the IPv6`
+  }
 
   # your own backend: create a LoadBalancer Service of class fly-tunnel-operator.dev/lb, then
   # $BACKEND_EXEC <program listening on its ClusterIP:port>

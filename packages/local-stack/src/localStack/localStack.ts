@@ -13,6 +13,8 @@ export interface LocalStackOptions {
   readonly tools: Tools
   /** Use this running control plane (a test run's) instead of starting one; it is left running on stop. */
   readonly controlPlane?: ControlPlaneEndpoint
+  /** Use this running emulator (one Fly organization shared by two clusters); it is left running on stop. */
+  readonly emulator?: RunningEmulator
   /** Progress lines while the stack boots. */
   readonly log?: (line: string) => void
 }
@@ -58,9 +60,13 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
       controlPlane = started
     }
 
-    log("starting the Fly emulator with its machine runtime")
-    const emulator = await startEmulator({ frpsPath: options.tools.frps, network: "auto" })
-    cleanups.push(() => emulator.close())
+    let emulator = options.emulator
+    if (emulator === undefined) {
+      log("starting the Fly emulator with its machine runtime")
+      const started = await startEmulator({ frpsPath: options.tools.frps, network: "auto" })
+      cleanups.push(() => started.close())
+      emulator = started
+    }
     log(`Fly emulator at ${emulator.baseUrl}`)
 
     // The token file and the node agent's log; removed on stop.

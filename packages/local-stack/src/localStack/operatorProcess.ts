@@ -18,6 +18,8 @@ export interface OperatorProcessOptions {
   readonly env?: Record<string, string>
   /** The program to run: the operator's main.ts by default; the bundle (dist/operator.mjs) works too. */
   readonly entry?: string
+  /** Arguments, e.g. `["sweep", "--dry-run"]` for a command instead of the operator. */
+  readonly args?: ReadonlyArray<string>
   /** Receives every line the operator prints (JSON logs). */
   readonly log?: (line: string) => void
 }
@@ -32,10 +34,15 @@ export interface OperatorProcess {
   readonly output: () => ReadonlyArray<string>
   /** Resolves with the exit code or signal once the process has ended. */
   readonly exited: Promise<string>
+  readonly ended: () => boolean
   /** Graceful stop: SIGTERM, SIGKILL after `graceMs` (default 10 s). */
   stop(graceMs?: number): Promise<void>
   /** A crash: SIGKILL at once. */
   kill(): Promise<void>
+  /** A freeze (a stalled node, a long GC pause): SIGSTOP; the process keeps its sockets but runs nothing. */
+  freeze(): void
+  /** SIGCONT after `freeze`: timers fire late, requests sent before the freeze may have landed meanwhile. */
+  resume(): void
 }
 
 /** Runs the operator as its own process, the way the chart's Deployment runs it, with metrics and health on loopback. */
@@ -54,7 +61,12 @@ export const startOperatorProcess = async (options: OperatorProcessOptions): Pro
     LOG_LEVEL: options.logLevel ?? "info",
     ...options.env,
   }
-  const [command, ...args] = [...parentDeathPrefix, process.execPath, options.entry ?? operatorEntrypoint]
+  const [command, ...args] = [
+    ...parentDeathPrefix,
+    process.execPath,
+    options.entry ?? operatorEntrypoint,
+    ...(options.args ?? []),
+  ]
   const child = spawn(command as string, args, { env, stdio: ["ignore", "pipe", "pipe"] })
   reapOnExit(child)
   const lines: Array<string> = []
@@ -84,6 +96,7 @@ export const startOperatorProcess = async (options: OperatorProcessOptions): Pro
     healthUrl: `http://127.0.0.1:${healthPort}`,
     output: () => [...lines],
     exited,
+    ended,
     stop: async (graceMs = 10_000) => {
       if (ended()) return
       const kill = setTimeout(() => child.kill("SIGKILL"), graceMs)
@@ -95,6 +108,12 @@ export const startOperatorProcess = async (options: OperatorProcessOptions): Pro
       if (ended()) return
       child.kill("SIGKILL")
       await exited
+    },
+    freeze: () => {
+      child.kill("SIGSTOP")
+    },
+    resume: () => {
+      child.kill("SIGCONT")
     },
   }
 }

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { operatorEntrypoint } from "@fly-tunnel-operator/operator"
 import {
   CoreV1Api,
   KubeConfig,
@@ -10,8 +11,9 @@ import {
   type V1PodCondition,
   Watch,
 } from "@kubernetes/client-node"
-import { type ContainerState, PodProcess } from "./podProcess.ts"
+import { type ContainerState, PodProcess, type RestartPolicy } from "./podProcess.ts"
 import { materializeVolumes, resolveContainer } from "./podSpecResolution.ts"
+import { serviceAccountKubeconfigFor } from "./serviceAccountCredentials.ts"
 
 export interface NodeAgentOptions {
   readonly kubeconfigPath: string
@@ -31,7 +33,26 @@ export interface NodeAgent {
 }
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch)
-const FRPC_IMAGE = /(^|\/)frpc([:@]|$)/
+
+/** An image this agent can run, and the host program that stands in for its entrypoint. */
+interface RunnableImage {
+  readonly entrypoint: ReadonlyArray<string>
+  /** What a container `command` may name; absent: only the image's entrypoint. */
+  readonly command?: RegExp
+  /** The program talks to the API server as its Pod's ServiceAccount (KUBECONFIG, see serviceAccountCredentials). */
+  readonly serviceAccount: boolean
+}
+
+/** frpc (the tunnels' clients) and the operator's own image (its Deployment, and the chart's uninstall hook). */
+const runnableImage = (image: string, frpcPath: string): RunnableImage | undefined => {
+  if (/(^|\/)frpc([:@]|$)/.test(image)) {
+    return { entrypoint: [frpcPath], command: /(^|\/)frpc$/, serviceAccount: false }
+  }
+  if (/(^|\/)fly-tunnel-operator([:@]|$)/.test(image)) {
+    return { entrypoint: [process.execPath, operatorEntrypoint], serviceAccount: true }
+  }
+  return undefined
+}
 
 const condition = (type: string, ready: boolean, reason?: string, message?: string): V1PodCondition => ({
   type,
@@ -43,8 +64,9 @@ const condition = (type: string, ready: boolean, reason?: string, message?: stri
 
 /**
  * Stands in for the kubelet, in the spirit of a virtual kubelet: registers a Node, runs the Pods bound to it whose
- * image is frpc as real frpc processes, and reports their status, so Deployment readiness comes from the real
- * controllers. Pods of other images stay Pending with reason UnsupportedImage.
+ * image is frpc as real frpc processes and those of the operator's image as the operator's program, and reports
+ * their status, so Deployment readiness and Job completion come from the real controllers. Pods of other images stay
+ * Pending with reason UnsupportedImage.
  */
 export const startNodeAgent = async (options: NodeAgentOptions): Promise<NodeAgent> => {
   const kubeConfig = new KubeConfig()
@@ -140,6 +162,43 @@ export const startNodeAgent = async (options: NodeAgentOptions): Promise<NodeAge
 
   const reportContainer = (pod: V1Pod, state: ContainerState) => {
     const [container] = pod.spec?.containers ?? []
+    if (state.finishedAt !== undefined) {
+      // A Job's Pod: its phase and exit code are what the Job controller counts.
+      const succeeded = state.lastExitCode === 0
+      const reason = succeeded ? "Completed" : "Error"
+      void patchStatus(pod, {
+        phase: succeeded ? "Succeeded" : "Failed",
+        hostIP: address,
+        podIP: address,
+        podIPs: [{ ip: address }],
+        startTime: state.startedAt,
+        conditions: [
+          condition("PodScheduled", true),
+          condition("Initialized", true),
+          condition("ContainersReady", false, "PodCompleted"),
+          condition("Ready", false, "PodCompleted"),
+        ],
+        containerStatuses: [
+          {
+            name: container?.name ?? "",
+            image: container?.image ?? "",
+            imageID: container?.image ?? "",
+            ready: false,
+            started: false,
+            restartCount: state.restartCount,
+            state: {
+              terminated: {
+                exitCode: state.lastExitCode ?? -1,
+                reason,
+                startedAt: state.startedAt,
+                finishedAt: state.finishedAt,
+              },
+            },
+          },
+        ],
+      })
+      return
+    }
     void patchStatus(pod, {
       phase: "Running",
       hostIP: address,
@@ -172,25 +231,46 @@ export const startNodeAgent = async (options: NodeAgentOptions): Promise<NodeAge
     const name = pod.metadata?.name ?? ""
     const containers = pod.spec?.containers ?? []
     const [container] = containers
-    if (container === undefined || containers.length !== 1 || !FRPC_IMAGE.test(container.image ?? "")) {
+    const image = runnableImage(container?.image ?? "", options.frpcPath)
+    if (container === undefined || containers.length !== 1 || image === undefined) {
       processes.set(key(pod), { process: undefined, pod })
-      await reportPending(pod, "UnsupportedImage", "the local node agent runs only single-container frpc Pods")
+      await reportPending(
+        pod,
+        "UnsupportedImage",
+        "the local node agent runs only single-container frpc and fly-tunnel-operator Pods",
+      )
+      return
+    }
+    if (pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed") {
+      // Finished before this agent saw it (a restart): never run again.
+      processes.set(key(pod), { process: undefined, pod })
       return
     }
     try {
       const dir = podDir(namespace, name)
       await mkdir(dir, { recursive: true })
       const volumes = await materializeVolumes(core, pod, dir)
+      const withAccount = image.serviceAccount && pod.spec?.automountServiceAccountToken !== false
       const resolved = await resolveContainer(core, pod, container, {
-        binary: options.frpcPath,
+        entrypoint: image.entrypoint,
+        ...(image.command === undefined ? {} : { command: image.command }),
         volumes,
         nodeName,
         podIp: address,
+        ...(withAccount
+          ? { extraEnv: { KUBECONFIG: await serviceAccountKubeconfigFor(core, kubeConfig, pod, dir) } }
+          : {}),
       })
       if (stopped || processes.has(key(pod))) return
+      const restartPolicy = (pod.spec?.restartPolicy ?? "Always") as RestartPolicy
       processes.set(key(pod), {
         pod,
-        process: new PodProcess(resolved, logFile(namespace, name), (state) => reportContainer(pod, state)),
+        process: new PodProcess(
+          resolved,
+          logFile(namespace, name),
+          (state) => reportContainer(pod, state),
+          restartPolicy,
+        ),
       })
       log(`started ${key(pod)}`)
     } catch (error) {

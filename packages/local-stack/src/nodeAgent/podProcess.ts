@@ -7,11 +7,17 @@ export interface ContainerState {
   readonly restartCount: number
   readonly startedAt: Date
   readonly lastExitCode?: number
+  /** Exited for good (the Pod's restartPolicy says no restart): the Pod Succeeded (code 0) or Failed. */
+  readonly finishedAt?: Date
 }
 
+/** The Pod's `restartPolicy`: Always (Deployments), OnFailure or Never (Jobs). */
+export type RestartPolicy = "Always" | "OnFailure" | "Never"
+
 /**
- * One container as a supervised host process: restarted with kubelet-like backoff (10s doubling to 5m is too slow
- * for tests, so 1s doubling to 10s) until stopped. State changes are reported for the Pod status.
+ * One container as a supervised host process: restarted as its Pod's restartPolicy says, with kubelet-like backoff
+ * (10s doubling to 5m is too slow for tests, so 1s doubling to 10s), until stopped. State changes are reported for
+ * the Pod status.
  */
 export class PodProcess {
   private child: ChildProcess | undefined
@@ -21,11 +27,18 @@ export class PodProcess {
   private readonly container: ResolvedContainer
   private readonly logFile: string
   private readonly onState: (state: ContainerState) => void
+  private readonly restartPolicy: RestartPolicy
 
-  constructor(container: ResolvedContainer, logFile: string, onState: (state: ContainerState) => void) {
+  constructor(
+    container: ResolvedContainer,
+    logFile: string,
+    onState: (state: ContainerState) => void,
+    restartPolicy: RestartPolicy = "Always",
+  ) {
     this.container = container
     this.logFile = logFile
     this.onState = onState
+    this.restartPolicy = restartPolicy
     this.start()
   }
 
@@ -38,14 +51,32 @@ export class PodProcess {
       stdio: ["ignore", "pipe", "pipe"],
     })
     this.child = child
-    child.stdout?.pipe(log)
-    child.stderr?.pipe(log)
+    // Two sources into one file: neither may end it; it ends once both are closed.
+    child.stdout?.pipe(log, { end: false })
+    child.stderr?.pipe(log, { end: false })
+    child.once("close", () => log.end())
     const startedAt = new Date()
     this.onState({ running: true, restartCount: this.restartCount, startedAt })
     child.on("exit", (code) => {
       this.child = undefined
       if (this.stopped) return
-      this.onState({ running: false, restartCount: this.restartCount, startedAt, lastExitCode: code ?? -1 })
+      const exitCode = code ?? -1
+      if (this.restartPolicy === "Never" || (this.restartPolicy === "OnFailure" && exitCode === 0)) {
+        this.stopped = true
+        const finishedAt = new Date()
+        // Reported once the output is in the log file, so whoever sees the Pod finished can read all of it.
+        log.once("finish", () =>
+          this.onState({
+            running: false,
+            restartCount: this.restartCount,
+            startedAt,
+            lastExitCode: exitCode,
+            finishedAt,
+          }),
+        )
+        return
+      }
+      this.onState({ running: false, restartCount: this.restartCount, startedAt, lastExitCode: exitCode })
       const delay = Math.min(10_000, 1_000 * 2 ** Math.min(this.restartCount, 4))
       this.restartCount += 1
       this.restartTimer = setTimeout(() => this.start(), delay)

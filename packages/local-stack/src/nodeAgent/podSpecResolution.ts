@@ -1,6 +1,7 @@
 import { chmod, mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import type { CoreV1Api, V1Container, V1EnvVar, V1Pod } from "@kubernetes/client-node"
+import type { CoreV1Api, V1Container, V1EnvVar, V1Pod, V1ProjectedVolumeSource } from "@kubernetes/client-node"
+import { podServiceAccountToken } from "./serviceAccountCredentials.ts"
 
 /** What a Pod's container turns into on this node: a command line, an environment, and materialized volumes. */
 export interface ResolvedContainer {
@@ -18,7 +19,63 @@ const decodeSecretData = (data: Record<string, string> | undefined): Record<stri
 const textData = (data: Record<string, string> | undefined): Record<string, Buffer> =>
   Object.fromEntries(Object.entries(data ?? {}).map(([key, value]) => [key, Buffer.from(value)]))
 
-/** Writes the Pod's secret, configMap and emptyDir volumes under `root`, returning volume name → host directory. */
+/**
+ * The files of a projected volume, by path: the kubelet's kube-api-access volume (a bound ServiceAccount token, the
+ * cluster CA from kube-root-ca.crt, the namespace) and any other mix of those sources.
+ */
+const projectedFiles = async (
+  core: CoreV1Api,
+  pod: V1Pod,
+  volume: { readonly name: string; readonly projected: V1ProjectedVolumeSource },
+): Promise<Record<string, Buffer>> => {
+  const namespace = pod.metadata?.namespace ?? "default"
+  const files: Record<string, Buffer> = {}
+  const pick = (data: Record<string, Buffer>, items: ReadonlyArray<{ key: string; path: string }> | undefined) => {
+    for (const item of items ?? Object.keys(data).map((key) => ({ key, path: key }))) {
+      const content = data[item.key]
+      if (content === undefined) throw new PodResolutionError(`volume ${volume.name}: key ${item.key} not found`)
+      files[item.path] = content
+    }
+  }
+  for (const source of volume.projected.sources ?? []) {
+    if (source.serviceAccountToken !== undefined) {
+      const { path, expirationSeconds, audience } = source.serviceAccountToken
+      files[path] = Buffer.from(
+        await podServiceAccountToken(core, pod, {
+          ...(expirationSeconds === undefined ? {} : { expirationSeconds }),
+          ...(audience === undefined ? {} : { audiences: [audience] }),
+        }),
+      )
+    } else if (source.configMap?.name !== undefined) {
+      const configMap = await core.readNamespacedConfigMap({ name: source.configMap.name, namespace }).catch(() => {
+        throw new PodResolutionError(
+          `configMap ${namespace}/${source.configMap?.name} for volume ${volume.name} not found`,
+        )
+      })
+      pick(textData(configMap.data), source.configMap.items)
+    } else if (source.secret?.name !== undefined) {
+      const secret = await core.readNamespacedSecret({ name: source.secret.name, namespace }).catch(() => {
+        throw new PodResolutionError(`secret ${namespace}/${source.secret?.name} for volume ${volume.name} not found`)
+      })
+      pick(decodeSecretData(secret.data), source.secret.items)
+    } else if (source.downwardAPI !== undefined) {
+      for (const item of source.downwardAPI.items ?? []) {
+        if (item.fieldRef === undefined) {
+          throw new PodResolutionError(`volume ${volume.name}: only fieldRef downward API items are supported`)
+        }
+        files[item.path] = Buffer.from(fieldValue(pod, item.fieldRef.fieldPath, "", ""))
+      }
+    } else {
+      throw new PodResolutionError(`volume ${volume.name}: a projected source of an unsupported kind`)
+    }
+  }
+  return files
+}
+
+/**
+ * Writes the Pod's secret, configMap, projected and emptyDir volumes under `root`, returning volume name → host
+ * directory.
+ */
 export const materializeVolumes = async (
   core: CoreV1Api,
   pod: V1Pod,
@@ -51,8 +108,13 @@ export const materializeVolumes = async (
       files = textData(configMap.data)
       mode = volume.configMap.defaultMode ?? mode
       items = volume.configMap.items
+    } else if (volume.projected !== undefined) {
+      files = await projectedFiles(core, pod, { name: volume.name, projected: volume.projected })
+      mode = volume.projected.defaultMode ?? mode
     } else if (volume.emptyDir === undefined) {
-      throw new PodResolutionError(`volume ${volume.name}: only secret, configMap and emptyDir volumes are supported`)
+      throw new PodResolutionError(
+        `volume ${volume.name}: only secret, configMap, projected and emptyDir volumes are supported`,
+      )
     }
     const selected =
       items ?? Object.keys(files).map((key): { key: string; path: string; mode?: number } => ({ key, path: key }))
@@ -121,14 +183,24 @@ const envValue = async (
 }
 
 /**
- * Resolves a container to a host command: the image entrypoint becomes the real binary, and any argument that
- * points into a volume mount is rewritten to the materialized directory (there is no mount namespace).
+ * Resolves a container to a host command: the image entrypoint becomes the real binary, and any argument or env value
+ * that points into a volume mount is rewritten to the materialized directory (there is no mount namespace).
  */
 export const resolveContainer = async (
   core: CoreV1Api,
   pod: V1Pod,
   container: V1Container,
-  context: { binary: string; volumes: ReadonlyMap<string, string>; nodeName: string; podIp: string },
+  context: {
+    /** The host command that stands in for the image's entrypoint. */
+    readonly entrypoint: ReadonlyArray<string>
+    /** What a container `command` may name (the image's own binary); none: the image's entrypoint only. */
+    readonly command?: RegExp
+    readonly volumes: ReadonlyMap<string, string>
+    readonly nodeName: string
+    readonly podIp: string
+    /** Set for the process besides the container's env (KUBECONFIG for the service account). */
+    readonly extraEnv?: Readonly<Record<string, string>>
+  },
 ): Promise<ResolvedContainer> => {
   const mounts = (container.volumeMounts ?? []).map((mount) => {
     const dir = context.volumes.get(mount.name)
@@ -145,13 +217,14 @@ export const resolveContainer = async (
   }
   const [entrypoint, ...commandArgs] = container.command ?? []
   const argv = [...commandArgs, ...(container.args ?? [])].map(toHost)
-  if (entrypoint !== undefined && !/(^|\/)frpc$/.test(entrypoint)) {
-    throw new PodResolutionError(`command ${entrypoint} is not frpc; the local node agent runs only frpc`)
+  if (entrypoint !== undefined && (context.command === undefined || !context.command.test(entrypoint))) {
+    throw new PodResolutionError(`command ${entrypoint} is not the image's own; the local node agent cannot run it`)
   }
   const env: Record<string, string> = {}
   for (const variable of container.env ?? []) {
     const value = await envValue(core, pod, variable, context)
-    if (value !== undefined) env[variable.name] = value
+    // A path into a volume (FLY_API_TOKEN_FILE) points at the materialized directory, as arguments do.
+    if (value !== undefined) env[variable.name] = toHost(value)
   }
-  return { command: [context.binary, ...argv], env }
+  return { command: [...context.entrypoint, ...argv], env: { ...env, ...context.extraEnv } }
 }

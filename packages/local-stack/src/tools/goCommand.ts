@@ -5,7 +5,7 @@ export class GoMissingError extends Error {
   constructor() {
     super(
       "Go is needed to build the test binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, " +
-        "kubectl, frps, frpc, helm) and was not found on PATH. Install Go 1.26 or newer (https://go.dev/dl/), " +
+        "kubectl, frps, frpc, helm, actionlint, registry) and was not found on PATH. Install Go 1.26 or newer (https://go.dev/dl/), " +
         "or point FTO_TOOL_<NAME> variables at existing binaries, then run `pnpm tools`.",
     )
   }

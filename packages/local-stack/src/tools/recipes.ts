@@ -2,7 +2,7 @@ import { readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { runGo } from "./goCommand.ts"
 import type { ToolName } from "./toolNames.ts"
-import { FRP_VERSION, HELM_VERSION, KUBERNETES_VERSION } from "./versions.ts"
+import { ACTIONLINT_VERSION, DISTRIBUTION_VERSION, FRP_VERSION, HELM_VERSION, KUBERNETES_VERSION } from "./versions.ts"
 
 /** How one group of binaries is built from Go modules at a pinned version. */
 export interface Recipe {
@@ -111,4 +111,34 @@ const helm: Recipe = {
   },
 }
 
-export const RECIPES: ReadonlyArray<Recipe> = [frp, helm, kubernetes]
+/** A small module (seconds to build); `go install` stamps its version from the module. */
+const actionlint: Recipe = {
+  key: `actionlint-${ACTIONLINT_VERSION}`,
+  tools: ["actionlint"],
+  build: async (context) => {
+    await runGo(
+      ["install", "-trimpath", "-ldflags=-s -w", `github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}`],
+      { cwd: context.workDir, env: { GOBIN: context.binDir }, onOutput: context.onOutput },
+    )
+  },
+}
+
+/** The registry main module builds with `go install`; its release builds stamp the version like this. */
+const registry: Recipe = {
+  key: `distribution-${DISTRIBUTION_VERSION}`,
+  tools: ["registry"],
+  build: async (context) => {
+    const ldflags = `-s -w -X github.com/distribution/distribution/v3/version.version=${DISTRIBUTION_VERSION}`
+    await runGo(
+      [
+        "install",
+        "-trimpath",
+        `-ldflags=${ldflags}`,
+        `github.com/distribution/distribution/v3/cmd/registry@${DISTRIBUTION_VERSION}`,
+      ],
+      { cwd: context.workDir, env: { GOBIN: context.binDir }, onOutput: context.onOutput },
+    )
+  },
+}
+
+export const RECIPES: ReadonlyArray<Recipe> = [frp, helm, actionlint, registry, kubernetes]

@@ -7,6 +7,8 @@ export const TOOL_NAMES = [
   "frps",
   "frpc",
   "helm",
+  "actionlint",
+  "registry",
 ] as const
 
 export type ToolName = (typeof TOOL_NAMES)[number]

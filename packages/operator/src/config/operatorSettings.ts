@@ -26,6 +26,7 @@ const Address = Schema.String.check(
 )
 const Enabled = Schema.Literals(["true", "false"])
 const PositiveInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThan(0))
+const NonNegativeInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0))
 const NonEmpty = Schema.NonEmptyString
 const Bounded = (maximum: number) => PositiveInt.check(Schema.isLessThanOrEqualTo(maximum))
 
@@ -245,5 +246,29 @@ export const SETTINGS = {
     description: "reconciles at once per controller",
     schema: PositiveInt,
     default: "4",
+  }),
+  clusterId: setting({
+    flag: "cluster-id",
+    env: "CLUSTER_ID",
+    description:
+      "this cluster's identity on Fly, marked on every App it makes (default: the kube-system namespace's UID)",
+    schema: Schema.String.check(
+      Schema.makeFilter((value) => /^[A-Za-z0-9-]*$/.test(value) || "must be letters, digits and dashes"),
+    ),
+    default: "",
+  }),
+  sweepIntervalSeconds: setting({
+    flag: "sweep-interval-seconds",
+    env: "SWEEP_INTERVAL_SECONDS",
+    description: "period of the orphan sweep (Fly Apps and frpc objects whose FlyTunnel is gone); 0 turns it off",
+    schema: NonNegativeInt,
+    default: "300",
+  }),
+  sweepGraceSeconds: setting({
+    flag: "sweep-grace-seconds",
+    env: "SWEEP_GRACE_SECONDS",
+    description: "how long something must stay an orphan before the sweep removes it",
+    schema: NonNegativeInt,
+    default: "600",
   }),
 } as const

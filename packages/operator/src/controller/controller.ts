@@ -1,6 +1,7 @@
 // The generic controller loop: sources → work queue → N workers running `reconcile(key)`, with
 // controller-runtime's handling of the result (see reconcileResult.ts) and its metric names.
 import { Cause, Duration, Effect, Exit, Fiber, Metric, Option, Schedule, Stream } from "effect"
+import { LeadershipFence } from "../kube/leadershipFence.ts"
 import { reconcileDurationSeconds, reconcileErrorsTotal, reconcileTotal } from "./controllerMetrics.ts"
 import type { ReconcileResult } from "./reconcileResult.ts"
 import type { Source } from "./source.ts"
@@ -18,7 +19,7 @@ export interface ControllerOptions<E, R> {
   readonly resync?: Duration.Input | undefined
   /** Per-key failure backoff; default `WorkQueue.defaultBackoff`. */
   readonly backoff?: Schedule.Schedule<unknown> | undefined
-  /** How long in-flight reconciles may finish after the controller is stopped. Default 30s. */
+  /** How long in-flight reconciles may finish after the controller is stopped (not after a lost lease). Default 20s. */
   readonly shutdownGrace?: Duration.Input | undefined
 }
 
@@ -35,7 +36,7 @@ type ResultLabel = "success" | "requeue" | "requeue_after" | "error"
 export const make = <E, R>(options: ControllerOptions<E, R>): Controller<R> => {
   const { name } = options
   const concurrency = Math.max(1, options.concurrency ?? 1)
-  const grace = options.shutdownGrace ?? Duration.seconds(30)
+  const grace = options.shutdownGrace ?? Duration.seconds(20)
   const reconcileErrors = Metric.withAttributes(reconcileErrorsTotal, { controller: name })
   const reconcileDuration = Metric.withAttributes(reconcileDurationSeconds, { controller: name })
   const countResult = (result: ResultLabel) =>
@@ -100,9 +101,16 @@ export const make = <E, R>(options: ControllerOptions<E, R>): Controller<R> => {
     // (up to `shutdownGrace`) instead of cutting them mid-write.
     const workers: Array<Fiber.Fiber<void>> = []
     for (let i = 0; i < concurrency; i++) workers.push(yield* Effect.forkDetach(worker(queue)))
+    // Stopped while this process may still write (a shutdown): in-flight reconciles finish, up to the grace. Stopped
+    // because leadership was lost: they are cut at once, since another replica may already be acting.
+    const fence = yield* LeadershipFence
     yield* Effect.addFinalizer(() =>
       queue.shutdown.pipe(
-        Effect.andThen(Effect.timeoutOption(Fiber.awaitAll(workers), grace)),
+        Effect.andThen(
+          Effect.flatMap(fence.held, (held) =>
+            held ? Effect.timeoutOption(Fiber.awaitAll(workers), grace) : Effect.void,
+          ),
+        ),
         Effect.andThen(Fiber.interruptAll(workers)),
         Effect.andThen(Effect.sync(() => (synced = false))),
         Effect.andThen(Effect.logInfo("controller stopped")),

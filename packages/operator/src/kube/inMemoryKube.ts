@@ -9,7 +9,7 @@ import { randomUUID } from "node:crypto"
 import { Context, Effect, Layer, PubSub, Stream } from "effect"
 import { FieldManager, KubeClient, type ListOptions } from "./kubeClient.ts"
 import { KubeConflict, type KubeError, KubeInvalid, KubeNotFound } from "./kubeErrors.ts"
-import { fromServer, type KubeObject, objectPath, type ResourceType } from "./resourceType.ts"
+import { fromServer, type KubeObject, Namespace, objectPath, type ResourceType } from "./resourceType.ts"
 import type { WatchEvent } from "./watchStream.ts"
 
 export type Verb = "get" | "list" | "create" | "replace" | "delete" | "apply" | "applyStatus" | "mergePatch" | "watch"
@@ -20,6 +20,8 @@ export interface KubeCall {
   readonly namespace: string | undefined
   readonly name: string | undefined
   readonly fieldManager: string
+  /** What a write sent (the object, the applied fields or the patch), as JSON. */
+  readonly body?: unknown
 }
 
 export interface KubeFault {
@@ -257,10 +259,17 @@ export const makeInMemoryKube = (options: InMemoryKubeOptions = {}) =>
     const label = (verb: string, type: ResourceType<KubeObject>, name: string, namespace?: string) =>
       `${verb} ${objectPath(type, name, namespace)}`
 
-    const record = (verb: Verb, type: ResourceType<KubeObject>, name?: string, namespace?: string) =>
+    const record = (verb: Verb, type: ResourceType<KubeObject>, name?: string, namespace?: string, body?: object) =>
       Effect.gen(function* () {
         const fieldManager = yield* FieldManager
-        calls.push({ verb, kind: type.kind, namespace, name, fieldManager })
+        calls.push({
+          verb,
+          kind: type.kind,
+          namespace,
+          name,
+          fieldManager,
+          ...(body === undefined ? {} : { body: toJson(body) }),
+        })
         const index = faults.findIndex(
           ({ fault }) =>
             (fault.verb === undefined || fault.verb === verb) &&
@@ -416,7 +425,7 @@ export const makeInMemoryKube = (options: InMemoryKubeOptions = {}) =>
       create: (type, object) =>
         Effect.gen(function* () {
           const { name = "", namespace } = object.metadata ?? {}
-          yield* record("create", type, name, namespace)
+          yield* record("create", type, name, namespace, object)
           const key = keyFor(type, name, namespace)
           if (storeOf(type).has(key)) {
             return yield* new KubeConflict({
@@ -442,7 +451,7 @@ export const makeInMemoryKube = (options: InMemoryKubeOptions = {}) =>
       replace: (type, object) =>
         Effect.gen(function* () {
           const { name = "", namespace, resourceVersion } = object.metadata ?? {}
-          yield* record("replace", type, name, namespace)
+          yield* record("replace", type, name, namespace, object)
           const stored = yield* find(type, name, namespace, "PUT")
           if (resourceVersion !== undefined && resourceVersion !== metaOf(stored.object).resourceVersion) {
             return yield* new KubeConflict({
@@ -482,7 +491,7 @@ export const makeInMemoryKube = (options: InMemoryKubeOptions = {}) =>
       apply: (type, object) =>
         Effect.gen(function* () {
           const { name = "", namespace, uid } = object.metadata ?? {}
-          const manager = yield* record("apply", type, name, namespace)
+          const manager = yield* record("apply", type, name, namespace, object)
           const key = keyFor(type, name, namespace)
           const existing = storeOf(type).get(key)
           if (existing !== undefined && uid !== undefined && uid !== metaOf(existing.object).uid) {
@@ -514,7 +523,7 @@ export const makeInMemoryKube = (options: InMemoryKubeOptions = {}) =>
       applyStatus: (type, object) =>
         Effect.gen(function* () {
           const { name = "", namespace, uid } = object.metadata ?? {}
-          const manager = yield* record("applyStatus", type, name, namespace)
+          const manager = yield* record("applyStatus", type, name, namespace, object)
           const stored = yield* find(type, name, namespace, "PATCH")
           if (uid !== undefined && uid !== metaOf(stored.object).uid) {
             return yield* new KubeInvalid({
@@ -530,7 +539,7 @@ export const makeInMemoryKube = (options: InMemoryKubeOptions = {}) =>
         }),
       mergePatch: (type, name, namespace, patch) =>
         Effect.gen(function* () {
-          yield* record("mergePatch", type, name, namespace)
+          yield* record("mergePatch", type, name, namespace, patch)
           const stored = yield* find(type, name, namespace, "PATCH")
           const wanted = isObject(patch) && isObject(patch.metadata) ? patch.metadata.resourceVersion : undefined
           if (wanted !== undefined && wanted !== null && wanted !== metaOf(stored.object).resourceVersion) {
@@ -577,6 +586,15 @@ export const makeInMemoryKube = (options: InMemoryKubeOptions = {}) =>
           }),
         ),
     }
+
+    // Every cluster has kube-system; its UID is the cluster's identity (see clusterIdentity.ts).
+    yield* commit(
+      Namespace,
+      "kube-system",
+      { object: {}, owned: new Map() },
+      { metadata: { name: "kube-system", uid: randomUUID(), creationTimestamp: new Date().toISOString() } },
+      "ADDED",
+    )
 
     return InMemoryKube.of({
       client,

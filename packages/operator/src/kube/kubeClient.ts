@@ -8,6 +8,7 @@ import { makeKubeTransport } from "./kubeTransport.ts"
 import { finalizersPatch, withTypeMeta } from "./patches.ts"
 import { collectionPath, fromServer, type KubeObject, objectPath, type ResourceType } from "./resourceType.ts"
 import { type WatchEvent, watchEvents } from "./watchStream.ts"
+import { WriteGate } from "./writeGate.ts"
 
 export interface ListOptions {
   readonly namespace?: string | undefined
@@ -63,9 +64,12 @@ const make = Effect.fnUntraced(function* (config: KubeConfig) {
     contentType: string,
     query: Record<string, string> = {},
   ) =>
-    Effect.flatMap(FieldManager, (fieldManager) =>
-      transport.send({ method, path, query: { fieldManager, ...query }, body, contentType }),
-    ).pipe(asObject(type))
+    Effect.gen(function* () {
+      const gate = yield* WriteGate
+      yield* gate
+      const fieldManager = yield* FieldManager
+      return yield* transport.send({ method, path, query: { fieldManager, ...query }, body, contentType })
+    }).pipe(asObject(type))
 
   const list = Effect.fn("KubeClient.list")(function* <A extends KubeObject>(
     type: ResourceType<A>,
@@ -124,14 +128,16 @@ const make = Effect.fnUntraced(function* (config: KubeConfig) {
         "application/json",
       ).pipe(Effect.withSpan("KubeClient.replace")),
     delete: (type, name, namespace, options) =>
-      transport
-        .send({
+      Effect.gen(function* () {
+        const gate = yield* WriteGate
+        yield* gate
+        yield* transport.send({
           method: "DELETE",
           path: objectPath(type, name, namespace),
           body: { apiVersion: "v1", kind: "DeleteOptions", ...options },
           contentType: "application/json",
         })
-        .pipe(Effect.asVoid, Effect.withSpan("KubeClient.delete")),
+      }).pipe(Effect.withSpan("KubeClient.delete")),
     apply: (type, object) =>
       // JSON is YAML: the server takes a JSON body under the apply content type.
       write(

@@ -1,14 +1,21 @@
-// Leader election on a coordination.k8s.io/v1 Lease, after client-go's leaderelection package:
-// a candidate takes the Lease when it is free or when its holder has not renewed it for
-// `leaseDuration` (measured on our clock from when we last saw the record change, so clock skew
-// between replicas does not matter); the leader renews every `retryPeriod` and steps down when
-// it could not renew for `renewDeadline`. Writes are PUTs conditional on resourceVersion, so two
+// Leader election on a coordination.k8s.io/v1 Lease, after client-go's leaderelection package: a candidate takes the
+// Lease when it is free or when its holder has not renewed it for `leaseDuration` (measured on our clock from when we
+// last saw the record change, so clock skew between replicas does not matter); the leader renews every `retryPeriod`
+// and steps down when it could not renew for `renewDeadline`. Writes are PUTs conditional on resourceVersion, so two
 // candidates can never both win one round.
+//
+// Fenced: the leader's work may write to Fly and to the API server only until the start of its last successful renewal
+// plus `renewDeadline` (see leadershipFence.ts). Since renewDeadline (10 s) is shorter than the leaseDuration (15 s) a
+// successor waits, the 5 s between them is the time in-flight reconciles have to be cut, and every write checks the
+// fence first — also the first write after a freeze (SIGSTOP) ends: nothing more is sent once the lease may have moved.
+import { MutationGate } from "@fly-tunnel-operator/fly"
 import { type V1Lease, V1MicroTime } from "@kubernetes/client-node"
-import { Clock, Duration, Effect, Option, Schedule } from "effect"
+import { Clock, Deferred, Duration, Effect, Fiber, Option, Schedule } from "effect"
 import { KubeClient } from "./kubeClient.ts"
 import type { KubeError } from "./kubeErrors.ts"
+import { fenceGate, fenceOf, LeadershipFence } from "./leadershipFence.ts"
 import { Lease } from "./resourceType.ts"
+import { WriteGate } from "./writeGate.ts"
 
 export interface LeaderElectionOptions {
   readonly name: string
@@ -18,22 +25,38 @@ export interface LeaderElectionOptions {
   readonly leaseDuration?: Duration.Input | undefined
   readonly renewDeadline?: Duration.Input | undefined
   readonly retryPeriod?: Duration.Input | undefined
+  /**
+   * After taking over a lease its holder did not release (it died or froze), how long a billed create without a
+   * natural key waits for that holder's requests still in flight to Fly to land: the Fly client's request timeout.
+   */
+  readonly settleAfterTakeover?: Duration.Input | undefined
+  /**
+   * Give the Lease up when interrupted (default true), as client-go's ReleaseOnCancel: a standby takes over at once.
+   * False leaves it to expire, as a crash would.
+   */
+  readonly releaseOnCancel?: boolean | undefined
 }
 
 /** A MicroTime (microsecond RFC 3339), as Lease times are written. */
 const microTime = (millis: number): V1MicroTime => new V1MicroTime(millis)
 
+/**
+ * client-go's defaults, but a retry period of 1 s: a standby then takes over within about a second of a graceful
+ * release. renewDeadline + the time to cut in-flight work < leaseDuration.
+ */
 const settings = (options: LeaderElectionOptions) => ({
   leaseDuration: Duration.fromInputUnsafe(options.leaseDuration ?? Duration.seconds(15)),
   renewDeadline: Duration.fromInputUnsafe(options.renewDeadline ?? Duration.seconds(10)),
-  retryPeriod: Duration.fromInputUnsafe(options.retryPeriod ?? Duration.seconds(2)),
+  retryPeriod: Duration.fromInputUnsafe(options.retryPeriod ?? Duration.seconds(1)),
+  settleAfterTakeover: Duration.fromInputUnsafe(options.settleAfterTakeover ?? Duration.seconds(30)),
 })
 
 /**
- * One term: campaigns until this replica leads, runs `whileLeader` while it keeps the Lease, and
- * returns when leadership is lost (after interrupting `whileLeader`) or when `whileLeader` ends.
- * Interrupting it (shutdown) stops `whileLeader` first, then releases the Lease so another replica
- * takes over at once instead of after `leaseDuration`.
+ * One term: campaigns until this replica leads, then runs `whileLeader` behind the fence while the Lease is renewed.
+ * - Leadership lost (renewal failed for `renewDeadline`): the fence has passed, `whileLeader` is interrupted at once
+ *   (its in-flight writes are refused), and the term returns None.
+ * - Interrupted (shutdown): `whileLeader` is stopped first while renewal goes on, so it may drain; then renewal stops
+ *   and the Lease is released, so a standby takes over at once instead of after `leaseDuration`.
  */
 export const runTerm = <A, E, R>(
   options: LeaderElectionOptions,
@@ -41,10 +64,13 @@ export const runTerm = <A, E, R>(
 ): Effect.Effect<Option.Option<A>, E, R | KubeClient> =>
   Effect.gen(function* () {
     const client = yield* KubeClient
-    const { leaseDuration, renewDeadline, retryPeriod } = settings(options)
+    const { leaseDuration, renewDeadline, retryPeriod, settleAfterTakeover } = settings(options)
     const leaseSeconds = Math.max(1, Math.round(Duration.toSeconds(leaseDuration)))
     let observed: { resourceVersion: string | undefined; at: number } | undefined
     let leading = false
+    // The fence: writes may go out until validUntil (epoch ms, our clock).
+    let validUntil = 0
+    let settlingUntil = 0
 
     const observe = (lease: V1Lease, now: number) => {
       const resourceVersion = lease.metadata?.resourceVersion
@@ -71,6 +97,7 @@ export const runTerm = <A, E, R>(
           },
         })
         observe(created, now)
+        validUntil = now + Duration.toMillis(renewDeadline)
         return true
       }
       const lease = current.value
@@ -91,6 +118,10 @@ export const runTerm = <A, E, R>(
         },
       })
       observe(updated, now)
+      // Measured from when this attempt started: the API server saw the renewal no earlier than that.
+      validUntil = now + Duration.toMillis(renewDeadline)
+      // A holder that did not release may have left requests in flight to Fly.
+      if (!heldByUs && holder !== "") settlingUntil = now + Duration.toMillis(settleAfterTakeover)
       return true
     })
 
@@ -99,7 +130,9 @@ export const runTerm = <A, E, R>(
     )
 
     const release = Effect.gen(function* () {
-      if (!leading) return
+      if (!leading || options.releaseOnCancel === false) return
+      leading = false
+      validUntil = 0
       const now = yield* Clock.currentTimeMillis
       const lease = yield* client.get(Lease, options.name, options.namespace)
       if (lease.spec?.holderIdentity !== options.identity) return
@@ -128,29 +161,44 @@ export const runTerm = <A, E, R>(
       Effect.repeat({ schedule: Schedule.spaced(retryPeriod), until: (held) => held }),
       Effect.timeoutOption(renewDeadline),
     )
+    const lost = yield* Deferred.make<void>()
     const keepLeading = Effect.gen(function* () {
       while (true) {
         yield* Effect.sleep(retryPeriod)
         const renewed = yield* renewRound
-        if (Option.isNone(renewed)) return
+        if (Option.isNone(renewed)) {
+          validUntil = 0
+          leading = false
+          yield* Effect.logWarning("lost leadership")
+          return yield* Deferred.succeed(lost, undefined)
+        }
       }
     })
 
-    return yield* Effect.raceFirst(
-      whileLeader.pipe(Effect.map(Option.some)),
-      keepLeading.pipe(
-        Effect.andThen(Effect.logWarning("lost leadership")),
-        Effect.andThen(Effect.sync(() => (leading = false))),
-        Effect.as(Option.none<A>()),
+    const fence = fenceOf({ validUntil: () => validUntil, settlingUntil: () => settlingUntil })
+    const gate = fenceGate(fence)
+    const renewer = yield* Effect.forkChild(keepLeading)
+    const work = yield* Effect.forkChild(
+      whileLeader.pipe(
+        Effect.provideService(LeadershipFence, fence),
+        Effect.provideService(WriteGate, gate),
+        Effect.provideService(MutationGate, gate),
       ),
-    ).pipe(Effect.ensuring(release))
+    )
+    return yield* Effect.raceFirst(
+      Fiber.join(work).pipe(Effect.map(Option.some)),
+      Deferred.await(lost).pipe(Effect.as(Option.none<A>())),
+    ).pipe(
+      // The work first (on shutdown it drains while renewal goes on; after a loss it is cut short), then renewal,
+      // then the Lease is given back.
+      Effect.ensuring(Fiber.interrupt(work).pipe(Effect.andThen(Fiber.interrupt(renewer)), Effect.andThen(release))),
+    )
   }).pipe(Effect.annotateLogs({ lease: `${options.namespace}/${options.name}`, identity: options.identity }))
 
 /**
- * Runs `whileLeader` only while this replica leads, forever: after losing the Lease it stops
- * `whileLeader` and campaigns again, restarting `whileLeader` from scratch on the next term (our
- * controllers are level-based and rebuild their caches, so a fresh start is safe). Callers who
- * prefer client-go's usual "exit on loss" run `runTerm` once and end the process after it.
+ * Runs `whileLeader` only while this replica leads, forever: after losing the Lease it stops `whileLeader` and
+ * campaigns again, restarting `whileLeader` from scratch on the next term (the controllers are level-based and the
+ * cache stays warm, so a fresh start is safe).
  */
 export const run = <A, E, R>(
   options: LeaderElectionOptions,

@@ -78,6 +78,13 @@ export const parseKey = (key: string): { readonly namespace: string | undefined;
     : { namespace: key.slice(0, slash), name: key.slice(slash + 1) }
 }
 
+export const Namespace = make<V1Namespace>({
+  group: "",
+  version: "v1",
+  kind: "Namespace",
+  plural: "namespaces",
+  namespaced: false,
+})
 export const Service = make<V1Service>({
   group: "",
   version: "v1",
@@ -115,14 +122,7 @@ export const FlyTunnel = make<FlyTunnelObject>({
   namespaced: true,
 })
 
-// Read by the tunnel policy: which namespaces may have tunnels, and the cluster's own ranges (kube/clusterRanges.ts).
-export const Namespace = make<V1Namespace>({
-  group: "",
-  version: "v1",
-  kind: "Namespace",
-  plural: "namespaces",
-  namespaced: false,
-})
+// Read by the tunnel policy: the cluster's own ranges (kube/clusterRanges.ts).
 export const Node = make<V1Node>({ group: "", version: "v1", kind: "Node", plural: "nodes", namespaced: false })
 export const ServiceCIDR = make<V1ServiceCIDR>({
   group: "networking.k8s.io",

@@ -21,6 +21,8 @@ const advice: Record<Reason, string> = {
   [Reasons.AppNameTaken]: "the tunnel's Fly App name belongs to an App that is not this tunnel's; recreate the Service",
   [Reasons.MachineCreating]: "the frps Machine is being created or updated",
   [Reasons.MachineStarted]: "the frps Machine runs; the rest of the tunnel is being provisioned",
+  [Reasons.MachineUpdating]:
+    "the frps Machines are moving to a new config one region at a time; the others keep serving",
   [Reasons.AddressAllocated]: "the public IPv4 is allocated; the rest of the tunnel is being provisioned",
   [Reasons.ClientDeploying]: "frpc is rolling out in the operator's namespace and connecting to Fly",
   [Reasons.ClientReady]: "frpc is connected; the rest of the tunnel is being provisioned",
@@ -79,8 +81,9 @@ export const tunnelFailure = (
   return ready?.status === "False" && failureReasons.has(ready.reason) ? waitingFor(status) : undefined
 }
 
-const tunnelAddress = (status: FlyTunnelStatus | undefined): string | undefined =>
-  status?.addresses?.find((address) => address.type === "v4")?.ip
+/** The tunnel's addresses, the IPv4 first (tools that read one address read the first). */
+const tunnelAddresses = (status: FlyTunnelStatus | undefined): ReadonlyArray<string> =>
+  [...(status?.addresses ?? [])].sort((a, b) => a.type.localeCompare(b.type)).map((address) => address.ip)
 
 const tunnelReady = (status: FlyTunnelStatus | undefined): boolean => readyCondition(status)?.status === "True"
 
@@ -122,25 +125,26 @@ const conditionFor = (
 }
 
 /**
- * The Service status for its tunnel: the address as `ingress` (`ipMode: Proxy`, KEP-1860, so kube-proxy never
- * short-cuts it) once the tunnel is Ready, kept while the address stands; a condition saying what it waits for.
+ * The Service status for its tunnel: the addresses as `ingress` (`ipMode: Proxy`, KEP-1860, so kube-proxy never
+ * short-cuts them) once the tunnel is Ready, kept while they stand; a condition saying what it waits for.
  */
 export const serviceStatusFor = (
   service: V1Service,
   tunnel: FlyTunnelStatus | undefined,
   now: string,
 ): OwnedServiceStatus => {
-  const address = tunnelAddress(tunnel)
+  const addresses = tunnelAddresses(tunnel)
   const ready = tunnelReady(tunnel)
-  const current = service.status?.loadBalancer?.ingress?.[0]?.ip
-  const publish = address !== undefined && (ready || current === address)
+  const current = new Set((service.status?.loadBalancer?.ingress ?? []).map((ingress) => ingress.ip))
+  // Not Ready (yet, or for a while): what is published stays as long as the tunnel still holds it.
+  const shown = ready ? addresses : addresses.filter((ip) => current.has(ip))
   const waiting = waitingFor(tunnel)
   return {
-    ...(publish ? { ingress: [{ ip: address, ipMode: "Proxy" }] } : {}),
+    ...(shown.length > 0 ? { ingress: shown.map((ip) => ({ ip, ipMode: "Proxy" })) } : {}),
     condition: conditionFor(
       service,
       ready
-        ? { status: "True", reason: Reasons.Ready, message: `public address ${address}` }
+        ? { status: "True", reason: Reasons.Ready, message: `public address ${addresses.join(", ")}` }
         : { status: "False", reason: waiting.reason, message: waiting.message },
       now,
     ),

@@ -1,17 +1,22 @@
 import type { FlyTunnelSpec } from "@fly-tunnel-operator/api"
-import { type App, FlyClient, type Machine } from "@fly-tunnel-operator/fly"
+import { type App, FlyClient, type Machine, type MachineConfig } from "@fly-tunnel-operator/fly"
 import { chooseControlPorts } from "@fly-tunnel-operator/frp"
 import { Effect } from "effect"
 import type { PushedToken } from "./flySecret.ts"
-import { configHashOf, frpsMachineConfig } from "./frpsMachineConfig.ts"
+import { configHashOf, frpsMachineConfig, holdsConfig } from "./frpsMachineConfig.ts"
+import { type FrpsSlot, slotKey, slotsOf } from "./frpsSlot.ts"
+import { RolloutGate } from "./machineRollout.ts"
 import { blockedByFly } from "./tunnelBlocked.ts"
 import { MachineMetadata, machineName, type TunnelIdentity } from "./tunnelNames.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
 
-/** A Machine as the tunnel uses it, with the control port its frpc dials. */
+/** A Machine as the tunnel uses it: which slot it fills, and the control port its frpc dials. */
 export interface TunnelMachine {
   readonly machine: Machine
+  readonly slot: FrpsSlot
   readonly controlPort: number
+  /** It runs (or was just given) the desired config; false while a rollout has not reached it yet. */
+  readonly current: boolean
 }
 
 /**
@@ -21,20 +26,44 @@ export interface TunnelMachine {
 export const configUnknown = (machine: Machine): boolean =>
   machine.config === undefined || (machine.host_status !== undefined && machine.host_status !== "ok")
 
-/** The region → control port plan: regions in spec order, each with its own control port. */
+/** The slot → control port plan: slots in order (see slotsOf), each with its own control port. */
 const machinePlans = (spec: FlyTunnelSpec) => {
+  const slots = slotsOf(spec)
   const ports = chooseControlPorts(
     spec.ports.map((port) => port.port),
-    spec.regions.length,
+    slots.length,
   )
-  return spec.regions.map((region, index) => ({ region, controlPort: ports[index] ?? 0 }))
+  return slots.map((slot, index) => ({ ...slot, key: slotKey(slot), controlPort: ports[index] ?? 0 }))
 }
 
+/** The slot a Machine fills, from our metadata (one without a role is a TCP one). */
+const slotKeyOf = (machine: Machine) => {
+  const metadata = (machine.config ?? machine.incomplete_config)?.metadata
+  return slotKey({
+    region: metadata?.[MachineMetadata.region] ?? machine.region,
+    role: metadata?.[MachineMetadata.role] === "udp" ? "udp" : "tcp",
+  })
+}
+
+/** States a Machine is started from again: it should run, and nothing but drift stopped it. */
+const STARTABLE = new Set(["stopped", "suspended", "failed", "created"])
+
+/** A Machine that runs the desired config: its hash matches and nothing we set was changed behind our back. */
+const upToDate = (machine: Machine, desired: MachineConfig) =>
+  configHashOf(machine.config) === configHashOf(desired) && holdsConfig(machine.config, desired)
+
+/** A Machine just updated is settled once it runs again: started, every check it reports passing. */
+const settled = (machine: Machine) =>
+  machine.state === "started" && (machine.checks ?? []).every((check) => check.status === "passing")
+
 /**
- * One frps Machine per region, running the desired config. Machines are found by our metadata before anything is
- * created (a lost create answer leaves a Machine that the next pass adopts); a Machine is updated only when its
- * config hash differs, so a converged tunnel costs no mutating call and no frps restart. A Machine whose config is
- * unknown (host trouble) holds its region and is not touched; the other regions go on.
+ * One frps Machine per slot (a region's TCP or UDP ports), running the desired config. Machines are found by our
+ * metadata before anything is
+ * created (a lost create answer leaves a Machine that the next pass adopts). A Machine is updated only when it does
+ * not run the desired config — its hash differs, or something we set was changed out of band — so a converged tunnel
+ * costs no mutating call and no frps restart; a stopped one is started again. Updates roll: one Machine at a time,
+ * the next only once the last one runs again, and only while the RolloutGate gives this tunnel a place. A Machine
+ * whose config is unknown (host trouble) holds its slot and is not touched; the other slots go on.
  */
 export const ensureMachines = Effect.fn("ensureMachines")(function* (
   tunnel: TunnelIdentity,
@@ -45,48 +74,99 @@ export const ensureMachines = Effect.fn("ensureMachines")(function* (
 ) {
   const fly = yield* FlyClient
   const settings = yield* TunnelSettings
+  const gate = yield* RolloutGate
   const existing = yield* fly.listMachines(app.name, { metadata: { [MachineMetadata.tunnelUid]: tunnel.uid } })
   const live = existing.filter((machine) => machine.state !== "destroyed" && machine.state !== "destroying")
-  const plans = machinePlans(spec)
-  const regionOf = (machine: Machine) =>
-    (machine.config ?? machine.incomplete_config)?.metadata?.[MachineMetadata.region] ?? machine.region
-  // One Machine per region: the first of a region is kept (one with a known config first), any other (or one of a
-  // dropped region) goes — unless its config is unknown.
+  const plans = machinePlans(spec).map((plan) => ({
+    ...plan,
+    config: frpsMachineConfig(tunnel, spec, plan, settings.frpsImage, { ...token, trustPem }),
+  }))
+  // One Machine per slot: the first of a slot is kept (one with a known config first), any other (or one of a
+  // dropped slot) goes — unless its config is unknown.
   const kept = new Map<string, Machine>()
   for (const machine of [...live].sort((a, b) => Number(configUnknown(a)) - Number(configUnknown(b)))) {
-    const region = regionOf(machine)
-    if (plans.some((plan) => plan.region === region) && !kept.has(region)) kept.set(region, machine)
+    const key = slotKeyOf(machine)
+    if (plans.some((plan) => plan.key === key) && !kept.has(key)) kept.set(key, machine)
   }
-  const surplus = live.filter((machine) => kept.get(regionOf(machine)) !== machine && !configUnknown(machine))
+  const surplus = live.filter((machine) => kept.get(slotKeyOf(machine)) !== machine && !configUnknown(machine))
   yield* Effect.forEach(
     surplus,
     (machine) => fly.deleteMachine(app.name, machine.id).pipe(Effect.catchTag("FlyNotFound", () => Effect.void)),
     { concurrency: "unbounded", discard: true },
   )
-  return yield* Effect.forEach(
+
+  // The rollout: Machines that exist with a known config but not the desired one are updated one per pass, in spec
+  // order. One already moved to the desired config that does not run again yet holds the next back (an outdated one
+  // that is unhealthy does not: it may be unhealthy precisely because it is outdated).
+  const outdated = plans.filter((plan) => {
+    const current = kept.get(plan.key)
+    return current !== undefined && !configUnknown(current) && !upToDate(current, plan.config)
+  })
+  const rolling =
+    outdated.length > 0 &&
+    plans.some((plan) => {
+      const current = kept.get(plan.key)
+      return current !== undefined && !configUnknown(current) && upToDate(current, plan.config) && !settled(current)
+    })
+  const next = outdated[0]
+  const mayUpdate = next !== undefined && !rolling && (yield* gate.enter(tunnel.uid))
+  if (outdated.length === 0) yield* gate.leave(tunnel.uid)
+
+  const machines = yield* Effect.forEach(
     plans,
     Effect.fnUntraced(function* (plan) {
-      const config = frpsMachineConfig(tunnel, spec, plan, settings.frpsImage, { ...token, trustPem })
-      const current = kept.get(plan.region)
+      const current = kept.get(plan.key)
       if (current === undefined) {
         const created = yield* fly.createMachine(app.name, {
-          name: machineName(plan.region),
+          name: machineName(plan.key),
           region: plan.region,
-          config,
+          config: plan.config,
           min_secrets_version: token.secretsVersion,
         })
-        return { machine: created, controlPort: plan.controlPort }
+        return {
+          machine: created,
+          slot: { region: plan.region, role: plan.role },
+          controlPort: plan.controlPort,
+          current: true,
+        }
       }
-      if (configUnknown(current) || configHashOf(current.config) === configHashOf(config))
-        return { machine: current, controlPort: plan.controlPort }
-      const updated = yield* fly.updateMachine(app.name, current.id, {
-        region: plan.region,
-        config,
-        min_secrets_version: token.secretsVersion,
-        current_version: current.instance_id,
-      })
-      return { machine: updated, controlPort: plan.controlPort }
+      if (configUnknown(current))
+        return {
+          machine: current,
+          slot: { region: plan.region, role: plan.role },
+          controlPort: plan.controlPort,
+          current: true,
+        }
+      if (!upToDate(current, plan.config)) {
+        if (!(mayUpdate && plan === next))
+          return {
+            machine: current,
+            slot: { region: plan.region, role: plan.role },
+            controlPort: plan.controlPort,
+            current: false,
+          }
+        const updated = yield* fly.updateMachine(app.name, current.id, {
+          region: plan.region,
+          config: plan.config,
+          min_secrets_version: token.secretsVersion,
+          current_version: current.instance_id,
+        })
+        return {
+          machine: updated,
+          slot: { region: plan.region, role: plan.role },
+          controlPort: plan.controlPort,
+          current: true,
+        }
+      }
+      if (STARTABLE.has(current.state)) yield* fly.startMachine(app.name, current.id)
+      return {
+        machine: current,
+        slot: { region: plan.region, role: plan.role },
+        controlPort: plan.controlPort,
+        current: true,
+      }
     }),
     { concurrency: "unbounded" },
   )
+  return machines
 }, blockedByFly("MachinesReady"))

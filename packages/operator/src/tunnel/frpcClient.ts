@@ -7,6 +7,7 @@ import { KubeClient } from "../kube/kubeClient.ts"
 import { Deployment } from "../kube/resourceType.ts"
 import type { TunnelMachine } from "./flyMachines.ts"
 import { clientRolledOut, FRPC_TLS_FILES, frpcDeployment, SPEC_HASH_ANNOTATION } from "./frpcDeployment.ts"
+import { portsOfRole, slotKey } from "./frpsSlot.ts"
 import { frpsServerName, type TunnelTls } from "./tunnelCertificates.ts"
 import { frpcDeploymentName, type TunnelIdentity } from "./tunnelNames.ts"
 import { clientTlsDigest, tokenDigest, writeTunnelSecret } from "./tunnelSecret.ts"
@@ -15,7 +16,7 @@ import { TunnelSettings } from "./tunnelSettings.ts"
 /**
  * frpc for the tunnel: one config per Machine in the tunnel's Secret (next to the token), and one
  * Deployment per Machine, each dialling that Machine's own control port through the shared
- * address. A Deployment whose desired content did not change is not applied again. Returns whether
+ * address and registering the ports that Machine serves (its TCP or its UDP ones). A Deployment whose desired content did not change is not applied again. Returns whether
  * every one has rolled out, as the shared cache last saw them.
  */
 export const ensureClient = Effect.fn("ensureClient")(function* (
@@ -31,14 +32,16 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
   const settings = yield* TunnelSettings
   const namespace = settings.operatorNamespace
   const clients = machines.map((entry) => ({
-    region: entry.machine.region,
+    slot: entry.slot,
     toml: renderFrpcToml(
       frpcConfig({
         serverAddr: address,
         serverPort: entry.controlPort,
         localIP: target,
         tls: { ...FRPC_TLS_FILES, serverName: frpsServerName(tunnel) },
-        ports: spec.ports.map((port) => ({
+        // UDP has no Fly check: a UDP frpc that keeps running has logged in (see UDP_MIN_READY_SECONDS).
+        loginFailExit: entry.slot.role === "udp",
+        ports: portsOfRole(spec, entry.slot.role).map((port) => ({
           name: port.name,
           protocol: port.protocol,
           port: port.port,
@@ -50,7 +53,7 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
   yield* writeTunnelSecret(tunnel, credentials.secret, {
     token: credentials.token,
     tls: credentials.tls,
-    configs: Object.fromEntries(clients.map((client) => [client.region, client.toml])),
+    configs: Object.fromEntries(clients.map((client) => [slotKey(client.slot), client.toml])),
   })
   // What frpc reads at start besides its config: a new token or new certificates roll the Pods.
   const digest = `${tokenDigest(credentials.token)}:${clientTlsDigest(credentials.tls)}`
@@ -70,7 +73,7 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
       return false
     }),
   )
-  const wanted = new Set(clients.map((client) => frpcDeploymentName(tunnel, client.region)))
+  const wanted = new Set(clients.map((client) => frpcDeploymentName(tunnel, slotKey(client.slot))))
   yield* Effect.forEach(
     existing.filter((deployment) => !wanted.has(deployment.metadata?.name ?? "")),
     (stale) =>

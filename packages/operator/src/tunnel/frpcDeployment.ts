@@ -2,6 +2,7 @@ import { createHash } from "node:crypto"
 import { DEFAULT_FRPC_RESOURCES, type FlyTunnelSpec, GROUP } from "@fly-tunnel-operator/api"
 import { Env } from "@fly-tunnel-operator/frp"
 import type { V1Deployment } from "@kubernetes/client-node"
+import { type FrpsSlot, slotKey } from "./frpsSlot.ts"
 import { frpcDeploymentName, frpcObjectName, type TunnelIdentity, tunnelLabels } from "./tunnelNames.ts"
 import { configKey, TlsKeys, TOKEN_KEY } from "./tunnelSecret.ts"
 
@@ -15,13 +16,22 @@ export const FRPC_TLS_FILES = {
   keyFile: `${TLS_DIR}/tls.key`,
 } as const
 export const REGION_LABEL = `${GROUP}/region`
+/** `udp` on the frpc of a UDP Machine; absent on the TCP one's, whose selector must stay what it was. */
+export const ROLE_LABEL = `${GROUP}/role`
+/**
+ * How long a UDP frpc Pod must run before its Deployment counts as available. UDP has no Fly check, so this is how
+ * readiness is known: frpc exits when its first login fails (`loginFailExit`, after at most its 10 s dial timeout),
+ * and frps binds the UDP ports on `fly-global-services` as part of that login; a Pod still running after this long
+ * has logged in and its datagrams can flow.
+ */
+export const UDP_MIN_READY_SECONDS = 15
 /** On the Deployment: a digest of everything the operator sets, so an unchanged one is not applied again. */
 export const SPEC_HASH_ANNOTATION = `${GROUP}/spec-hash`
 /** On the Pod template: what frpc reads at start (its config, token and certificates), so a change rolls the Pods. */
 export const CONFIG_CHECKSUM_ANNOTATION = `${GROUP}/config-checksum`
 
 export interface FrpcClientPlan {
-  readonly region: string
+  readonly slot: FrpsSlot
   readonly toml: string
 }
 
@@ -45,21 +55,26 @@ export const frpcDeployment = (
   /** Digest of the token and certificates frpc reads at start: when they change, the Pods roll. */
   secretsDigest: string,
 ): V1Deployment => {
-  const labels = { ...tunnelLabels(tunnel), [REGION_LABEL]: client.region }
+  const udp = client.slot.role === "udp"
+  const labels = {
+    ...tunnelLabels(tunnel),
+    [REGION_LABEL]: client.slot.region,
+    ...(udp ? { [ROLE_LABEL]: client.slot.role } : {}),
+  }
   const checksum = createHash("sha256").update(client.toml).update(secretsDigest).digest("hex")
-  const hasUdp = spec.ports.some((port) => port.protocol === "UDP")
   const resources = spec.frpc.resources ?? DEFAULT_FRPC_RESOURCES
   const requests = quantities(resources.requests)
   const limits = quantities(resources.limits)
   const deployment: V1Deployment = {
     apiVersion: "apps/v1",
     kind: "Deployment",
-    metadata: { name: frpcDeploymentName(tunnel, client.region), namespace, labels },
+    metadata: { name: frpcDeploymentName(tunnel, slotKey(client.slot)), namespace, labels },
     spec: {
-      replicas: spec.frpc.replicas,
+      // UDP proxies cannot share a port between two frpc (no frp groups for UDP): one Pod, replaced, never overlapped.
+      replicas: udp ? 1 : spec.frpc.replicas,
       selector: { matchLabels: labels },
-      // UDP proxies cannot share a port between two frpc (no frp groups for UDP): replace, do not overlap.
-      strategy: hasUdp
+      ...(udp ? { minReadySeconds: UDP_MIN_READY_SECONDS } : {}),
+      strategy: udp
         ? { type: "Recreate" }
         : { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
       template: {
@@ -109,7 +124,7 @@ export const frpcDeployment = (
               name: "config",
               secret: {
                 secretName: frpcObjectName(tunnel),
-                items: [{ key: configKey(client.region), path: CONFIG_FILE }],
+                items: [{ key: configKey(slotKey(client.slot)), path: CONFIG_FILE }],
               },
             },
             {

@@ -3,9 +3,12 @@ import { type FlyTunnelSpec, machineGuests } from "@fly-tunnel-operator/api"
 import type { MachineConfig, MachineService } from "@fly-tunnel-operator/fly"
 import { frpsConfig, renderFrpsToml } from "@fly-tunnel-operator/frp"
 import { FrpsTlsSecrets } from "./flySecret.ts"
+import { type FrpsSlot, portsOfRole } from "./frpsSlot.ts"
 import { MachineMetadata, type TunnelIdentity } from "./tunnelNames.ts"
 
 const FRPS_CONFIG_PATH = "/etc/frp/frps.toml"
+/** The Machine's address Fly delivers UDP to (and takes replies from), by its name in the Machine's /etc/hosts. */
+const FLY_GLOBAL_SERVICES = "fly-global-services"
 /** frps's certificate, key and the CA bundle frpc's certificate must chain to, as files on the Machine. */
 const FRPS_TLS = {
   certFile: "/etc/frp/tls/frps.crt",
@@ -21,24 +24,25 @@ export interface FrpsSecrets {
   readonly trustPem: string
 }
 
-/** Every Machine publishes the tunnel ports; each has its own control port (see chooseControlPorts). */
-export interface FrpsMachinePlan {
-  readonly region: string
+/** One Machine of the tunnel (see frpsSlot.ts), with its own control port (see chooseControlPorts). */
+export interface FrpsMachinePlan extends FrpsSlot {
   readonly controlPort: number
 }
 
 /** A TCP check on a tunnel port passes only once frpc has registered its proxy, so Fly routes to connected frps. */
 const portCheck = (port: number) => ({ type: "tcp", port, interval: "10s", timeout: "2s", grace_period: "5s" })
 
-const services = (spec: FlyTunnelSpec, controlPort: number): ReadonlyArray<MachineService> => [
+const services = (spec: FlyTunnelSpec, plan: FrpsMachinePlan): ReadonlyArray<MachineService> => [
   {
     protocol: "tcp",
-    internal_port: controlPort,
-    ports: [{ port: controlPort }],
+    internal_port: plan.controlPort,
+    ports: [{ port: plan.controlPort }],
     autostart: true,
     autostop: "off",
+    // UDP has no Fly check: on the UDP Machine, the control port's says at least that frps runs and is reachable.
+    ...(plan.role === "udp" ? { checks: [portCheck(plan.controlPort)] } : {}),
   },
-  ...spec.ports.map(
+  ...portsOfRole(spec, plan.role).map(
     (port): MachineService =>
       port.protocol === "UDP"
         ? // Fly rewrites only addresses for UDP: the internal port is the public port, and no handlers.
@@ -70,7 +74,14 @@ export const frpsMachineConfig = (
   image: string,
   secrets: FrpsSecrets,
 ): MachineConfig => {
-  const toml = renderFrpsToml(frpsConfig({ bindPort: plan.controlPort, ports: spec.ports, tls: FRPS_TLS }))
+  const toml = renderFrpsToml(
+    frpsConfig({
+      bindPort: plan.controlPort,
+      ports: portsOfRole(spec, plan.role),
+      ...(plan.role === "udp" ? { proxyBindAddr: FLY_GLOBAL_SERVICES } : {}),
+      tls: FRPS_TLS,
+    }),
+  )
   const config = {
     image,
     guest: { ...machineGuests[spec.machineSize] },
@@ -82,7 +93,7 @@ export const frpsMachineConfig = (
       { guest_path: FRPS_TLS.trustedCaFile, raw_value: Buffer.from(secrets.trustPem).toString("base64") },
     ],
     restart: { policy: "always" as const },
-    services: services(spec, plan.controlPort),
+    services: services(spec, plan),
     auto_destroy: false,
   }
   // The token and certificates are app secrets frps reads at start, so new ones must restart it: their digests are
@@ -98,6 +109,8 @@ export const frpsMachineConfig = (
     metadata: {
       [MachineMetadata.tunnelUid]: tunnel.uid,
       [MachineMetadata.region]: plan.region,
+      // Only on the UDP Machine: the TCP one's metadata (and so its hash) stays what it was before UDP had its own.
+      ...(plan.role === "udp" ? { [MachineMetadata.role]: plan.role } : {}),
       [MachineMetadata.configHash]: hash,
     },
   }
@@ -105,3 +118,26 @@ export const frpsMachineConfig = (
 
 export const configHashOf = (config: MachineConfig | undefined): string | undefined =>
   config?.metadata?.[MachineMetadata.configHash]
+
+/**
+ * Whether a live config holds everything the desired one sets, with the same values. Fields Fly adds (defaults, its
+ * own bookkeeping) are allowed; a field we set that was changed or removed out of band is drift to put back.
+ */
+export const holdsConfig = (live: unknown, desired: unknown): boolean => {
+  if (Array.isArray(desired)) {
+    return (
+      Array.isArray(live) &&
+      live.length === desired.length &&
+      desired.every((item, index) => holdsConfig(live[index], item))
+    )
+  }
+  if (desired !== null && typeof desired === "object") {
+    return (
+      live !== null &&
+      typeof live === "object" &&
+      !Array.isArray(live) &&
+      Object.entries(desired).every(([key, value]) => holdsConfig(Reflect.get(live, key), value))
+    )
+  }
+  return live === desired
+}

@@ -12,6 +12,8 @@ export class TunnelBlocked extends Schema.TaggedError<TunnelBlocked>()("TunnelBl
   reason: Schema.String,
   message: Schema.String,
   retry: Schema.Boolean,
+  /** When the step may be tried again at the earliest (instead of the usual backoff). */
+  retryAfterMillis: Schema.optionalKey(Schema.Number),
 }) {}
 
 /** Turns a Fly failure of a step into the step's condition; the work is retried with backoff. */

@@ -24,16 +24,16 @@ export const flyAppName = (tunnel: TunnelIdentity): string => `fto-${slug(tunnel
  * The App's isolated private network. It is also our ownership mark: an App of the derived name on another network
  * is not ours and is never adopted.
  */
-export const flyNetworkName = (tunnel: TunnelIdentity): string => `fto-${tunnel.uid}`
+export const flyNetworkName = (tunnel: Pick<TunnelIdentity, "uid">): string => `fto-${tunnel.uid}`
 
-/** Machine names are unique per App, so a repeated create of a region's Machine cannot succeed twice. */
-export const machineName = (region: string): string => `frps-${region}`
+/** Machine names are unique per App, so a repeated create of a slot's Machine cannot succeed twice. */
+export const machineName = (slotKey: string): string => `frps-${slotKey}`
 
 /** The Secret of the tunnel's frpc (token and one config per Machine), in the operator's namespace. */
-export const frpcObjectName = (tunnel: TunnelIdentity): string => `frpc-${tunnel.uid}`
+export const frpcObjectName = (tunnel: Pick<TunnelIdentity, "uid">): string => `frpc-${tunnel.uid}`
 
-/** The frpc Deployment of one Machine (one per region). */
-export const frpcDeploymentName = (tunnel: TunnelIdentity, region: string): string => `frpc-${tunnel.uid}-${region}`
+/** The frpc Deployment of one Machine (one per slot, see frpsSlot.ts). */
+export const frpcDeploymentName = (tunnel: TunnelIdentity, slotKey: string): string => `frpc-${tunnel.uid}-${slotKey}`
 
 export const tunnelLabels = (tunnel: TunnelIdentity): Readonly<Record<string, string>> => ({
   [Labels.managedBy]: MANAGED_BY,
@@ -46,5 +46,7 @@ export const tunnelLabels = (tunnel: TunnelIdentity): Readonly<Record<string, st
 export const MachineMetadata = {
   tunnelUid: "fly-tunnel-operator.dev/tunnel-uid",
   region: "fly-tunnel-operator.dev/region",
+  /** `udp` on the Machine of the tunnel's UDP ports; absent on the TCP one (see frpsSlot.ts). */
+  role: "fly-tunnel-operator.dev/role",
   configHash: "fly-tunnel-operator.dev/config-hash",
 } as const

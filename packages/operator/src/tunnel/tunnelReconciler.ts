@@ -1,18 +1,20 @@
 import { decodeFlyTunnel, FINALIZER, Reasons } from "@fly-tunnel-operator/api"
-import { Effect, Option } from "effect"
+import { Duration, Effect, Option } from "effect"
 import { done, type ReconcileResult, requeueAfter, retry } from "../controller/reconcileResult.ts"
 import { EventRecorder } from "../kube/eventRecorder.ts"
 import { KubeCache } from "../kube/kubeCache.ts"
 import { addFinalizer } from "../kube/kubeClient.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { FlyTunnel, parseKey } from "../kube/resourceType.ts"
-import { ensureAddress } from "./flyAddress.ts"
+import { CapacityBackoff } from "./capacityBackoff.ts"
+import { ensureAddresses, publishedAddresses } from "./flyAddress.ts"
 import { ensureFlyApp } from "./flyApp.ts"
 import { ensureMachines } from "./flyMachines.ts"
+import { checkRegions } from "./flyRegions.ts"
 import { ensureFlySecret } from "./flySecret.ts"
 import { ensureClient } from "./frpcClient.ts"
 import { checkFrpsCertificates } from "./frpsCertificateCheck.ts"
-import { invalidSpec, isTunnelBlocked, type TunnelBlocked } from "./tunnelBlocked.ts"
+import { invalidSpec, isTunnelBlocked, TunnelBlocked } from "./tunnelBlocked.ts"
 import { ensureTunnelCredentials } from "./tunnelCredentials.ts"
 import { haltTunnel } from "./tunnelHalt.ts"
 import type { TunnelIdentity } from "./tunnelNames.ts"
@@ -47,6 +49,7 @@ const attempt = <A, E, R>(
  */
 export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: string) {
   const cache = yield* KubeCache
+  const capacity = yield* CapacityBackoff
   const events = yield* EventRecorder
   const { namespace = "", name } = parseKey(key)
   const found = yield* cache.tunnels.get(name, namespace)
@@ -82,7 +85,9 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   const { token, tls } = credentials
 
   const blocked: Array<TunnelBlocked> = []
-  const app = yield* attempt(blocked, ensureFlyApp(identity))
+  // A region Fly does not have is refused before anything of the tunnel is created.
+  const regionsKnown = yield* attempt(blocked, checkRegions(spec.regions))
+  const app = Option.isSome(regionsKnown) ? yield* attempt(blocked, ensureFlyApp(identity)) : Option.none()
   let observations: Observations = {
     generation,
     spec,
@@ -90,14 +95,16 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
     certificates: credentials.certificates,
     ...(Option.isSome(app) ? { app: app.value } : {}),
   }
+  // After Fly had no capacity, the Machines wait their turn; what already runs keeps running.
+  const capacityWait = yield* capacity.remaining(identity.uid)
   if (Option.isSome(app)) {
-    const pushed = yield* attempt(blocked, ensureFlySecret(token, tls, app.value, tunnel.status?.app))
+    const pushed = yield* attempt(blocked, ensureFlySecret(identity, token, tls, app.value, tunnel.status?.app))
     const [machines, address] = yield* Effect.all(
       [
-        Option.isSome(pushed)
+        Option.isSome(pushed) && Option.isNone(capacityWait)
           ? attempt(blocked, ensureMachines(identity, spec, app.value, pushed.value, tls.trustPem))
           : Effect.succeedNone,
-        attempt(blocked, ensureAddress(app.value)),
+        attempt(blocked, ensureAddresses(app.value, { ipv6: spec.ipv6, published: publishedAddresses(tunnel.status) })),
       ],
       { concurrency: 2 },
     )
@@ -105,19 +112,50 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
       ...observations,
       ...(Option.isSome(pushed) ? { token: pushed.value } : {}),
       ...(Option.isSome(machines) ? { machines: machines.value } : {}),
-      ...(Option.isSome(address) ? { address: address.value } : {}),
+      ...(Option.isSome(address) ? { address: address.value.v4 } : {}),
+      ...(Option.isSome(address) && address.value.v6 !== undefined ? { ipv6: address.value.v6 } : {}),
     }
     if (Option.isSome(machines) && Option.isSome(address)) {
       const target = yield* attempt(blocked, resolveTarget(namespace, spec, verdict.targetAddress))
       if (Option.isSome(target)) {
-        const rolledOut = yield* ensureClient(identity, spec, credentials, address.value, machines.value, target.value)
+        const rolledOut = yield* ensureClient(
+          identity,
+          spec,
+          credentials,
+          address.value.v4,
+          machines.value,
+          target.value,
+        )
         // frpc runs but is not seen by Fly: if its certificate check is why, say so.
-        if (rolledOut) yield* attempt(blocked, checkFrpsCertificates(identity, address.value, machines.value, tls))
+        if (rolledOut) yield* attempt(blocked, checkFrpsCertificates(identity, address.value.v4, machines.value, tls))
         observations = { ...observations, targetAddress: target.value, clientRolledOut: rolledOut }
       }
     }
   }
 
+  // No capacity for a Machine: wait minutes (doubling, capped), not a retry storm, and say what waiting costs.
+  const refused = blocked.findIndex((issue) => issue.reason === Reasons.FlyCapacity)
+  const outOfCapacity = blocked[refused]
+  const waiting = Option.isSome(capacityWait)
+    ? capacityWait.value
+    : outOfCapacity !== undefined
+      ? yield* capacity.refused(identity.uid, outOfCapacity.message)
+      : undefined
+  if (waiting === undefined && observations.machines !== undefined) yield* capacity.cleared(identity.uid)
+  if (waiting !== undefined) {
+    const kept =
+      observations.address === undefined
+        ? ""
+        : `; the dedicated IPv4 ${observations.address} is kept for it ($2/month) while it waits`
+    const issue = new TunnelBlocked({
+      condition: "MachinesReady",
+      reason: Reasons.FlyCapacity,
+      message: `${waiting.message}${kept}; next try in ${Duration.format(waiting.wait)} (another region or Machine size may have room)`,
+      retry: true,
+    })
+    if (outOfCapacity === undefined) blocked.push(issue)
+    else blocked[refused] = issue
+  }
   const status = tunnelStatus(observations, tunnel.status, yield* kubeTimeNow)
   yield* writeTunnelStatus(tunnel, status)
   if (isReady(status) && !isReady(tunnel.status)) {
@@ -129,6 +167,11 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   }
   for (const issue of blocked)
     yield* events.record(tunnel, { type: "Warning", reason: issue.reason, message: issue.message })
+  if (waiting !== undefined) return requeueAfter(waiting.wait)
+  const soonest = Math.min(
+    ...blocked.flatMap((issue) => (issue.retryAfterMillis === undefined ? [] : [issue.retryAfterMillis])),
+  )
+  if (Number.isFinite(soonest)) return requeueAfter(Duration.millis(soonest))
   if (blocked.some((issue) => issue.retry)) return retry
   if (blocked.length > 0 || isReady(status)) return done
   return requeueAfter(PROGRESS_INTERVAL) satisfies ReconcileResult

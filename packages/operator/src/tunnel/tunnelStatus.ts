@@ -11,6 +11,7 @@ import {
 import type { App } from "@fly-tunnel-operator/fly"
 import { configUnknown, type TunnelMachine } from "./flyMachines.ts"
 import type { PushedToken } from "./flySecret.ts"
+import { slotKey } from "./frpsSlot.ts"
 import type { TunnelBlocked } from "./tunnelBlocked.ts"
 import { targetSummary } from "./tunnelTarget.ts"
 
@@ -23,10 +24,13 @@ export interface Observations {
   /** The token the App holds, when it was checked this time. */
   readonly token?: PushedToken
   readonly machines?: ReadonlyArray<TunnelMachine>
+  /** The dedicated IPv4, what frpc dials. */
   readonly address?: string
+  /** The public IPv6, when the spec wants one and it exists. */
+  readonly ipv6?: string
   /** The certificates both ends hold. */
   readonly certificates?: FlyTunnelStatus["certificates"]
-  /** The address frpc dials (a Service's ClusterIP, or the checked address of an address target). */
+  /** Where frpc delivers the traffic: a Service's ClusterIP, or the checked address of an address target. */
   readonly targetAddress?: string
   /** frpc rolled out (every replica available). */
   readonly clientRolledOut?: boolean
@@ -47,6 +51,38 @@ const blockedFor = (observations: Observations, type: ConditionType): Verdict | 
 /** Checks Fly reports for a Machine; a TCP check on a tunnel port passes once frpc registered its proxy. */
 const checksPassing = (machine: TunnelMachine): boolean =>
   (machine.machine.checks ?? []).every((check) => check.status === "passing")
+
+/** A rollout in progress: how far it got. */
+const rollingOut = (machines: ReadonlyArray<TunnelMachine>): Verdict | undefined => {
+  const waiting = machines.filter((entry) => !entry.current)
+  if (waiting.length === 0) return undefined
+  const updated = machines.length - waiting.length
+  return {
+    ok: false,
+    reason: Reasons.MachineUpdating,
+    message: `rolling the frps Machines to the new config one at a time: ${updated} of ${machines.length} updated; waiting: ${waiting.map((entry) => slotKey(entry.slot)).join(", ")}`,
+  }
+}
+
+/** The IPv4, and the IPv6 unless the spec opts out; UDP is never offered on the IPv6 (Fly carries none there). */
+const addressVerdict = ({ address, ipv6, spec }: Observations): Verdict => {
+  const wantsV6 = spec?.ipv6 !== false
+  if (address === undefined || (wantsV6 && ipv6 === undefined))
+    return {
+      ok: false,
+      reason: Reasons.Provisioning,
+      message: `allocating ${[address === undefined ? "a dedicated IPv4" : "", wantsV6 && ipv6 === undefined ? "an IPv6" : ""].filter(Boolean).join(" and ")}`,
+    }
+  const udp = (spec?.ports ?? []).some((port) => port.protocol === "UDP")
+  return {
+    ok: true,
+    reason: Reasons.AddressAllocated,
+    message:
+      ipv6 === undefined
+        ? `dedicated IPv4 ${address}`
+        : `dedicated IPv4 ${address} and IPv6 ${ipv6}${udp ? " (UDP ports on the IPv4 only: Fly carries no UDP over IPv6)" : ""}`,
+  }
+}
 
 /** The conditions `Ready` sums up, in the order they are written. */
 const PART_CONDITIONS = ["AppReady", "MachinesReady", "AddressReady", "ClientReady"] as const
@@ -78,6 +114,7 @@ const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[n
     MachinesReady:
       blockedFor(observations, "MachinesReady") ??
       unhealthyHosts(machines) ??
+      rollingOut(machines) ??
       (machines.length > 0 && started.length === machines.length
         ? { ok: true, reason: Reasons.MachineStarted, message: `${started.length} frps Machine(s) started` }
         : {
@@ -85,11 +122,7 @@ const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[n
             reason: Reasons.MachineCreating,
             message: `${started.length} of ${machines.length || "the"} frps Machine(s) started`,
           }),
-    AddressReady:
-      blockedFor(observations, "AddressReady") ??
-      (observations.address === undefined
-        ? { ok: false, reason: Reasons.Provisioning, message: "allocating a dedicated IPv4" }
-        : { ok: true, reason: Reasons.AddressAllocated, message: `dedicated IPv4 ${observations.address}` }),
+    AddressReady: blockedFor(observations, "AddressReady") ?? addressVerdict(observations),
     ClientReady:
       blockedFor(observations, "ClientReady") ??
       (observations.clientRolledOut === true && started.length > 0 && started.every(checksPassing)
@@ -136,6 +169,7 @@ const appStatus = (observations: Observations, previous: FlyTunnelStatus["app"])
           secretsVersion: previous.secretsVersion,
           tokenDigest: previous.tokenDigest,
           ...(previous.tlsDigest === undefined ? {} : { tlsDigest: previous.tlsDigest }),
+          ...(previous.cluster === undefined ? {} : { cluster: previous.cluster }),
         }
       : undefined)
   return {
@@ -178,12 +212,20 @@ export const tunnelStatus = (
       : observations.machines.map((entry) => ({
           id: entry.machine.id,
           region: entry.machine.region,
+          ...(entry.slot.role === "udp" ? { role: "udp" as const } : {}),
           state: entry.machine.state,
           instanceId: entry.machine.instance_id,
           controlPort: entry.controlPort,
+          upToDate: entry.current,
         }))
+  // The IPv4 first: the printer column and the Service's first ingress show it.
   const addresses =
-    observations.address === undefined ? previous?.addresses : [{ ip: observations.address, type: "v4" as const }]
+    observations.address === undefined
+      ? previous?.addresses
+      : [
+          { ip: observations.address, type: "v4" as const },
+          ...(observations.ipv6 === undefined ? [] : [{ ip: observations.ipv6, type: "v6" as const }]),
+        ]
   return {
     observedGeneration: observations.generation,
     phase,

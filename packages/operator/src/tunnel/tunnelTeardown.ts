@@ -8,63 +8,69 @@ import { KubeClient, removeFinalizer } from "../kube/kubeClient.ts"
 import type { KubeError } from "../kube/kubeErrors.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { Deployment, FlyTunnel, type FlyTunnelObject, Secret } from "../kube/resourceType.ts"
+import { RolloutGate } from "./machineRollout.ts"
 import { TunnelBlocked } from "./tunnelBlocked.ts"
 import { flyAppName, flyNetworkName, frpcObjectName, MachineMetadata, type TunnelIdentity } from "./tunnelNames.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
 import { teardownStatus } from "./tunnelStatus.ts"
 import { writeTunnelStatus } from "./tunnelStatusWriter.ts"
 
+/** Deletes the tunnel's frpc Deployments (waiting for their Pods) and its Secret. Already gone is fine. */
+export const removeFrpc = Effect.fn("removeFrpc")(function* (tunnelUid: string) {
+  const kube = yield* KubeClient
+  const cache = yield* KubeCache
+  const settings = yield* TunnelSettings
+  const deployments = (yield* cache.deployments.list(settings.operatorNamespace)).filter(
+    (deployment) => deployment.metadata?.labels?.[Labels.tunnelUid] === tunnelUid,
+  )
+  yield* Effect.forEach(
+    deployments,
+    (deployment) =>
+      kube
+        .delete(Deployment, deployment.metadata?.name ?? "", settings.operatorNamespace, {
+          propagationPolicy: "Foreground",
+        })
+        .pipe(Effect.catchTag("KubeNotFound", () => Effect.void)),
+    { discard: true },
+  )
+  yield* kube
+    .delete(Secret, frpcObjectName({ uid: tunnelUid }), settings.operatorNamespace)
+    .pipe(Effect.catchTag("KubeNotFound", () => Effect.void))
+})
+
 /**
- * Tears a tunnel down in reverse: frpc, then the IPs, the Machines and the App. A 404 means already gone. Any other
- * failure stops here (and keeps the finalizer): nothing is leaked silently.
+ * Deletes a tunnel's App in reverse: the IPs, the Machines, then the App. A 404 means already gone. An App of that
+ * name on another network is not the tunnel's and is never touched.
+ */
+export const removeFlyApp = Effect.fn("removeFlyApp")(function* (appName: string, tunnelUid: string) {
+  const fly = yield* FlyClient
+  const app = yield* fly.getApp(appName).pipe(Effect.catchTag("FlyNotFound", () => Effect.succeed(undefined)))
+  if (app === undefined || app.network !== flyNetworkName({ uid: tunnelUid })) return
+  const ips = yield* fly.listIpAssignments(appName).pipe(Effect.catchTag("FlyNotFound", () => Effect.succeed([])))
+  yield* Effect.forEach(
+    ips,
+    (ip) => fly.deleteIpAssignment(appName, ip.ip).pipe(Effect.catchTag("FlyNotFound", () => Effect.void)),
+    { discard: true },
+  )
+  const machines = yield* fly
+    .listMachines(appName, { metadata: { [MachineMetadata.tunnelUid]: tunnelUid } })
+    .pipe(Effect.catchTag("FlyNotFound", () => Effect.succeed([])))
+  yield* Effect.forEach(
+    machines,
+    (machine) => fly.deleteMachine(appName, machine.id).pipe(Effect.catchTag("FlyNotFound", () => Effect.void)),
+    { concurrency: "unbounded", discard: true },
+  )
+  yield* fly.deleteApp(appName).pipe(Effect.catchTag("FlyNotFound", () => Effect.void))
+})
+
+/**
+ * Tears a tunnel down in reverse: frpc, then everything on Fly. Any failure other than "already gone" stops here (and
+ * keeps the finalizer): nothing is leaked silently.
  */
 export const teardownTunnel = Effect.fn("teardownTunnel")(
   function* (tunnel: TunnelIdentity) {
-    const kube = yield* KubeClient
-    const cache = yield* KubeCache
-    const fly = yield* FlyClient
-    const settings = yield* TunnelSettings
-    const deployments = (yield* cache.deployments.list(settings.operatorNamespace)).filter(
-      (deployment) => deployment.metadata?.labels?.[Labels.tunnelUid] === tunnel.uid,
-    )
-    yield* Effect.forEach(
-      deployments,
-      (deployment) =>
-        kube
-          .delete(Deployment, deployment.metadata?.name ?? "", settings.operatorNamespace, {
-            propagationPolicy: "Foreground",
-          })
-          .pipe(Effect.catchTag("KubeNotFound", () => Effect.void)),
-      { discard: true },
-    )
-    yield* kube
-      .delete(Secret, frpcObjectName(tunnel), settings.operatorNamespace)
-      .pipe(Effect.catchTag("KubeNotFound", () => Effect.void))
-
-    const appName = flyAppName(tunnel)
-    const app = yield* fly.getApp(appName).pipe(Effect.catchTag("FlyNotFound", () => Effect.succeed(undefined)))
-    // Never touch an App that is not ours, even if it has our derived name.
-    if (app === undefined || app.network !== flyNetworkName(tunnel)) return
-    const ips = yield* fly.listIpAssignments(appName).pipe(Effect.catchTag("FlyNotFound", () => Effect.succeed([])))
-    yield* Effect.forEach(
-      ips,
-      (ip) => fly.deleteIpAssignment(appName, ip.ip).pipe(Effect.catchTag("FlyNotFound", () => Effect.void)),
-      {
-        discard: true,
-      },
-    )
-    const machines = yield* fly
-      .listMachines(appName, { metadata: { [MachineMetadata.tunnelUid]: tunnel.uid } })
-      .pipe(Effect.catchTag("FlyNotFound", () => Effect.succeed([])))
-    yield* Effect.forEach(
-      machines,
-      (machine) => fly.deleteMachine(appName, machine.id).pipe(Effect.catchTag("FlyNotFound", () => Effect.void)),
-      {
-        concurrency: "unbounded",
-        discard: true,
-      },
-    )
-    yield* fly.deleteApp(appName).pipe(Effect.catchTag("FlyNotFound", () => Effect.void))
+    yield* removeFrpc(tunnel.uid)
+    yield* removeFlyApp(flyAppName(tunnel), tunnel.uid)
   },
   Effect.mapError(
     (error: FlyError | KubeError) =>
@@ -84,7 +90,11 @@ export const teardownTunnel = Effect.fn("teardownTunnel")(
 export const finalizeTunnel = Effect.fn("finalizeTunnel")(function* (
   tunnel: FlyTunnelObject,
   identity: TunnelIdentity,
-): Effect.fn.Return<ReconcileResult, KubeError, KubeClient | KubeCache | FlyClient | TunnelSettings | EventRecorder> {
+): Effect.fn.Return<
+  ReconcileResult,
+  KubeError,
+  KubeClient | KubeCache | FlyClient | TunnelSettings | EventRecorder | RolloutGate
+> {
   if (!(tunnel.metadata?.finalizers ?? []).includes(FINALIZER)) return done
   const events = yield* EventRecorder
   const generation = tunnel.metadata?.generation ?? 0
@@ -107,6 +117,7 @@ export const finalizeTunnel = Effect.fn("finalizeTunnel")(function* (
       return retry
     }
   }
+  yield* (yield* RolloutGate).leave(identity.uid)
   yield* removeFinalizer(FlyTunnel, current, FINALIZER).pipe(Effect.catchTag("KubeNotFound", () => Effect.void))
   return done
 })

@@ -7,16 +7,22 @@ import { type RunningEmulator, startEmulator } from "@fly-tunnel-operator/fly-em
 import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { type Duration, Effect, Fiber, Layer, Logger, ManagedRuntime, Metric, Redacted } from "effect"
 import { reconcileTotal } from "../../src/controller/controllerMetrics.ts"
+import { ClusterIdentity } from "../../src/kube/clusterIdentity.ts"
 import { ClusterRanges } from "../../src/kube/clusterRanges.ts"
 import { EventRecorder } from "../../src/kube/eventRecorder.ts"
 import { InMemoryKube, layerInMemoryKube } from "../../src/kube/inMemoryKube.ts"
 import { KubeCache } from "../../src/kube/kubeCache.ts"
-import type { KubeClient } from "../../src/kube/kubeClient.ts"
+import { KubeClient } from "../../src/kube/kubeClient.ts"
+import * as LeaderElection from "../../src/kube/leaderElection.ts"
 import { runControllers } from "../../src/operator.ts"
 import { HostResolver } from "../../src/policy/hostResolver.ts"
 import { TunnelPolicy, type TunnelPolicyShape } from "../../src/policy/tunnelPolicy.ts"
 import { isManagedService } from "../../src/service/serviceClass.ts"
 import { ServiceSettings } from "../../src/service/serviceSettings.ts"
+import type { OrphanSweeperOptions } from "../../src/sweep/orphanSweeper.ts"
+import { CapacityBackoff } from "../../src/tunnel/capacityBackoff.ts"
+import { FlyRegions } from "../../src/tunnel/flyRegions.ts"
+import { RolloutGate } from "../../src/tunnel/machineRollout.ts"
 import { TunnelSettings } from "../../src/tunnel/tunnelSettings.ts"
 
 export const LOAD_BALANCER_CLASS = "fly-tunnel-operator.dev/lb"
@@ -27,9 +33,13 @@ type Services =
   | InMemoryKube
   | KubeCache
   | FlyClient
+  | FlyRegions
+  | RolloutGate
+  | CapacityBackoff
   | EventRecorder
   | TunnelSettings
   | ServiceSettings
+  | ClusterIdentity
   | ClusterRanges
   | HostResolver
 
@@ -50,16 +60,27 @@ export const startFastOperator = async (
   options: {
     readonly resync?: Duration.Input
     readonly rollOutDeployments?: boolean
+    /** Tunnels that may roll their Machines at once (default 5, as the operator). */
+    readonly rolloutsAtOnce?: number
+    /** The periodic orphan sweep (off by default). */
+    readonly sweep?: OrphanSweeperOptions
+    /** A Fly shared with another operator (another cluster); by default this operator's own. */
+    readonly emulator?: RunningEmulator
+    /** A cluster shared with another replica; by default this operator's own. */
+    readonly kube?: InMemoryKube["Service"]
+    /** Run the controllers under leader election (short timings, for replicas sharing `kube`). */
+    readonly leaderElection?: Omit<LeaderElection.LeaderElectionOptions, "name" | "namespace">
     /** The install's tunnel policy (default: the chart's defaults). */
     readonly policy?: TunnelPolicyShape
     /** What host names resolve to (default: none resolves); tests may change it between passes. */
     readonly hosts?: ReadonlyMap<string, ReadonlyArray<string>>
   } = {},
 ): Promise<FastOperator> => {
-  const emulator = await startEmulator({ rateLimits: false })
+  const ownEmulator = options.emulator === undefined
+  const emulator = options.emulator ?? (await startEmulator({ rateLimits: false }))
   // No frps runs in the fast tier, so nothing can be probed: Machines' checks are declared passing, as if frpc had
   // registered every port (a test may mark them otherwise).
-  await emulator.markChecks({ status: "passing" })
+  if (ownEmulator) await emulator.markChecks({ status: "passing" })
   const runtime = ManagedRuntime.make(
     Layer.mergeAll(
       EventRecorder.layer({ component: "fly-tunnel-operator", instance: "fast", patchInterval: "0 millis" }),
@@ -82,12 +103,26 @@ export const startFastOperator = async (
         baseUrl: emulator.baseUrl,
         token: Redacted.make(emulator.token),
         retry: { maxRetries: 2, baseDelay: "5 millis", maxDelay: "20 millis" },
-      }).pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(RateBudget.layerUnlimited)),
+        // Short, so an injected hang costs a test a moment, not the default half minute.
+        requestTimeout: "400 millis",
+      }).pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(RateBudget.layerUnlimited), (client) =>
+        FlyRegions.layer.pipe(Layer.provideMerge(client)),
+      ),
+      RolloutGate.layer(options.rolloutsAtOnce ?? 5),
+      CapacityBackoff.layer,
+      // As the operator: this (in-memory) cluster's kube-system UID.
+      ClusterIdentity.layer("").pipe(Layer.orDie),
       ClusterRanges.layer,
       HostResolver.layerTable(options.hosts ?? new Map()),
       ...(options.policy === undefined ? [] : [Layer.succeed(TunnelPolicy, options.policy)]),
       Logger.layer([]),
-    ).pipe(Layer.provideMerge(layerInMemoryKube({ rollOutDeployments: options.rollOutDeployments ?? true }))),
+    ).pipe(
+      Layer.provideMerge(
+        options.kube === undefined
+          ? layerInMemoryKube({ rollOutDeployments: options.rollOutDeployments ?? true })
+          : Layer.mergeAll(Layer.succeed(InMemoryKube, options.kube), Layer.succeed(KubeClient, options.kube.client)),
+      ),
+    ),
   )
   const kube = await runtime.runPromise(InMemoryKube)
   let controllers: Fiber.Fiber<void, unknown> | undefined
@@ -103,7 +138,19 @@ export const startFastOperator = async (
       ),
     startControllers: () => {
       if (controllers !== undefined) throw new Error("controllers already running")
-      controllers = runtime.runFork(runControllers({ concurrency: 2, resync: options.resync ?? "1 hour" }))
+      const run = runControllers({
+        concurrency: 2,
+        resync: options.resync ?? "1 hour",
+        ...(options.sweep === undefined ? {} : { sweep: options.sweep }),
+      })
+      controllers = runtime.runFork(
+        options.leaderElection === undefined
+          ? run
+          : LeaderElection.run(
+              { name: "fly-tunnel-operator", namespace: OPERATOR_NAMESPACE, ...options.leaderElection },
+              run,
+            ),
+      )
     },
     stopControllers: async () => {
       const fiber = controllers
@@ -115,7 +162,7 @@ export const startFastOperator = async (
       controllers = undefined
       if (fiber !== undefined) await runtime.runPromise(Fiber.interrupt(fiber))
       await runtime.dispose()
-      await emulator.close()
+      if (ownEmulator) await emulator.close()
     },
   }
 }

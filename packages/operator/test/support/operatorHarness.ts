@@ -7,6 +7,7 @@ import { type RunningEmulator, startEmulator } from "@fly-tunnel-operator/fly-em
 import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { type NodeAgent, startNodeAgent, type Tools } from "@fly-tunnel-operator/local-stack"
 import { type Duration, type Effect, Exit, Fiber, Layer, Logger, ManagedRuntime, Redacted } from "effect"
+import { ClusterIdentity } from "../../src/kube/clusterIdentity.ts"
 import { ClusterRanges } from "../../src/kube/clusterRanges.ts"
 import { EventRecorder } from "../../src/kube/eventRecorder.ts"
 import { KubeCache } from "../../src/kube/kubeCache.ts"
@@ -16,6 +17,9 @@ import { runControllers } from "../../src/operator.ts"
 import { HostResolver } from "../../src/policy/hostResolver.ts"
 import { isManagedService } from "../../src/service/serviceClass.ts"
 import { ServiceSettings } from "../../src/service/serviceSettings.ts"
+import { CapacityBackoff } from "../../src/tunnel/capacityBackoff.ts"
+import { FlyRegions } from "../../src/tunnel/flyRegions.ts"
+import { RolloutGate } from "../../src/tunnel/machineRollout.ts"
 import { TunnelSettings } from "../../src/tunnel/tunnelSettings.ts"
 
 const CRD = fileURLToPath(new URL("../../../../crds/fly-tunnel-operator.dev_flytunnels.yaml", import.meta.url))
@@ -39,9 +43,13 @@ type Services =
   | KubeClient
   | KubeCache
   | FlyClient
+  | FlyRegions
+  | RolloutGate
+  | CapacityBackoff
   | EventRecorder
   | TunnelSettings
   | ServiceSettings
+  | ClusterIdentity
   | ClusterRanges
   | HostResolver
 
@@ -117,11 +125,18 @@ export class OperatorHarness {
           defaultRegion: "ord",
           defaultMachineSize: "shared-cpu-1x",
         }),
-        FlyClient.layer({
-          baseUrl: this.emulator.baseUrl,
-          token: Redacted.make(this.emulator.token),
-          retry: { maxRetries: 3, baseDelay: "50 millis", maxDelay: "500 millis" },
-        }),
+        FlyRegions.layer.pipe(
+          Layer.provideMerge(
+            FlyClient.layer({
+              baseUrl: this.emulator.baseUrl,
+              token: Redacted.make(this.emulator.token),
+              retry: { maxRetries: 3, baseDelay: "50 millis", maxDelay: "500 millis" },
+            }),
+          ),
+        ),
+        RolloutGate.layer(5),
+        CapacityBackoff.layer,
+        ClusterIdentity.layer(""),
         ClusterRanges.layer,
         HostResolver.layer,
         Logger.layer([logger]),

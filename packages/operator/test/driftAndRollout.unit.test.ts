@@ -1,0 +1,175 @@
+import type { FlyTunnelSpecInput } from "@fly-tunnel-operator/api"
+import { Effect } from "effect"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { FieldManager, KubeClient } from "../src/kube/kubeClient.ts"
+import { FlyTunnel, type FlyTunnelObject } from "../src/kube/resourceType.ts"
+import { type FastOperator, startFastOperator, until } from "./support/fastHarness.ts"
+
+const spec = (regions: ReadonlyArray<string>, ports = [{ name: "http", port: 8080 }]): FlyTunnelSpecInput => ({
+  target: { address: { host: "192.168.2.10" } },
+  ports,
+  regions: [...regions],
+})
+
+/**
+ * Nothing half-made, drift repaired, rollouts bounded — decided by the controllers against the in-memory API server
+ * and the emulator in-process, proven from the emulator's call log.
+ */
+describe("regions, capacity, drift and rollouts (fast tier)", () => {
+  let operator: FastOperator
+  const asUser = <A, E>(effect: Effect.Effect<A, E, KubeClient>) =>
+    operator.run(effect.pipe(Effect.provideService(FieldManager, "test")))
+  const applyTunnel = (name: string, tunnelSpec: FlyTunnelSpecInput) =>
+    asUser(
+      KubeClient.use((kube) =>
+        kube.apply(FlyTunnel, { metadata: { name, namespace: "default" }, spec: tunnelSpec } satisfies FlyTunnelObject),
+      ),
+    )
+  const tunnel = (name: string) =>
+    operator.kube.objects(FlyTunnel, "default").find((item) => item.metadata?.name === name)
+  const condition = (name: string, type: string) => tunnel(name)?.status?.conditions?.find((item) => item.type === type)
+  const ready = (name: string) =>
+    until(`${name} Ready`, () => (condition(name, "Ready")?.status === "True" ? tunnel(name) : undefined))
+  const fly = async (app: string) => {
+    const state = await operator.emulator.state()
+    return {
+      state,
+      machines: state.machines.filter((machine) => machine.app === app && machine.state !== "destroyed"),
+    }
+  }
+  const flyCall = (method: string, path: string, body?: object) =>
+    fetch(`${operator.emulator.baseUrl}/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${operator.emulator.token}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    })
+  const since = async (count: number) => (await operator.emulator.state()).calls.slice(count)
+  const callCount = async () => (await operator.emulator.state()).calls.length
+
+  beforeAll(async () => {
+    operator = await startFastOperator({ resync: "300 millis", rolloutsAtOnce: 1 })
+    operator.startControllers()
+  })
+  afterAll(() => operator.close())
+  afterEach(() => operator.emulator.clearFaults())
+
+  it("refuses a region Fly does not have, naming it, before anything is created", async () => {
+    const before = await callCount()
+    await applyTunnel("nowhere", spec(["ord", "xyz"]))
+    const refused = await until("InvalidSpec", () =>
+      condition("nowhere", "Ready")?.reason === "InvalidSpec" ? condition("nowhere", "Ready") : undefined,
+    )
+    expect(refused?.message).toMatch(/spec\.regions: "xyz" is not a region Fly offers/)
+    expect(tunnel("nowhere")?.status?.phase).toBe("Failed")
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    expect((await since(before)).filter((call) => call.method !== "GET")).toEqual([])
+  })
+
+  it("waits minutes when Fly has no capacity, keeps the IPv4, and says what it costs", async () => {
+    await operator.emulator.injectFault({
+      action: "createMachine",
+      kind: "status",
+      status: 503,
+      body: { error: "out of capacity", status: "insufficient_capacity" },
+      rate: 1,
+    })
+    const before = await callCount()
+    await applyTunnel("full", spec(["ams"]))
+    const waiting = await until("FlyCapacity", () =>
+      condition("full", "MachinesReady")?.reason === "FlyCapacity" ? condition("full", "MachinesReady") : undefined,
+    )
+    // Several resyncs later: still the one attempt, and the address stays.
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    const calls = await since(before)
+    expect(calls.filter((call) => call.action === "createMachine")).toHaveLength(1)
+    expect(
+      calls.filter((call) => call.action === "createIpAssignment" && call.ipType === "v4" && call.applied),
+    ).toHaveLength(1)
+    expect(calls.filter((call) => call.action === "deleteIpAssignment")).toEqual([])
+    const message = condition("full", "MachinesReady")?.message ?? waiting?.message
+    expect(message).toMatch(
+      /^Fly API createMachine failed: .*out of capacity.*; the dedicated IPv4 [\d.]+ is kept for it \(\$2\/month\) while it waits/,
+    )
+    expect(message).toMatch(/next try in (2\d|30)s/)
+  })
+
+  it("starts a Machine stopped behind its back, and puts back a config changed out of band", async () => {
+    await applyTunnel("drift", spec(["ord"]))
+    const app = (await ready("drift"))?.status?.app?.name ?? ""
+    const [machine] = (await fly(app)).machines
+    const path = `/apps/${app}/machines/${machine?.id}`
+    const before = await callCount()
+    expect((await flyCall("POST", `${path}/stop`, {})).status).toBe(200)
+    await until("started again", async () => ((await fly(app)).machines[0]?.state === "started" ? true : undefined))
+    expect((await since(before)).filter((call) => call.action === "startMachine" && call.applied)).toHaveLength(1)
+
+    // Same metadata (so the same config hash), one service gone: drift only a comparison of the content can see.
+    const live = (await fly(app)).machines[0]?.config as { services?: ReadonlyArray<unknown> } | undefined
+    const changed = await flyCall("POST", path, { config: { ...live, services: live?.services?.slice(0, 1) } })
+    expect(changed.status).toBe(200)
+    const restored = await until("the config put back", async () => {
+      const config = (await fly(app)).machines[0]?.config as { services?: ReadonlyArray<unknown> } | undefined
+      return (config?.services?.length ?? 0) === (live?.services?.length ?? -1) ? true : undefined
+    })
+    expect(restored).toBe(true)
+  })
+
+  it("after an App is rebuilt, a converged tunnel costs no mutating call", async () => {
+    await applyTunnel("rebuilt", spec(["ord"]))
+    const first = await ready("rebuilt")
+    const app = first?.status?.app?.name ?? ""
+    expect((await flyCall("DELETE", `/apps/${app}?force=true`)).status).toBe(202)
+    await until("rebuilt and Ready", async () =>
+      (await fly(app)).machines.length === 1 && condition("rebuilt", "Ready")?.status === "True" ? true : undefined,
+    )
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const before = await callCount()
+    await new Promise((resolve) => setTimeout(resolve, 1_200))
+    expect((await since(before)).filter((call) => call.method !== "GET")).toEqual([])
+  })
+
+  it("rolls a change one region at a time, and one tunnel at a time when only one may roll", async () => {
+    const regions = ["ord", "ams", "fra"]
+    await applyTunnel("roll-a", spec(regions))
+    await applyTunnel("roll-b", spec(regions))
+    const a = (await ready("roll-a"))?.status?.app?.name ?? ""
+    const b = (await ready("roll-b"))?.status?.app?.name ?? ""
+    const before = await callCount()
+    const twoPorts = [
+      { name: "http", port: 8080 },
+      { name: "extra", port: 9090 },
+    ]
+    await applyTunnel("roll-a", spec(regions, twoPorts))
+    await applyTunnel("roll-b", spec(regions, twoPorts))
+    await until(
+      "both rolled",
+      () =>
+        condition("roll-a", "Ready")?.status === "True" &&
+        condition("roll-b", "Ready")?.status === "True" &&
+        tunnel("roll-a")?.status?.observedGeneration === tunnel("roll-a")?.metadata?.generation &&
+        tunnel("roll-b")?.status?.observedGeneration === tunnel("roll-b")?.metadata?.generation &&
+        tunnel("roll-a")?.status?.machines?.every((machine) => machine.upToDate) &&
+        tunnel("roll-b")?.status?.machines?.every((machine) => machine.upToDate)
+          ? true
+          : undefined,
+      15_000,
+    )
+    const updates = (await since(before)).filter((call) => call.action === "updateMachine" && call.applied)
+    expect(updates).toHaveLength(regions.length * 2)
+    // One tunnel's three updates, then the other's: never interleaved, since one tunnel may roll at a time.
+    const order = updates.map((call) => call.app)
+    const firstApp = order[0]
+    expect(order).toEqual([...Array(3).fill(firstApp), ...Array(3).fill(firstApp === a ? b : a)])
+    // Within a tunnel, one region per pass: a list of its Machines comes between two of its updates.
+    const calls = await since(before)
+    for (const app of [a, b]) {
+      const indexes = calls.flatMap((call, index) =>
+        call.action === "updateMachine" && call.applied && call.app === app ? [index] : [],
+      )
+      for (let i = 1; i < indexes.length; i++) {
+        const between = calls.slice(indexes[i - 1], indexes[i])
+        expect(between.some((call) => call.action === "listMachines" && call.app === app)).toBe(true)
+      }
+    }
+  })
+})

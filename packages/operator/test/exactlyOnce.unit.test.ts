@@ -1,0 +1,121 @@
+import type { Fault } from "@fly-tunnel-operator/fly-emulator"
+import type { V1Service } from "@kubernetes/client-node"
+import { Effect, Option, Schema } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { FieldManager, KubeClient } from "../src/kube/kubeClient.ts"
+import { FlyTunnel, Service } from "../src/kube/resourceType.ts"
+import { type FastOperator, LOAD_BALANCER_CLASS, startFastOperator, until } from "./support/fastHarness.ts"
+
+/** A fault without its action, for each kind of fault (an Omit that distributes over the union). */
+type FaultShape = Fault extends infer Each ? (Each extends Fault ? Omit<Each, "action"> : never) : never
+
+const ServiceStatusBody = Schema.Struct({
+  status: Schema.Struct({
+    loadBalancer: Schema.optionalKey(
+      Schema.Struct({ ingress: Schema.optionalKey(Schema.Array(Schema.Struct({ ip: Schema.String }))) }),
+    ),
+  }),
+})
+const ingressIps = (body: unknown): ReadonlyArray<string> =>
+  Option.match(Schema.decodeUnknownOption(ServiceStatusBody)(body), {
+    onNone: () => [],
+    onSome: (decoded) => (decoded.status.loadBalancer?.ingress ?? []).map((ingress) => ingress.ip),
+  })
+
+/** Every way a call can fail, as Fly (or the network in between) can make it fail. */
+const faults: ReadonlyArray<readonly [string, FaultShape]> = [
+  ["a 502 after Fly applied it", { kind: "status", status: 502, applied: true }],
+  ["a 503 that applied nothing", { kind: "status", status: 503 }],
+  ["a 429", { kind: "status", status: 429 }],
+  ["a 408 after Fly applied it", { kind: "timeout", holdMs: 20, applied: true }],
+  ["a 408 that applied nothing", { kind: "timeout", holdMs: 20 }],
+  ["a connection reset after Fly applied it", { kind: "lostResponse" }],
+  ["no answer at all after Fly applied it", { kind: "timeout", hang: true, applied: true }],
+]
+
+const creates = ["createApp", "setSecrets", "createMachine", "createIpAssignment"] as const
+
+const service = (name: string, regions: string): V1Service => ({
+  metadata: {
+    name,
+    namespace: "default",
+    annotations: { "fly-tunnel-operator.dev/fly-regions": regions },
+  },
+  spec: {
+    type: "LoadBalancer",
+    loadBalancerClass: LOAD_BALANCER_CLASS,
+    clusterIP: "10.96.0.20",
+    ports: [{ name: "http", port: 8080, protocol: "TCP" }],
+  },
+})
+
+/**
+ * Exactly once, counted: whatever fails at each create, the emulator's call log shows exactly one applied create of
+ * the App, of each region's Machine and of the IPv4, and the Service never publishes any address but that one.
+ */
+describe("exactly-once Fly resources under every fault at every create (fast tier)", () => {
+  let operator: FastOperator
+
+  beforeAll(async () => {
+    operator = await startFastOperator()
+    operator.startControllers()
+  })
+  afterAll(() => operator.close())
+
+  let counter = 0
+  for (const action of creates) {
+    for (const [faultName, fault] of faults) {
+      it(`${action} failing with ${faultName}`, async () => {
+        counter += 1
+        const name = `once-${counter}`
+        const regions = ["ord", "ams"]
+        const callsBefore = (await operator.emulator.state()).calls.length
+        const kubeBefore = operator.kube.calls().length
+        // Twice for the addresses, so the IPv6 create meets it too (the IPv4 is asked for first).
+        await operator.emulator.injectFault({
+          action,
+          ...fault,
+          ...(action === "createIpAssignment" && !("hang" in fault) ? { count: 2 } : {}),
+        } as Fault)
+        await operator.run(
+          KubeClient.use((kube) => kube.create(Service, service(name, regions.join(",")))).pipe(
+            Effect.provideService(FieldManager, "test"),
+          ),
+        )
+        const published = await until(
+          `${name} published`,
+          () =>
+            operator.kube.objects(Service, "default").find((item) => item.metadata?.name === name)?.status?.loadBalancer
+              ?.ingress?.[0]?.ip,
+          9_000,
+        )
+        const tunnel = operator.kube.objects(FlyTunnel, "default").find((item) => item.metadata?.name === name)
+        const app = tunnel?.status?.app?.name ?? ""
+        const state = await operator.emulator.state()
+        const calls = state.calls.slice(callsBefore)
+        const applied = (which: string) => calls.filter((call) => call.action === which && call.applied)
+        // The fault was met.
+        expect(calls.some((call) => call.action === action && call.fault !== undefined)).toBe(true)
+        expect(applied("createApp")).toHaveLength(1)
+        for (const ipType of ["v4", "v6"])
+          expect(
+            applied("createIpAssignment").filter((call) => call.app === app && call.ipType === ipType),
+            ipType,
+          ).toHaveLength(1)
+        expect(applied("createMachine").filter((call) => call.app === app)).toHaveLength(regions.length)
+        const machines = state.machines.filter((machine) => machine.app === app && machine.state !== "destroyed")
+        expect(machines.map((machine) => machine.region).sort()).toEqual([...regions].sort())
+        expect(state.ips.filter((ip) => ip.app === app && ip.type === "v4").map((ip) => ip.ip)).toEqual([published])
+        const ipv6 = state.ips.filter((ip) => ip.app === app && ip.type === "v6").map((ip) => ip.ip)
+        expect(ipv6).toHaveLength(1)
+        // Every ingress the operator ever wrote on the Service is one of those two addresses.
+        const ingresses = operator.kube
+          .calls()
+          .slice(kubeBefore)
+          .filter((call) => call.verb === "applyStatus" && call.kind === "Service" && call.name === name)
+          .flatMap((call) => ingressIps(call.body))
+        expect(new Set(ingresses)).toEqual(new Set([published, ...ipv6]))
+      })
+    }
+  }
+})

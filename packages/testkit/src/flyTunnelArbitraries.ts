@@ -61,6 +61,7 @@ export const validSpec = fc.record(
     ports: validPorts,
     regions: fc.uniqueArray(fc.constantFrom(...REGIONS), { minLength: 1, maxLength: 3 }),
     machineSize: fc.constantFrom(...SIZES),
+    ipv6: fc.boolean(),
     frpc: fc.record(
       {
         replicas: fc.integer({ min: 1, max: 10 }),
@@ -141,6 +142,7 @@ const breaks: ReadonlyArray<Break> = [
     (spec) => ({ ...spec, regions: ["ams", "arn", "bom", "cdg", "dfw", "ewr", "fra", "gru", "iad", "jnb", "lax"] }),
   ],
   ["an unknown machine size", "spec.machineSize", (spec) => ({ ...spec, machineSize: "shared-cpu-3x" })],
+  ["ipv6 as text", "spec.ipv6", (spec) => ({ ...spec, ipv6: "yes" })],
   ["zero frpc replicas", "spec.frpc.replicas", (spec) => ({ ...spec, frpc: { replicas: 0 } })],
   ["eleven frpc replicas", "spec.frpc.replicas", (spec) => ({ ...spec, frpc: { replicas: 11 } })],
   [
@@ -222,6 +224,7 @@ const validAnnotations = fc.record(
     [`${ANNOTATION}/proxy-protocol`]: fc.constantFrom("none", "v1", "v2"),
     [`${ANNOTATION}/frpc-replicas`]: fc.integer({ min: 1, max: 10 }).map(String),
     [`${ANNOTATION}/ignore-source-ranges`]: fc.constantFrom("true", "false"),
+    [`${ANNOTATION}/ipv6`]: fc.constantFrom("true", "false"),
   },
   { requiredKeys: [] },
 )
@@ -238,6 +241,7 @@ const annotationBreaks: ReadonlyArray<readonly [string, string]> = [
   [`${ANNOTATION}/frpc-replicas`, "0"],
   [`${ANNOTATION}/frpc-replicas`, "eleven"],
   [`${ANNOTATION}/ignore-source-ranges`, "yes"],
+  [`${ANNOTATION}/ipv6`, "maybe"],
 ]
 
 /** A Service's annotations: valid, or with one annotation broken (the field a refusal must name). */

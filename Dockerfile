@@ -27,7 +27,8 @@ RUN pnpm run bundle && test -s dist/operator.mjs
 FROM gcr.io/distroless/nodejs24-debian12:nonroot@sha256:14d42e2511532589a7c7e01a753667a74fcc96266e137e8125006b87b0c32d0a
 WORKDIR /app
 COPY --from=build /src/dist/operator.mjs /app/operator.mjs
-ENV NODE_ENV=production
+# Node options and MALLOC_ARENA_MAX as packages/operator/src/build/imageRuntime.ts (pnpm bench measures them).
+ENV NODE_ENV=production MALLOC_ARENA_MAX=2
 USER 65532:65532
 EXPOSE 8080 8081
-ENTRYPOINT ["/nodejs/bin/node", "/app/operator.mjs"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "--optimize-for-size", "/app/operator.mjs"]

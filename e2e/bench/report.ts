@@ -1,89 +1,322 @@
 import { mkdir, writeFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
+import { operatorEnvironment, operatorNodeOptions } from "@fly-tunnel-operator/operator"
+import type { RestartFigures, RestFigures } from "./atRest.ts"
+import { addressChart, rssChart } from "./charts.ts"
+import { frpLabel, type PathFigures } from "./dataPath.ts"
+import type { ScaleFigures } from "./scale.ts"
+import type { AddressRun, Milestones } from "./timeToAddress.ts"
 
 const BENCH_DIR = fileURLToPath(new URL("../../.bench/", import.meta.url))
 
-export interface AddressRun {
-  readonly applyToExternalIpMs: number
-  readonly applyToFirstByteMs: number
-}
-
-export interface LoadFigures {
-  readonly roundTrip: { readonly rounds: number; readonly p50Ms: number; readonly p99Ms: number }
-  readonly throughput: { readonly bytes: number; readonly seconds: number; readonly mbPerSecond: number }
-}
-
-export interface BenchReport {
+export interface BenchResults {
   readonly at: string
+  readonly durationSeconds: number
+  readonly machine: {
+    readonly cpus: number
+    readonly cpuModel: string
+    readonly memoryGiB: number
+    readonly node: string
+    readonly kernel: string
+  }
+  readonly settings: { readonly restMinutes: number; readonly scale: number; readonly resyncSeconds: number }
   readonly timeToAddress: {
-    readonly flyLatencyMs: Record<string, number>
+    readonly flyLatencyMs: Readonly<Record<string, number>>
+    readonly criticalPath: string
     readonly criticalPathMs: number
+    readonly goPath: string
+    readonly goPathMs: number
+    readonly kubeWriteMs: number
     readonly runs: ReadonlyArray<AddressRun>
-    readonly medianApplyToExternalIpMs: number
-    /** Measured ÷ critical path: 1 would mean the operator adds nothing to Fly's own time. */
-    readonly ratio: number
-    readonly flyCallsPerTunnel: Record<string, number>
   }
-  readonly dataPath: {
-    readonly tunnel: LoadFigures
-    readonly direct: LoadFigures
-    readonly p50Ratio: number
-    readonly p99Ratio: number
-    readonly throughputRatio: number
+  readonly dataPath: ReadonlyArray<PathFigures>
+  readonly memory: {
+    readonly idleMiB: number
+    readonly oneTunnelMiB: number
+    readonly atScaleMiB: number
+    /** The operator's CPU time (user + system) while the Services were applied at once, and while at rest. */
+    readonly scaleCpuSeconds: number
+    readonly restCpuSeconds: number
   }
-  readonly operatorMemory: ReadonlyArray<{ readonly tunnels: number; readonly rssMiB: number }>
+  readonly scale: ScaleFigures & { readonly boundMs: number; readonly bound: string }
+  readonly rest: RestFigures
+  readonly restart: RestartFigures
 }
 
-const fixed = (value: number, digits = 1) => value.toFixed(digits)
+interface Figure {
+  readonly figure: string
+  readonly value: string
+  readonly target: string
+  readonly ok: boolean
+}
 
-const markdown = (report: BenchReport) => {
-  const { timeToAddress: address, dataPath, operatorMemory } = report
-  const load = (name: string, figures: LoadFigures) =>
-    `| ${name} | ${fixed(figures.roundTrip.p50Ms, 3)} | ${fixed(figures.roundTrip.p99Ms, 3)} | ${fixed(figures.throughput.mbPerSecond)} |`
-  return `# pnpm bench — ${report.at}
+const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : "n/a")
+const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
+const sum = (counts: Readonly<Record<string, number>>) =>
+  Object.values(counts).reduce((total, value) => total + value, 0)
+const list = (counts: Readonly<Record<string, number>>) =>
+  Object.keys(counts).length === 0
+    ? "none"
+    : Object.entries(counts)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([key, value]) => `${key} ${value}`)
+        .join(", ")
+const withoutLeases = (counts: Readonly<Record<string, number>>) =>
+  Object.fromEntries(Object.entries(counts).filter(([key]) => !key.endsWith(" leases")))
 
-Local stack (real control plane, operator as its own process, Fly emulator with real frps, frpc as processes).
+/** The figures of the issue's table, each with its target and verdict, from one run's results. */
+export const figures = (results: BenchResults): ReadonlyArray<Figure> => {
+  const { timeToAddress: address, dataPath, memory, scale, rest, restart } = results
+  const direct = dataPath.find((path) => path.path.startsWith("direct, ClusterIP"))
+  const tunnel = dataPath.find((path) => path.kind === "tunnel")
+  const frpBest = dataPath
+    .filter((path) => path.kind === "frp")
+    .reduce<PathFigures | undefined>(
+      (best, path) => (best === undefined || path.throughput.mbPerSecond > best.throughput.mbPerSecond ? path : best),
+      undefined,
+    )
+  const externalIp = median(address.runs.map((run) => run.applyToExternalIpMs))
+  const firstByte = median(address.runs.map((run) => run.applyToFirstByteMs))
+  const earliestIp = Math.max(...address.runs.map((run) => -run.externalIpAfterFirstByteMs))
+  const restRss = rest.rss.map((sample) => sample.rssMiB)
+  const rssSpread = restRss.length === 0 ? Number.NaN : Math.max(...restRss) / Math.min(...restRss)
+  const restWrites = withoutLeases(rest.kubeWrites)
+  const restartWrites = withoutLeases(restart.kubeWrites)
+  const added = (tunnel?.roundTrip.p50Ms ?? Number.NaN) - (direct?.roundTrip.p50Ms ?? Number.NaN)
+  const p99Bound = 3 * (direct?.roundTrip.p99Ms ?? Number.NaN) + 2
+  return [
+    {
+      figure: "operator RSS, 1 tunnel",
+      value: `${fixed(memory.oneTunnelMiB)} MiB`,
+      target: "≤ 100 MiB",
+      ok: memory.oneTunnelMiB <= 100,
+    },
+    {
+      figure: `operator RSS, ${scale.services + address.runs.length} tunnels`,
+      value: `${fixed(memory.atScaleMiB)} MiB`,
+      target: "≤ 150 MiB with 200",
+      ok: memory.atScaleMiB <= 150,
+    },
+    {
+      figure: "tunnel throughput ÷ frp alone (best settings)",
+      value: `${fixed((tunnel?.throughput.mbPerSecond ?? 0) / (frpBest?.throughput.mbPerSecond ?? 1), 2)}× (${fixed(tunnel?.throughput.mbPerSecond ?? 0)} ÷ ${fixed(frpBest?.throughput.mbPerSecond ?? 0)} MiB/s, ${frpBest?.frp === undefined ? "" : frpLabel(frpBest.frp)}); ÷ direct ${fixed((tunnel?.throughput.mbPerSecond ?? 0) / (direct?.throughput.mbPerSecond ?? 1), 2)}×`,
+      target: "≥ 0.9×",
+      ok: (tunnel?.throughput.mbPerSecond ?? 0) >= 0.9 * (frpBest?.throughput.mbPerSecond ?? Number.POSITIVE_INFINITY),
+    },
+    { figure: "added round-trip latency p50", value: `${fixed(added, 3)} ms`, target: "≤ 0.5 ms", ok: added <= 0.5 },
+    {
+      figure: "round-trip p99 through the tunnel",
+      value: `${fixed(tunnel?.roundTrip.p99Ms ?? Number.NaN, 3)} ms (direct ${fixed(direct?.roundTrip.p99Ms ?? Number.NaN, 3)} ms)`,
+      target: `≤ 3× direct + 2 ms = ${fixed(p99Bound, 3)} ms`,
+      ok: (tunnel?.roundTrip.p99Ms ?? Number.POSITIVE_INFINITY) <= p99Bound,
+    },
+    {
+      figure: "apply → EXTERNAL-IP ÷ Fly critical path",
+      value: `${fixed(externalIp / address.criticalPathMs, 2)} (${externalIp} ÷ ${address.criticalPathMs} ms)`,
+      target: "≤ 1.1",
+      ok: externalIp <= 1.1 * address.criticalPathMs,
+    },
+    {
+      figure: "apply → first byte ÷ Fly critical path",
+      value: `${fixed(firstByte / address.criticalPathMs, 2)} (${firstByte} ÷ ${address.criticalPathMs} ms)`,
+      target: "≤ 1.5",
+      ok: firstByte <= 1.5 * address.criticalPathMs,
+    },
+    {
+      figure: "EXTERNAL-IP before bytes flow, worst run",
+      value: earliestIp > 0 ? `${earliestIp} ms before` : `never before (${-earliestIp} ms after at the earliest)`,
+      target: "never more than 1000 ms",
+      ok: earliestIp <= 1000,
+    },
+    {
+      figure: "apply → EXTERNAL-IP ÷ the Go operator's path",
+      value: `${fixed(externalIp / address.goPathMs, 2)} (${externalIp} ÷ ${address.goPathMs} ms)`,
+      target: "≤ 0.8",
+      ok: externalIp <= 0.8 * address.goPathMs,
+    },
+    {
+      figure: `${scale.services} Services applied at once`,
+      value: `${scale.readyAtMs.length} with an address, ${scale.http429} × 429, ${fixed(scale.totalMs / 1000)} s = ${fixed(scale.totalMs / scale.boundMs, 2)}× the bound (${fixed(scale.boundMs / 1000)} s)`,
+      target: "all, 0, ≤ 1.2×",
+      ok: scale.readyAtMs.length === scale.services && scale.http429 === 0 && scale.totalMs <= 1.2 * scale.boundMs,
+    },
+    {
+      figure: `at rest, ${rest.minutes} min after convergence`,
+      value: `${sum(rest.flyMutations)} mutating Fly calls; ${fixed(rest.readsPerTunnelPerResync, 2)} reads a tunnel a resync (${rest.tunnelReconciles} reconciles); Kubernetes writes: ${list(restWrites)}`,
+      target: "0; ≤ 3; none",
+      ok: sum(rest.flyMutations) === 0 && rest.readsPerTunnelPerResync <= 3 && sum(restWrites) === 0,
+    },
+    {
+      figure: "after an operator restart",
+      value: `${sum(restart.flyMutations)} mutating Fly calls; ${fixed(restart.readsPerTunnel, 2)} reads a tunnel; Kubernetes writes: ${list(restartWrites)}`,
+      target: "0; ≤ 3; none",
+      ok: sum(restart.flyMutations) === 0 && restart.readsPerTunnel <= 3 && sum(restartWrites) === 0,
+    },
+    {
+      figure: `${rest.otherServices} Services of another class changing for ${rest.minutes} min`,
+      value: `${rest.otherServiceUpdates} updates: ${rest.serviceReconciles} reconciles, ${rest.serviceRequests} requests on Services; RSS ${fixed(Math.min(...restRss))}–${fixed(Math.max(...restRss))} MiB (${fixed((rssSpread - 1) * 100)} %)`,
+      target: "0, 0, flat within 10 %",
+      ok: rest.serviceReconciles === 0 && rest.serviceRequests === 0 && rssSpread <= 1.1,
+    },
+  ]
+}
 
-## Time to address, with Fly-like API latency
+const MILESTONES: ReadonlyArray<[keyof Milestones, string]> = [
+  ["appCreated", "App created"],
+  ["addressAllocated", "IPv4 allocated"],
+  ["frpcApplied", "frpc Deployment applied"],
+  ["machineStarted", "Machine started"],
+  ["frpcAvailable", "frpc Pod available"],
+  ["checksPassing", "Fly checks passing"],
+  ["firstByte", "first byte through"],
+  ["ready", "FlyTunnel Ready"],
+  ["externalIp", "Service EXTERNAL-IP"],
+]
 
-Critical path of Fly latencies (App, then Machine ∥ IPv4; the address is published once the tunnel is Ready): **${address.criticalPathMs} ms**.
+/** Where the time goes in one run: consecutive segments ending at the Machine start, the checks, Ready and the IP. */
+const segmentsOf = (run: AddressRun, label: string) => {
+  const m = run.milestones
+  const points: Array<[string, number | undefined]> = [
+    ["Fly API (App, secret ∥ IPv4, Machine)", m.machineStarted],
+    ["frpc logs in, Fly's first passing check", m.checksPassing],
+    ["operator sees the checks, FlyTunnel Ready", m.ready],
+    ["Service controller publishes the address", m.externalIp],
+  ]
+  let previous = 0
+  return points.flatMap(([segment, at], order) => {
+    if (at === undefined) return []
+    const ms = Math.max(0, at - previous)
+    previous = Math.max(previous, at)
+    return [{ run: label, segment, order, ms }]
+  })
+}
 
-| run | apply → EXTERNAL-IP (ms) | apply → first byte through (ms) |
-|---|---|---|
-${address.runs.map((run, i) => `| ${i + 1} | ${run.applyToExternalIpMs} | ${run.applyToFirstByteMs} |`).join("\n")}
+const markdown = (results: BenchResults, table: ReadonlyArray<Figure>) => {
+  const { timeToAddress: address, dataPath, memory, scale, rest, restart } = results
+  const row = (cells: ReadonlyArray<string | number>) => `| ${cells.join(" | ")} |`
+  const load = (path: PathFigures) =>
+    row([
+      path.path,
+      fixed(path.roundTrip.p50Ms, 3),
+      fixed(path.roundTrip.p99Ms, 3),
+      fixed(path.throughput.mbPerSecond),
+      fixed(path.connect.p50Ms, 3),
+      fixed(path.connect.p99Ms, 3),
+    ])
+  const proxy = dataPath.find((path) => path.kind === "proxy")
+  const loopback = dataPath.find((path) => path.path === "direct, loopback")
+  const frp = dataPath.filter((path) => path.kind === "frp")
+  const firstRun = address.runs[0]
+  return `# pnpm bench — ${results.at}
 
-Median apply → EXTERNAL-IP ${address.medianApplyToExternalIpMs} ms = **${fixed(address.ratio, 2)}×** the critical path
-(what the operator, the Kubernetes control plane and frpc add on top of Fly's own time).
-The first byte follows the address by the Fly proxy's first passing TCP check on the Machine (grace period 5 s).
+Machine: ${results.machine.cpus} × ${results.machine.cpuModel}, ${fixed(results.machine.memoryGiB)} GiB, Node ${results.machine.node}, Linux ${results.machine.kernel}.
+One run of \`pnpm bench\`, ${fixed(results.durationSeconds / 60)} minutes: the local stack (real control plane, the bundled operator as its own
+process run as the image runs it, the Fly emulator with real frps in Machines, frpc as the node agent's processes), Fly-like API latency
+throughout. Settings: at rest for ${results.settings.restMinutes} min (\`BENCH_REST_MINUTES\`), ${results.settings.scale} Services at scale (\`BENCH_SCALE\`),
+the operator's drift check every ${results.settings.resyncSeconds} s (\`RESYNC_SECONDS\`).
 
-Fly API calls for one tunnel: ${Object.entries(address.flyCallsPerTunnel)
-    .map(([endpoint, count]) => `${endpoint} ${count}`)
+## Figures
+
+| figure | measured | target | verdict |
+|---|---|---|---|
+${table.map((figure) => row([figure.figure, figure.value, figure.target, figure.ok ? "met" : "**not met**"])).join("\n")}
+
+## Time to address
+
+Fly-like latency (ms): ${Object.entries(address.flyLatencyMs)
+    .filter(([, ms]) => ms > 0)
+    .map(([action, ms]) => `${action} ${ms}`)
     .join(", ")}.
 
-## Data path: through the tunnel vs direct to the same backend
+- **Fly critical path** ${address.criticalPathMs} ms: ${address.criticalPath}. The least Fly time for a new tunnel whoever calls:
+  the App's name is the tunnel's own (nothing to look for first), and a just-created App has no Machines or IPs to list.
+- **The Go operator's path** ${address.goPathMs} ms: ${address.goPath}, then its ${4} Kubernetes writes one after the other
+  (${address.kubeWriteMs} ms each, measured here), computed from its call order under the same latency, not run. It sets the
+  EXTERNAL-IP before its frpc even starts (its Machine has no checks), so its address is up before bytes can flow; ours is set
+  when Fly's checks see frpc's proxies, i.e. when bytes flow.
 
-| path | request/response p50 (ms) | p99 (ms) | echo throughput (MiB/s) |
-|---|---|---|---|
-${load("tunnel (public IP → Fly proxy → frps → frpc → ClusterIP)", dataPath.tunnel)}
-${load("direct (host → ClusterIP)", dataPath.direct)}
+| run | ${MILESTONES.map(([, label]) => label).join(" | ")} |
+|---|${MILESTONES.map(() => "---").join("|")}|
+${address.runs.map((run, index) => row([index + 1, ...MILESTONES.map(([key]) => run.milestones[key] ?? "–")])).join("\n")}
 
-Tunnel ÷ direct: p50 ${fixed(dataPath.p50Ratio, 2)}×, p99 ${fixed(dataPath.p99Ratio, 2)}×, throughput ${fixed(dataPath.throughputRatio, 3)}×.
+(ms after \`kubectl apply\` of the Service, each first seen by polling every 25 ms.)
 
-## Operator memory (RSS)
+![where the time goes](address.svg)
 
-${operatorMemory.map((sample) => `- ${sample.tunnels} tunnel(s): ${fixed(sample.rssMiB)} MiB`).join("\n")}
+Fly calls for one tunnel (run 1, from apply to its address): ${firstRun === undefined ? "" : list(firstRun.flyCalls)}.
 
-(The bundled operator, dist/operator.mjs as in the image; FlyTunnels with address targets against an in-memory Fly emulator; the node agent is stopped for this part so no
-frpc dials addresses off this host: the frpc Deployments exist, their Pods stay Pending.)
+## Data path
+
+| path | round trip p50 (ms) | p99 (ms) | throughput (MiB/s) | new connection + 1 round trip p50 (ms) | p99 (ms) |
+|---|---|---|---|---|---|
+${dataPath.map(load).join("\n")}
+
+Every path echoes through the same kind of echo server; each was measured twice, passes interleaved, and the better of each figure
+is shown. The emulated Fly proxy alone adds ${fixed((proxy?.roundTrip.p50Ms ?? 0) - (loopback?.roundTrip.p50Ms ?? 0), 3)} ms at p50 and
+runs at ${fixed(proxy?.throughput.mbPerSecond ?? 0)} MiB/s; frp alone (TLS forced, on loopback) ${frp
+    .map(
+      (path) => `${fixed(path.throughput.mbPerSecond)} MiB/s with ${path.frp === undefined ? "" : frpLabel(path.frp)}`,
+    )
+    .join("; ")}. frp's stream window is fixed in its code (6 MiB), not a setting.
+
+## Memory
+
+Idle (started, no tunnel): ${fixed(memory.idleMiB)} MiB; 1 tunnel: ${fixed(memory.oneTunnelMiB)} MiB; ${scale.services + address.runs.length} tunnels at rest: ${fixed(memory.atScaleMiB)} MiB.
+Run as the image runs it (\`node ${operatorNodeOptions.join(" ")}\`, ${Object.entries(operatorEnvironment)
+    .map(([name, value]) => `\`${name}=${value}\``)
+    .join(", ")}). Its CPU time: ${fixed(memory.scaleCpuSeconds)} s while
+the ${scale.services} Services were provisioned (${fixed(scale.totalMs / 1000)} s), ${fixed(memory.restCpuSeconds)} s in the ${rest.minutes} min at rest.
+
+![RSS against tunnels](rss.svg)
+
+## ${scale.services} Services at once
+
+All applied in one \`kubectl apply\`; the last EXTERNAL-IP came after ${fixed(scale.totalMs / 1000)} s (first ${fixed((scale.readyAtMs[0] ?? 0) / 1000)} s,
+median ${fixed(median(scale.readyAtMs) / 1000)} s). ${scale.createApps} Apps created, ${scale.http429} answers 429.
+**Bound** ${fixed(scale.boundMs / 1000)} s: ${scale.bound}.
+
+## At rest, and other classes
+
+${rest.minutes} min after convergence, ${rest.tunnels} tunnels, drift check every ${rest.resyncSeconds} s: ${rest.tunnelReconciles} tunnel reconciles;
+Fly calls: mutating ${list(rest.flyMutations)}; reads ${list(rest.flyReads)}. Kubernetes writes (leader election's Lease aside): ${list(withoutLeases(rest.kubeWrites))}.
+Meanwhile ${rest.otherServices} Services of another class were updated ${rest.otherServiceUpdates} times: ${rest.serviceReconciles} Service reconciles,
+${rest.serviceRequests} requests on Services. RSS every 10 s: ${rest.rss.map((sample) => fixed(sample.rssMiB)).join(", ")} MiB.
+
+After a restart: ${restart.tunnelReconciles} tunnel reconciles; Fly calls: mutating ${list(restart.flyMutations)}; reads ${list(restart.flyReads)}
+(${fixed(restart.readsPerTunnel, 2)} a tunnel). Kubernetes writes (leader election's Lease aside): ${list(withoutLeases(restart.kubeWrites))}.
 `
 }
 
-/** Writes .bench/report.json and the readable .bench/report.md; returns their paths. */
-export const writeBenchReport = async (report: BenchReport): Promise<ReadonlyArray<string>> => {
+/** Writes .bench/report.json, .bench/report.md and its two charts; returns their paths. */
+export const writeBenchReport = async (
+  results: BenchResults,
+  memoryPoints: ReadonlyArray<{ readonly tunnels: number; readonly rssMiB: number; readonly phase: string }>,
+): Promise<ReadonlyArray<string>> => {
   await mkdir(BENCH_DIR, { recursive: true })
-  const json = `${BENCH_DIR}report.json`
-  const md = `${BENCH_DIR}report.md`
-  await writeFile(json, `${JSON.stringify(report, null, 2)}\n`)
-  await writeFile(md, markdown(report))
-  return [json, md]
+  const table = figures(results)
+  const paths = {
+    json: `${BENCH_DIR}report.json`,
+    md: `${BENCH_DIR}report.md`,
+    rss: `${BENCH_DIR}rss.svg`,
+    address: `${BENCH_DIR}address.svg`,
+  }
+  await writeFile(paths.json, `${JSON.stringify({ ...results, figures: table, memoryPoints }, null, 2)}\n`)
+  await writeFile(paths.md, markdown(results, table))
+  await writeFile(
+    paths.rss,
+    await rssChart(memoryPoints, [
+      { tunnels: 1, mib: 100 },
+      { tunnels: 200, mib: 150 },
+    ]),
+  )
+  const runs = results.timeToAddress.runs
+  await writeFile(
+    paths.address,
+    await addressChart(
+      runs.flatMap((run, index) => segmentsOf(run, `run ${index + 1}`)),
+      runs.map((run, index) => ({ run: `run ${index + 1}`, ms: run.applyToFirstByteMs })),
+      results.timeToAddress.criticalPathMs,
+    ),
+  )
+  return Object.values(paths)
 }

@@ -2,17 +2,23 @@ import { connect, type Socket } from "node:net"
 
 /**
  * Load against an echo server, run as its own process so the measuring client shares no event loop with the stack:
- *   node tcpLoad.ts <host> <port> <round trips> <message bytes> <throughput bytes>
- * Prints one JSON line: request/response round trips (p50, p99 in ms) on one connection, then bulk throughput
- * (bytes echoed back per second) on another. Never half-closes (frp drops both directions on FIN).
+ *   node tcpLoad.ts <host> <port> <round trips> <message bytes> <throughput bytes> <new connections>
+ * Prints one JSON line: request/response round trips (p50, p99 in ms) on one connection, bulk throughput (bytes
+ * echoed back per second) on another, then new connections one after the other (connect and one round trip, p50 and
+ * p99). Never half-closes (frp drops both directions on FIN).
  */
-const [host = "127.0.0.1", port = "0", rounds = "2000", messageBytes = "64", bulkBytes = String(32 * 1024 * 1024)] =
-  process.argv.slice(2)
+const [
+  host = "127.0.0.1",
+  port = "0",
+  rounds = "2000",
+  messageBytes = "64",
+  bulkBytes = String(64 * 1024 * 1024),
+  connections = "200",
+] = process.argv.slice(2)
 
 const open = () =>
   new Promise<Socket>((resolve, reject) => {
-    const socket = connect({ host, port: Number(port) }, () => resolve(socket))
-    socket.setNoDelay(true)
+    const socket = connect({ host, port: Number(port), noDelay: true }, () => resolve(socket))
     socket.once("error", reject)
   })
 
@@ -34,9 +40,15 @@ const received = (socket: Socket, bytes: number) =>
 const percentile = (sorted: ReadonlyArray<number>, p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
 
+const summary = (times: Array<number>) => {
+  times.sort((a, b) => a - b)
+  return { count: times.length, p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) }
+}
+
+const message = Buffer.alloc(Number(messageBytes), 0x61)
+
 const roundTrips = async () => {
   const socket = await open()
-  const message = Buffer.alloc(Number(messageBytes), 0x61)
   const times: Array<number> = []
   for (let i = 0; i < Number(rounds); i++) {
     const started = performance.now()
@@ -46,8 +58,7 @@ const roundTrips = async () => {
     times.push(performance.now() - started)
   }
   socket.destroy()
-  times.sort((a, b) => a - b)
-  return { rounds: times.length, p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) }
+  return summary(times)
 }
 
 const throughput = async () => {
@@ -67,6 +78,20 @@ const throughput = async () => {
   return { bytes: total, seconds, mbPerSecond: total / 1024 / 1024 / seconds }
 }
 
-const result = { roundTrip: await roundTrips(), throughput: await throughput() }
+const newConnections = async () => {
+  const times: Array<number> = []
+  for (let i = 0; i < Number(connections); i++) {
+    const started = performance.now()
+    const socket = await open()
+    const back = received(socket, message.length)
+    socket.write(message)
+    await back
+    times.push(performance.now() - started)
+    socket.destroy()
+  }
+  return summary(times)
+}
+
+const result = { roundTrip: await roundTrips(), throughput: await throughput(), connect: await newConnections() }
 process.stdout.write(`${JSON.stringify(result)}\n`)
 process.exit(0)

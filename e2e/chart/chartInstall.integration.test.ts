@@ -217,7 +217,7 @@ describe("chart on a real kube-apiserver", () => {
           ["secrets", inRelease, ["get", "list", "create", "patch", "delete"]],
           ["deployments.apps", inRelease, ["list", "watch", "create", "patch", "delete"]],
           ["leases.coordination.k8s.io", inRelease, ["get", "create", "update"]],
-          ["flytunnels.fly-tunnel-operator.dev", everywhere, ["list", "watch", "create", "patch", "delete"]],
+          ["flytunnels.fly-tunnel-operator.dev", everywhere, ["get", "list", "watch", "create", "patch", "delete"]],
           ["flytunnels.fly-tunnel-operator.dev/status", everywhere, ["patch"]],
           ["flytunnels.fly-tunnel-operator.dev/finalizers", everywhere, []],
           ["services", everywhere, ["list", "watch", "patch"]],

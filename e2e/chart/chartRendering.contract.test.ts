@@ -280,7 +280,7 @@ describe("chart rendering", () => {
         {
           apiGroups: ["fly-tunnel-operator.dev"],
           resources: ["flytunnels"],
-          verbs: ["list", "watch", "create", "patch", "delete"],
+          verbs: ["get", "list", "watch", "create", "patch", "delete"],
         },
         { apiGroups: ["fly-tunnel-operator.dev"], resources: ["flytunnels/status"], verbs: ["patch"] },
         { apiGroups: [""], resources: ["services"], verbs: ["list", "watch", "patch"] },

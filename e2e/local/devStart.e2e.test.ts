@@ -7,12 +7,13 @@ const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
 /**
  * The README's run command, as a newcomer types it in a terminal: `./dev start` with no kubeconfig and no Fly token
  * boots the local stack and says bytes flow; Ctrl-C (sent through a real pseudo-terminal by util-linux `script`, so
- * the terminal turns it into SIGINT for the foreground process group) removes everything and exits 0.
+ * the terminal turns it into SIGINT for the foreground process group) removes everything and exits 0. `exec`: script
+ * runs the command with $SHELL (often dash), which would otherwise wait as the parent and die of the same SIGINT.
  */
 describe("./dev start", () => {
   it("boots the local stack, carries bytes, and stops cleanly on Ctrl-C", async () => {
     const { KUBECONFIG: _kubeconfig, FLY_API_TOKEN: _token, FLY_API_TOKEN_FILE: _file, ...env } = process.env
-    const child = spawn("script", ["--quiet", "--flush", "--return", "--command", "./dev start", "/dev/null"], {
+    const child = spawn("script", ["--quiet", "--flush", "--return", "--command", "exec ./dev start", "/dev/null"], {
       cwd: repoRoot,
       env,
       stdio: ["pipe", "pipe", "pipe"],

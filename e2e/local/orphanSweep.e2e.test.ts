@@ -93,19 +93,21 @@ const orphanByForceDelete = async (cluster: Cluster, name: string, app: string) 
   await fly().clearFaults()
 }
 
-/** The finalizer removed by hand while the operator is down: nothing tears the App down. */
+/** The finalizers removed by hand while the operator is down: nothing tears the App down. */
 const orphanByHand = async (cluster: Cluster, name: string) => {
   await cluster.operator.stop()
-  await cluster.kubectl([
-    "-n",
-    namespace,
-    "patch",
-    "flytunnel",
-    name,
-    "--type=merge",
-    "-p",
-    '{"metadata":{"finalizers":null}}',
-  ])
+  // Both finalizers: the Service's (the operator releases it) and the FlyTunnel's (its teardown).
+  for (const kind of ["service", "flytunnel"])
+    await cluster.kubectl([
+      "-n",
+      namespace,
+      "patch",
+      kind,
+      name,
+      "--type=merge",
+      "-p",
+      '{"metadata":{"finalizers":null}}',
+    ])
   await cluster.kubectl(["-n", namespace, "delete", "svc", name, "--wait=false"])
   await tunnelGone(cluster, name)
   return cluster.deployment.start({ leaderElect: false, env: { SWEEP_INTERVAL_SECONDS: "0" } })

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto"
-import { readFile } from "node:fs/promises"
+import { readFile, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
 import type { EmulatorState } from "@fly-tunnel-operator/fly-emulator"
 import {
   deployOperator,
@@ -11,7 +12,7 @@ import {
   startLocalStack,
 } from "@fly-tunnel-operator/local-stack"
 import { eventually } from "@fly-tunnel-operator/testkit"
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest"
 import { recordE2eFigures } from "./benchReport.ts"
 import { frpcProcessesOf } from "./frpcProcesses.ts"
 import { type Kubectl, loadBalancerService, makeKubectl, type ServicePort } from "./kubectl.ts"
@@ -44,6 +45,14 @@ afterAll(async () => {
   await operator?.stop()
   await kubectl?.(["delete", "namespace", namespace, "--wait=false"]).catch(() => {})
   await stack?.stop()
+})
+
+// What the operator said, for whoever reads a failure.
+afterEach(async ({ task }) => {
+  if (task.result?.state !== "fail" || operator === undefined) return
+  const path = `${tmpdir()}/fto-tunnel-e2e-operator-${operator.pid}.log`
+  await writeFile(path, `${operator.output().join("\n")}\n`)
+  process.stdout.write(`operator output: ${path}\n`)
 })
 
 const jsonpath = (name: string, path: string) =>

@@ -82,6 +82,7 @@ describe("FlyTunnel CRD on a real API server", () => {
       regions: ["ord"],
       machineSize: "shared-cpu-1x",
       frpc: { replicas: 1 },
+      ipv6: true,
     })
   })
 
@@ -144,7 +145,10 @@ describe("FlyTunnel CRD on a real API server", () => {
             // The display fields the operator writes (its status function is unit-tested for them).
             target: "192.0.2.10",
             regions: "ord,ams",
-            addresses: [{ ip: "203.0.113.9", type: "v4" }],
+            addresses: [
+              { ip: "203.0.113.9", type: "v4" },
+              { ip: "2001:db8::9", type: "v6" },
+            ],
             conditions: [
               {
                 type: "Ready",
@@ -161,11 +165,12 @@ describe("FlyTunnel CRD on a real API server", () => {
     // `kubectl get ft -o wide` is what users see: short name and server-side printer columns.
     const lines = (await kubectl("get", "ft", name, "-n", namespace, "-o", "wide")).trim().split("\n")
     const [header, row] = lines.map((line) => line.split(/\s{2,}/))
-    expect(header).toEqual(["NAME", "TARGET", "ADDRESS", "REGIONS", "READY", "PHASE", "AGE"])
+    expect(header).toEqual(["NAME", "TARGET", "ADDRESS", "IPV6", "REGIONS", "READY", "PHASE", "AGE"])
     const cell = (column: string) => row?.[header?.indexOf(column) ?? -1] ?? ""
     // Text, not JSON: `192.0.2.10`, not `{"host":"192.0.2.10"}`; `ord,ams`, not `["ord","ams"]`.
     expect(cell("TARGET")).toBe("192.0.2.10")
     expect(cell("ADDRESS")).toBe("203.0.113.9")
+    expect(cell("IPV6")).toBe("2001:db8::9")
     expect(cell("REGIONS")).toBe("ord,ams")
     expect(cell("READY")).toBe("True")
     expect(cell("PHASE")).toBe("Ready")

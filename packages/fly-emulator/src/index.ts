@@ -18,6 +18,7 @@ export type {
 } from "./machineHost.ts"
 export { inMemoryMachineHost } from "./machineHost.ts"
 export type { LifecycleTimings } from "./machineLifecycle.ts"
+export { relayTcp } from "./proxy/tcpForwarding.ts"
 export type { RateLimitRule } from "./rateLimiter.ts"
 export { flyRateLimits } from "./rateLimiter.ts"
 export { defaultRegionCodes, flyRegions } from "./regions.ts"

@@ -61,7 +61,10 @@ export interface CreateIpAssignmentOptions {
 export class FlyClient extends Context.Service<
   FlyClient,
   {
-    /** Ambiguous on `FlyTimeout`: look with `getApp`. `FlyNameTaken` may be someone else's app. */
+    /**
+     * Ambiguous on `FlyTimeout`: look with `getApp`. `FlyNameTaken` may be someone else's app. App creation is
+     * budgeted per org: there is no app id yet.
+     */
     createApp(request: CreateAppRequest): Effect.Effect<CreateAppResponse, FlyError>
     getApp(app: string): Effect.Effect<App, FlyError>
     /** Every App of the organization (one page: Fly's list is not paginated). */
@@ -180,7 +183,7 @@ export class FlyClient extends Context.Service<
             method: "POST",
             path: "/apps",
             body: encode(CreateAppRequest, request),
-            budgetKey: request.name,
+            budgetKey: request.org_slug,
             mode: "create",
             decode: decodeBody("createApp", CreateAppResponse),
           })
@@ -409,7 +412,7 @@ interface CallSpec<A> {
   readonly urlParams?: ReadonlyArray<readonly [string, string]>
   /** Already encoded JSON. */
   readonly body?: unknown
-  /** The app name or machine id the rate budget counts against. */
+  /** The app name, machine id or org the rate budget counts against. */
   readonly budgetKey: string
   readonly mode: RetryMode
   readonly extraTimeout?: Duration.Duration

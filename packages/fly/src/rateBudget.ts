@@ -12,9 +12,9 @@ export interface RateLimits {
 }
 
 /**
- * Fly's published limits (1 req/s burst 3 per action and machine/app; Get Machine 5 req/s burst 10), less one token of
- * burst: requests sent a second apart can arrive closer together (a slow first one, a fast second), and Fly counts
- * arrivals. The headroom keeps such a pair from a 429.
+ * Fly's published limits (1 req/s burst 3 per action and machine, app or (for App creation) org; Get Machine 5 req/s
+ * burst 10), less one token of burst: requests sent a second apart can arrive closer together (a slow first one, a
+ * fast second), and Fly counts arrivals. With the 5 % rate headroom below, neither kind of jitter provokes a 429.
  */
 export const flyRateLimits: RateLimits = {
   default: { perSecond: 1, burst: 2 },
@@ -26,11 +26,19 @@ interface Bucket {
   updatedAt: number
 }
 
+/**
+ * Requests reach Fly with a few milliseconds of jitter (a new connection, a busy event loop): spaced exactly at Fly's
+ * rate, two in a row can arrive closer than it allows, and the second gets a 429. The budget refills this much slower.
+ */
+const HEADROOM = 1.05
+
+const millisPerToken = (limit: BucketLimit) => (1000 * HEADROOM) / limit.perSecond
+
 /** Buckets idle long enough to be full again are forgotten once there are this many. */
 const sweepThreshold = 1024
 
 /**
- * A token bucket per (action, app name or machine id), so the operator stays under Fly's limits
+ * A token bucket per (action, app name, machine id or org), so the operator stays under Fly's limits
  * instead of provoking 429s. `take` never fails: it waits until the request may go. Tokens are
  * reserved before waiting (the balance goes negative), so concurrent callers queue fairly.
  */
@@ -46,7 +54,7 @@ export class RateBudget extends Context.Service<
       const limitOf = (endpoint: Endpoint) => limits.byEndpoint[endpoint] ?? limits.default
 
       const refill = (bucket: Bucket, limit: BucketLimit, now: number) => {
-        bucket.tokens = Math.min(limit.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * limit.perSecond)
+        bucket.tokens = Math.min(limit.burst, bucket.tokens + (now - bucket.updatedAt) / millisPerToken(limit))
         bucket.updatedAt = now
       }
 
@@ -66,7 +74,7 @@ export class RateBudget extends Context.Service<
         buckets.set(id, bucket)
         refill(bucket, limit, now)
         bucket.tokens -= 1
-        return bucket.tokens >= 0 ? 0 : Math.ceil((-bucket.tokens / limit.perSecond) * 1000)
+        return bucket.tokens >= 0 ? 0 : Math.ceil(-bucket.tokens * millisPerToken(limit))
       }
 
       return RateBudget.of({

@@ -48,6 +48,31 @@ const sequence =
 
 const ok = (body: unknown): FakeAnswer => ({ status: 200, body })
 
+describe("FlyClient rate budget", () => {
+  const created = (): FakeAnswer => ({ status: 201, body: { id: "a", created_at: 1 } })
+
+  it.effect("App creation counts against the org (there is no app id yet): the third create waits a second", () =>
+    Effect.gen(function* () {
+      const fake = clientWith(created, { budget: RateBudget.layer })
+      const program = Effect.gen(function* () {
+        const fly = yield* FlyClient
+        const fibers = yield* Effect.forEach(["a", "b", "c", "d"], (name) =>
+          Effect.forkChild(fly.createApp({ name, org_slug: "personal" })),
+        )
+        yield* Effect.yieldNow
+        assert.strictEqual(fake.requests.length, 2)
+        yield* TestClock.adjust(1050)
+        yield* Effect.yieldNow
+        assert.strictEqual(fake.requests.length, 3)
+        yield* TestClock.adjust(1050)
+        yield* Effect.forEach(fibers, Fiber.join)
+        assert.strictEqual(fake.requests.length, 4)
+      })
+      yield* program.pipe(Effect.provide(fake.layer))
+    }),
+  )
+})
+
 describe("FlyClient requests", () => {
   it.live("sends each call to its /v1 path with Fly's auth header", () =>
     Effect.gen(function* () {
@@ -363,11 +388,12 @@ describe("FlyClient retry decisions", () => {
       yield* untilRequests(fake.requests, 2)
       yield* settle
       assert.strictEqual(fake.requests.length, 2)
-      yield* TestClock.adjust("1 second")
+      // Fly's 1 a second, and 5 % headroom for jitter on the way.
+      yield* TestClock.adjust("1050 millis")
       yield* untilRequests(fake.requests, 3)
-      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("1050 millis")
       yield* untilRequests(fake.requests, 4)
-      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("1050 millis")
       yield* Fiber.join(fiber)
       assert.strictEqual(fake.requests.length, 5)
     }),

@@ -27,7 +27,7 @@ describe("frps config", () => {
     expect(parsed).toEqual({
       bindPort: 7000,
       auth: { method: "token", token: "{{ .Envs.FRP_TOKEN }}", additionalScopes: ["HeartBeats", "NewWorkConns"] },
-      transport: { tls: { force: true } },
+      transport: { tls: { force: true }, tcpMux: true },
       allowPorts: [{ single: 53 }, { single: 443 }],
       maxPortsPerClient: 3,
       detailedErrorsToClient: true,

@@ -7,3 +7,5 @@ export const operatorEntrypoint = fileURLToPath(new URL("./main.ts", import.meta
 
 /** `node <path> <outfile>` bundles the operator into one file, as the image runs it. */
 export const operatorBundleScript = fileURLToPath(new URL("./build/bundle.ts", import.meta.url))
+
+export { operatorEnvironment, operatorNodeOptions } from "./build/imageRuntime.ts"

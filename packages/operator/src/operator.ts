@@ -17,6 +17,7 @@ import { ServiceSettings } from "./service/serviceSettings.ts"
 import { type OrphanSweeperOptions, runOrphanSweeper } from "./sweep/orphanSweeper.ts"
 import { CapacityBackoff } from "./tunnel/capacityBackoff.ts"
 import { FlyRegions } from "./tunnel/flyRegions.ts"
+import { FrpsDialer } from "./tunnel/frpsDialer.ts"
 import { RolloutGate } from "./tunnel/machineRollout.ts"
 import { makeTunnelController } from "./tunnel/tunnelController.ts"
 import { TunnelSettings } from "./tunnel/tunnelSettings.ts"
@@ -82,6 +83,7 @@ export const operatorLayer = (config: OperatorLayerConfig) =>
     ),
     ClusterRanges.layer,
     HostResolver.layer,
+    FrpsDialer.layer,
     Layer.succeed(TunnelPolicy, tunnelPolicyOf(config)),
   ).pipe(
     Layer.provideMerge(

@@ -1,10 +1,11 @@
 import { execFile } from "node:child_process"
-import { mkdtemp, rm, stat } from "node:fs/promises"
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { bundleOperator } from "../src/build/bundle.ts"
+import { operatorEnvironment, operatorNodeOptions } from "../src/build/imageRuntime.ts"
 
 const run = promisify(execFile)
 
@@ -34,6 +35,22 @@ describe("the operator bundle", () => {
     expect(failure?.code).toBe(2)
     expect(failure?.stderr).toContain("--fly-org (FLY_ORG) is required")
     expect(failure?.stderr).toContain("a Fly API token is required")
+  })
+
+  it("is run by the image with the options and environment pnpm bench measures", async () => {
+    const dockerfile = await readFile(new URL("../../../Dockerfile", import.meta.url), "utf8")
+    const entrypoint = /^ENTRYPOINT (.+)$/m.exec(dockerfile)?.[1]
+    expect(JSON.parse(entrypoint ?? "[]")).toEqual(["/nodejs/bin/node", ...operatorNodeOptions, "/app/operator.mjs"])
+    for (const [name, value] of Object.entries(operatorEnvironment))
+      expect(dockerfile).toMatch(new RegExp(`^ENV .*\\b${name}=${value}\\b`, "m"))
+    const { stdout } = await run(process.execPath, [...operatorNodeOptions, bundle, "--help"], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? "", ...operatorEnvironment },
+    })
+    expect(stdout).toContain("--fly-org (FLY_ORG)")
+    // undici (every HTTP call) parses with WebAssembly, which some V8 options (--lite-mode, --jitless) turn off.
+    const wasm = await run(process.execPath, [...operatorNodeOptions, "-p", "typeof WebAssembly"])
+    expect(wasm.stdout.trim()).toBe("object")
   })
 
   it("runs the chart's uninstall hook command too: `uninstall` with a missing setting exits 2 naming it", async () => {

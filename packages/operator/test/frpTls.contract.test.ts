@@ -11,7 +11,7 @@ import * as tls from "node:tls"
 import { frpcConfig, frpsConfig, renderFrpcToml, renderFrpsToml } from "@fly-tunnel-operator/frp"
 import { afterEach, describe, expect, inject, it } from "vitest"
 import { issueCertificateAuthority, issueLeaf, type KeyPairPem } from "../src/pki/x509.ts"
-import { dialAsFrpc } from "../src/tunnel/frpsCertificateCheck.ts"
+import { dialAsFrpc } from "../src/tunnel/frpsDialer.ts"
 
 const tools = inject("tools")
 const dir = mkdtempSync(join(tmpdir(), "frp-tls-contract-"))

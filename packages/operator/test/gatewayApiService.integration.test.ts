@@ -75,7 +75,8 @@ describe("a Gateway API implementation's LoadBalancer Service (Envoy Gateway's s
   const harness = new OperatorHarness({
     kubeconfigPath: inject("controlPlane").kubeconfigPath,
     tools: inject("tools"),
-    machineRuntime: false,
+    // Real frps: the UDP listener's frpc must log in to its Machine before the tunnel is Ready.
+    machineRuntime: true,
   })
   const name = "envoy-default-eg-e41e7b31"
   const service = () => harness.getJson<Service>(ResourceTypes.Service, name, harness.namespace)

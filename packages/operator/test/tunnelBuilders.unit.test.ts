@@ -96,7 +96,7 @@ describe("frpsMachineConfig", () => {
         ports: [{ port: 443, handlers: ["proxy_proto"], proxy_proto_options: { version: "v2" } }],
         autostart: true,
         autostop: "off",
-        checks: [{ type: "tcp", port: 443, interval: "10s", timeout: "2s", grace_period: "5s" }],
+        checks: [{ type: "tcp", port: 443, interval: "1s", timeout: "1s", grace_period: "500ms" }],
       },
     ])
     expect(frpsToml(config)).not.toContain("proxyBindAddr")
@@ -113,7 +113,7 @@ describe("frpsMachineConfig", () => {
         ports: [{ port: 7001 }],
         autostart: true,
         autostop: "off",
-        checks: [{ type: "tcp", port: 7001, interval: "10s", timeout: "2s", grace_period: "5s" }],
+        checks: [{ type: "tcp", port: 7001, interval: "1s", timeout: "1s", grace_period: "500ms" }],
       },
       { protocol: "udp", internal_port: 53, ports: [{ port: 53 }], autostart: true, autostop: "off" },
     ])

@@ -219,9 +219,13 @@ describe("Tunnel controller under faults, crashes and drift", () => {
     )
     expect(deployment.stdout).not.toContain(token)
     expect(harness.logs.join("\n")).not.toContain(token)
-    // frps gets it only as a Fly app secret.
+    // frps gets it only as a Fly app secret (beside frps's certificate and key, and the cluster's mark, whose name
+    // is all it carries).
     expect(fly.state.secrets.filter((secret) => fly.apps.includes(secret.app)).map((secret) => secret.name)).toEqual([
       "FRP_TOKEN",
+      "FRPS_TLS_CERT",
+      "FRPS_TLS_KEY",
+      expect.stringMatching(/^FTO_CLUSTER_[0-9A-F]{32}$/),
     ])
     await deleteTunnel("secret", ready.metadata.uid)
   })

@@ -115,6 +115,55 @@ describe("tunnelStatus", () => {
     expect(status.phase).toBe("Provisioning")
   })
 
+  it("is not Ready until every TCP port's check exists and passes on every started Machine", () => {
+    const twoPorts: FlyTunnelSpec = Result.getOrThrow(
+      decodeFlyTunnelSpecResult({
+        target: { service: { name: "web" } },
+        ports: [
+          { name: "http", port: 80 },
+          { name: "https", port: 443 },
+          { name: "dns", port: 53, protocol: "UDP" },
+        ],
+        regions: ["ord"],
+      }),
+    )
+    const withChecks = (checks: Machine["checks"]) =>
+      tunnelStatus({ ...converged, spec: twoPorts, machines: [machine("ord", "started", checks)] }, undefined, NOW)
+    // No check has run yet: nothing says bytes flow.
+    expect(condition(withChecks([]), "ClientReady")).toMatchObject({
+      status: "False",
+      reason: Reasons.ClientDeploying,
+      message: "frpc is running; waiting for Fly's checks to pass on m-ord (ord): port 80, 443",
+    })
+    // One port passing, the other not listed: still waiting, naming the port.
+    expect(condition(withChecks([{ name: "servicecheck-00-tcp-80", status: "passing" }]), "ClientReady")).toMatchObject(
+      { status: "False", message: "frpc is running; waiting for Fly's checks to pass on m-ord (ord): port 443" },
+    )
+    // A passing check of another port or type does not stand in for a tunnel port's.
+    const unrelated = withChecks([
+      { name: "servicecheck-00-tcp-80", status: "passing" },
+      { name: "servicecheck-01-http-443", status: "passing" },
+      { name: "servicecheck-02-tcp-8443", status: "passing" },
+    ])
+    expect(isReady(unrelated)).toBe(false)
+    const all = withChecks([
+      { name: "servicecheck-00-tcp-80", status: "passing" },
+      { name: "servicecheck-01-tcp-443", status: "passing" },
+    ])
+    expect(isReady(all)).toBe(true)
+    // A UDP-only tunnel has no check to wait for (Fly checks TCP only).
+    const udpOnly: FlyTunnelSpec = Result.getOrThrow(
+      decodeFlyTunnelSpecResult({
+        target: { service: { name: "dns" } },
+        ports: [{ name: "dns", port: 53, protocol: "UDP" }],
+        regions: ["ord"],
+      }),
+    )
+    expect(
+      isReady(tunnelStatus({ ...converged, spec: udpOnly, machines: [machine("ord", "started")] }, undefined, NOW)),
+    ).toBe(true)
+  })
+
   it("says which step is blocked, and a permanent block makes the phase Failed", () => {
     const blocked = new TunnelBlocked({
       condition: "AppReady",

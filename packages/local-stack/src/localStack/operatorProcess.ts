@@ -18,6 +18,8 @@ export interface OperatorProcessOptions {
   readonly env?: Record<string, string>
   /** The program to run: the operator's main.ts by default; the bundle (dist/operator.mjs) works too. */
   readonly entry?: string
+  /** Options for node itself, before the program (the image runs the bundle with `operatorNodeOptions`). */
+  readonly nodeOptions?: ReadonlyArray<string>
   /** Arguments, e.g. `["sweep", "--dry-run"]` for a command instead of the operator. */
   readonly args?: ReadonlyArray<string>
   /** Receives every line the operator prints (JSON logs). */
@@ -64,6 +66,7 @@ export const startOperatorProcess = async (options: OperatorProcessOptions): Pro
   const [command, ...args] = [
     ...parentDeathPrefix,
     process.execPath,
+    ...(options.nodeOptions ?? []),
     options.entry ?? operatorEntrypoint,
     ...(options.args ?? []),
   ]

@@ -10,7 +10,8 @@ import { createServer, isIPv6 } from "node:net"
  */
 const [host = "127.0.0.1", port = "0"] = process.argv.slice(2)
 
-const server = createServer((socket) => {
+// No Nagle: an echo that arrives in two pieces goes back at once, not after the client's delayed ACK.
+const server = createServer({ noDelay: true }, (socket) => {
   process.stdout.write("accepted\n")
   socket.on("error", () => socket.destroy())
   socket.pipe(socket)

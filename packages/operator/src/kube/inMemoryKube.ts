@@ -306,15 +306,23 @@ export const makeInMemoryKube = (options: InMemoryKubeOptions = {}) =>
         const specChanged = JSON.stringify(before.spec) !== JSON.stringify(next.spec)
         const generation = Number(metaOf(before).generation ?? 0) + (eventType === "ADDED" || specChanged ? 1 : 0)
         revision += 1
-        let object: Json = {
+        const object: Json = {
           ...next,
           metadata: { ...metaOf(next), resourceVersion: String(revision), generation },
         }
-        if (type.kind === "Deployment" && rollOutDeployments) object = rollOut(object)
         stored.object = object
         storeOf(type).set(key, stored)
         yield* emit(type, eventType, object)
-        return clone(object)
+        const written = clone(object)
+        // As the Deployment controller does: the rollout is a later write of its own, so the writer sees its object
+        // unrolled and watchers see the rollout as an update.
+        const rolled = type.kind === "Deployment" && rollOutDeployments ? rollOut(object) : object
+        if (JSON.stringify(rolled.status) !== JSON.stringify(object.status)) {
+          revision += 1
+          stored.object = { ...rolled, metadata: { ...metaOf(rolled), resourceVersion: String(revision) } }
+          yield* emit(type, "MODIFIED", stored.object)
+        }
+        return written
       })
 
     const remove = (type: ResourceType<KubeObject>, key: string, stored: Stored): Effect.Effect<void> =>

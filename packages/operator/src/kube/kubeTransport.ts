@@ -1,10 +1,10 @@
 // Requests to the API server through Effect's HTTP client (undici underneath), with the
 // kubeconfig's credentials: client-node's KubeConfig supplies the headers (a bearer token it may
-// refresh) and the TLS dispatcher for every request. A request that outlives its timeout is
-// interrupted, which aborts it on the wire.
+// refresh) for every request, and the TLS settings of one shared dispatcher. A request that
+// outlives its timeout is interrupted, which aborts it on the wire.
 import { NodeHttpClient } from "@effect/platform-node"
 import { type KubeConfig, RequestContext } from "@kubernetes/client-node"
-import { Duration, Effect, Stream } from "effect"
+import { Duration, Effect, Metric, Stream } from "effect"
 import { type HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
 import type { Dispatcher } from "undici"
 import { fromStatus, type KubeError, KubeUnavailable } from "./kubeErrors.ts"
@@ -33,6 +33,28 @@ export interface KubeTransport {
 
 const requestTimeout = Duration.seconds(30)
 
+/** Requests to the API server by method and resource: what a quiet operator must not be making. */
+const kubeRequestsTotal = Metric.counter("fly_tunnel_operator_kube_requests_total", {
+  description: "Requests to the Kubernetes API server, by method (WATCH for a watch, counted when opened) and resource",
+  incremental: true,
+})
+
+/** The resource a path names: the segment after the group/version and an optional namespace. */
+const resourceOf = (path: string): string => {
+  const parts = path.split("/").filter(Boolean)
+  const rest = parts[0] === "api" ? parts.slice(2) : parts.slice(3)
+  return (rest[0] === "namespaces" && rest.length > 2 ? rest[2] : rest[0]) ?? ""
+}
+
+const countRequest = (request: KubeRequest) =>
+  Metric.update(
+    Metric.withAttributes(kubeRequestsTotal, {
+      method: request.query?.watch === "true" ? "WATCH" : request.method,
+      resource: resourceOf(request.path),
+    }),
+    1,
+  )
+
 const label = (request: KubeRequest) => `${request.method} ${request.path}`
 
 const parseJson = (text: string): unknown => {
@@ -51,6 +73,24 @@ const causeMessage = (cause: unknown): string => {
   return String(cause)
 }
 
+/** What a dispatcher's TLS settings come from: the cluster's CA and the user's client certificate. */
+const tlsIdentity = (config: KubeConfig): string => {
+  const cluster = config.getCurrentCluster()
+  const user = config.getCurrentUser()
+  return JSON.stringify([
+    cluster?.server,
+    cluster?.caData,
+    cluster?.caFile,
+    cluster?.skipTLSVerify,
+    cluster?.tlsServerName,
+    cluster?.proxyUrl,
+    user?.certData,
+    user?.certFile,
+    user?.keyData,
+    user?.keyFile,
+  ])
+}
+
 export const makeKubeTransport = (config: KubeConfig): Effect.Effect<KubeTransport, KubeUnavailable> =>
   Effect.gen(function* () {
     const cluster = config.getCurrentCluster()
@@ -58,9 +98,26 @@ export const makeKubeTransport = (config: KubeConfig): Effect.Effect<KubeTranspo
       return yield* new KubeUnavailable({ request: "load kubeconfig", message: "kubeconfig has no current cluster" })
     }
     const server = cluster.server.replace(/\/+$/, "")
-    // client-node keeps one dispatcher per cluster and user; one HTTP client is made per dispatcher it hands out.
-    const clients = new WeakMap<Dispatcher, HttpClient.HttpClient>()
+    // client-node hands out a new dispatcher (an undici Agent) with every request's credentials; used as given, each
+    // request would open and keep its own TLS connection (hundreds, and most of the process's memory, at 200
+    // tunnels). One dispatcher per TLS identity is kept instead, so every request shares one HTTP/2 connection.
+    let shared: { readonly identity: string; readonly client: HttpClient.HttpClient } | undefined
     const globalClient = yield* NodeHttpClient.makeUndici.pipe(Effect.provide(NodeHttpClient.dispatcherLayerGlobal))
+    const clientFor = (dispatcher: Dispatcher | undefined) =>
+      Effect.gen(function* () {
+        if (dispatcher === undefined) return globalClient
+        const identity = tlsIdentity(config)
+        if (shared?.identity === identity) {
+          // Never connected: closing it releases nothing but the object.
+          yield* Effect.promise(() => dispatcher.close())
+          return shared.client
+        }
+        const client = yield* NodeHttpClient.makeUndici.pipe(
+          Effect.provideService(NodeHttpClient.Dispatcher, dispatcher),
+        )
+        shared = { identity, client }
+        return client
+      })
 
     const prepare = (request: KubeRequest) =>
       Effect.gen(function* () {
@@ -70,12 +127,7 @@ export const makeKubeTransport = (config: KubeConfig): Effect.Effect<KubeTranspo
         }
         const context = new RequestContext(url.toString(), request.method)
         yield* Effect.tryPromise(() => config.applySecurityAuthentication(context))
-        const dispatcher = context.getDispatcher()
-        let client = dispatcher === undefined ? globalClient : clients.get(dispatcher)
-        if (client === undefined) {
-          client = yield* NodeHttpClient.makeUndici.pipe(Effect.provideService(NodeHttpClient.Dispatcher, dispatcher))
-          if (dispatcher !== undefined) clients.set(dispatcher, client)
-        }
+        const client = yield* clientFor(context.getDispatcher())
         const base = HttpClientRequest.make(request.method)(url, {
           headers: { ...context.getHeaders(), accept: "application/json" },
         })
@@ -91,7 +143,8 @@ export const makeKubeTransport = (config: KubeConfig): Effect.Effect<KubeTranspo
       )
 
     const execute = (request: KubeRequest): Effect.Effect<HttpClientResponse.HttpClientResponse, KubeError> =>
-      prepare(request).pipe(
+      countRequest(request).pipe(
+        Effect.andThen(prepare(request)),
         Effect.flatMap(({ client, request: prepared }) => client.execute(prepared)),
         Effect.mapError((error) =>
           error._tag === "KubeUnavailable"

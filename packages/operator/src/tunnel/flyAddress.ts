@@ -27,14 +27,16 @@ export const publishedAddresses = (status: FlyTunnelStatus | undefined): Partial
  * The tunnel's dedicated IPv4 (raw TCP, PROXY protocol and UDP need one) and its IPv6. Listing comes first, so a
  * create whose answer was lost (or came back 5xx after Fly made it) is found instead of made twice. Should two of a
  * family exist anyway, the published one stays — the operator never moves a user's address — and the others go; with
- * none published, the oldest stays. An IPv6 the spec no longer wants is released.
+ * none published, the oldest stays. An IPv6 the spec no longer wants is released. `known` is what the caller already
+ * knows the App holds (nothing, for an App it just created), saving the list.
  */
 export const ensureAddresses = Effect.fn("ensureAddresses")(function* (
   app: App,
   wanted: { readonly ipv6: boolean; readonly published: Partial<Record<Family, string>> },
+  known?: ReadonlyArray<IpAssignment>,
 ) {
   const fly = yield* FlyClient
-  const listed = yield* fly.listIpAssignments(app.name)
+  const listed = known ?? (yield* fly.listIpAssignments(app.name))
   const release = (ips: ReadonlyArray<IpAssignment>) =>
     Effect.forEach(
       ips,

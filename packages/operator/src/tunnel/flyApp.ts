@@ -1,9 +1,19 @@
 import { Reasons } from "@fly-tunnel-operator/api"
 import { type App, FlyClient } from "@fly-tunnel-operator/fly"
-import { Effect, Option } from "effect"
+import { Effect, Option, Schema } from "effect"
+import { AppCreator } from "./appCreator.ts"
 import { blockedByFly, TunnelBlocked } from "./tunnelBlocked.ts"
 import { flyAppName, flyNetworkName, type TunnelIdentity } from "./tunnelNames.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
+
+/** The App, and whether this very call created it: a just-created App has no Machines and no IPs yet. */
+export interface TunnelApp {
+  readonly app: App
+  readonly created: boolean
+}
+
+/** The tunnel's App create waits in line (Fly's per-org rate limit); AppCreator wakes the tunnel with the answer. */
+export class AppCreationQueued extends Schema.TaggedError<AppCreationQueued>()("AppCreationQueued", {}) {}
 
 const findApp = (fly: FlyClient["Service"], name: string) =>
   fly.getApp(name).pipe(
@@ -24,20 +34,38 @@ const requireOurs = (tunnel: TunnelIdentity, app: App): Effect.Effect<App, Tunne
       )
 
 /**
- * The tunnel's Fly App: found, or created on its own isolated network. A create whose answer was lost (timeout) or
- * that raced another create is resolved by looking again, never by creating twice.
+ * The tunnel's Fly App: found, or created on its own isolated network (through AppCreator, in line for Fly's
+ * per-org limit). For a new tunnel (no status yet), the create goes first (no look before it: the name is the tunnel's own and unique on Fly, so a create cannot make a second App).
+ * Only a 201 to this create counts as `created`; a name already taken, a lost answer or a timeout is resolved by
+ * looking, never by creating twice — which is also why no idempotency key is sent: with one, a repeated create
+ * answers 201 for the App an earlier pass made, which may already have Machines.
  */
-export const ensureFlyApp = Effect.fn("ensureFlyApp")(function* (tunnel: TunnelIdentity) {
+export const ensureFlyApp = Effect.fn("ensureFlyApp")(function* (
+  tunnel: TunnelIdentity,
+  key: string,
+  statusWritten: boolean,
+) {
   const fly = yield* FlyClient
   const settings = yield* TunnelSettings
+  const creator = yield* AppCreator
   const name = flyAppName(tunnel)
-  const existing = yield* findApp(fly, name)
-  if (Option.isSome(existing)) return yield* requireOurs(tunnel, existing.value)
-  yield* fly
-    .createApp({ name, org_slug: settings.flyOrg, network: flyNetworkName(tunnel), idempotency_key: tunnel.uid })
-    .pipe(Effect.catchTags({ FlyTimeout: () => Effect.void, FlyNameTaken: () => Effect.void }))
-  const created = yield* findApp(fly, name)
-  if (Option.isNone(created)) {
+  // Only a tunnel whose status was never written (a new one) creates without looking, or one whose create is in
+  // line already: a status without an App may be a stale view of a pass that has just created it (the cache lags
+  // behind our own writes).
+  if (statusWritten && !(yield* creator.asked(key))) {
+    const existing = yield* findApp(fly, name)
+    if (Option.isSome(existing)) return { app: yield* requireOurs(tunnel, existing.value), created: false }
+  }
+  const network = flyNetworkName(tunnel)
+  const creation = yield* creator.create(key, { name, org_slug: settings.flyOrg, network })
+  if (creation._tag === "Queued") return yield* new AppCreationQueued()
+  const answer = yield* Effect.suspend(() => creation.answer).pipe(
+    Effect.map(Option.some),
+    Effect.catchTags({ FlyTimeout: () => Effect.succeedNone, FlyNameTaken: () => Effect.succeedNone }),
+  )
+  if (Option.isSome(answer)) return { app: { id: answer.value.id, name, network }, created: true }
+  const found = yield* findApp(fly, name)
+  if (Option.isNone(found)) {
     return yield* new TunnelBlocked({
       condition: "AppReady",
       reason: Reasons.FlyError,
@@ -45,5 +73,5 @@ export const ensureFlyApp = Effect.fn("ensureFlyApp")(function* (tunnel: TunnelI
       retry: true,
     })
   }
-  return yield* requireOurs(tunnel, created.value)
+  return { app: yield* requireOurs(tunnel, found.value), created: false }
 }, blockedByFly("AppReady"))

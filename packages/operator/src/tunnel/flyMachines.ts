@@ -3,7 +3,7 @@ import { type App, FlyClient, type Machine, type MachineConfig } from "@fly-tunn
 import { chooseControlPorts } from "@fly-tunnel-operator/frp"
 import { Effect } from "effect"
 import type { PushedToken } from "./flySecret.ts"
-import { configHashOf, frpsMachineConfig, holdsConfig } from "./frpsMachineConfig.ts"
+import { configHashOf, type FrpsMachinePlan, frpsMachineConfig, holdsConfig } from "./frpsMachineConfig.ts"
 import { type FrpsSlot, slotKey, slotsOf } from "./frpsSlot.ts"
 import { RolloutGate } from "./machineRollout.ts"
 import { blockedByFly } from "./tunnelBlocked.ts"
@@ -27,7 +27,7 @@ export const configUnknown = (machine: Machine): boolean =>
   machine.config === undefined || (machine.host_status !== undefined && machine.host_status !== "ok")
 
 /** The slot → control port plan: slots in order (see slotsOf), each with its own control port. */
-const machinePlans = (spec: FlyTunnelSpec) => {
+export const machinePlans = (spec: FlyTunnelSpec): ReadonlyArray<FrpsMachinePlan & { readonly key: string }> => {
   const slots = slotsOf(spec)
   const ports = chooseControlPorts(
     spec.ports.map((port) => port.port),
@@ -37,13 +37,17 @@ const machinePlans = (spec: FlyTunnelSpec) => {
 }
 
 /** The slot a Machine fills, from our metadata (one without a role is a TCP one). */
-const slotKeyOf = (machine: Machine) => {
+export const slotKeyOf = (machine: Machine) => {
   const metadata = (machine.config ?? machine.incomplete_config)?.metadata
   return slotKey({
     region: metadata?.[MachineMetadata.region] ?? machine.region,
     role: metadata?.[MachineMetadata.role] === "udp" ? "udp" : "tcp",
   })
 }
+
+/** The tunnel's Machines in its App, found by our metadata. */
+export const listTunnelMachines = (fly: FlyClient["Service"], app: string, tunnel: TunnelIdentity) =>
+  fly.listMachines(app, { metadata: { [MachineMetadata.tunnelUid]: tunnel.uid } })
 
 /** States a Machine is started from again: it should run, and nothing but drift stopped it. */
 const STARTABLE = new Set(["stopped", "suspended", "failed", "created"])
@@ -58,8 +62,9 @@ const settled = (machine: Machine) =>
 
 /**
  * One frps Machine per slot (a region's TCP or UDP ports), running the desired config. Machines are found by our
- * metadata before anything is
- * created (a lost create answer leaves a Machine that the next pass adopts). A Machine is updated only when it does
+ * metadata before anything is created (a lost create answer leaves a Machine that the next pass adopts); `listed` is
+ * what the caller already knows the App holds (nothing, for an App it just created; or a list it made alongside the
+ * App's look). A Machine is updated only when it does
  * not run the desired config — its hash differs, or something we set was changed out of band — so a converged tunnel
  * costs no mutating call and no frps restart; a stopped one is started again. Updates roll: one Machine at a time,
  * the next only once the last one runs again, and only while the RolloutGate gives this tunnel a place. A Machine
@@ -71,11 +76,12 @@ export const ensureMachines = Effect.fn("ensureMachines")(function* (
   app: App,
   token: PushedToken,
   trustPem: string,
+  listed: ReadonlyArray<Machine> | undefined,
 ) {
   const fly = yield* FlyClient
   const settings = yield* TunnelSettings
   const gate = yield* RolloutGate
-  const existing = yield* fly.listMachines(app.name, { metadata: { [MachineMetadata.tunnelUid]: tunnel.uid } })
+  const existing = listed ?? (yield* listTunnelMachines(fly, app.name, tunnel))
   const live = existing.filter((machine) => machine.state !== "destroyed" && machine.state !== "destroying")
   const plans = machinePlans(spec).map((plan) => ({
     ...plan,

@@ -5,8 +5,8 @@ import { Effect, type Option } from "effect"
 import { KubeCache } from "../kube/kubeCache.ts"
 import { KubeClient } from "../kube/kubeClient.ts"
 import { Deployment } from "../kube/resourceType.ts"
-import type { TunnelMachine } from "./flyMachines.ts"
 import { clientRolledOut, FRPC_TLS_FILES, frpcDeployment, SPEC_HASH_ANNOTATION } from "./frpcDeployment.ts"
+import type { FrpsMachinePlan } from "./frpsMachineConfig.ts"
 import { portsOfRole, slotKey } from "./frpsSlot.ts"
 import { frpsServerName, type TunnelTls } from "./tunnelCertificates.ts"
 import { frpcDeploymentName, type TunnelIdentity } from "./tunnelNames.ts"
@@ -16,32 +16,38 @@ import { TunnelSettings } from "./tunnelSettings.ts"
 /**
  * frpc for the tunnel: one config per Machine in the tunnel's Secret (next to the token), and one
  * Deployment per Machine, each dialling that Machine's own control port through the shared
- * address and registering the ports that Machine serves (its TCP or its UDP ones). A Deployment whose desired content did not change is not applied again. Returns whether
- * every one has rolled out, as the shared cache last saw them.
+ * address and registering the ports that Machine serves (its TCP or its UDP ones). It needs only
+ * the address and the plan, so a TCP frpc goes out while the Machines are still being created (the
+ * Pods start meanwhile; frpc logs in once frps is up). A plan `deferred` says is not yet due (a UDP
+ * frpc, whose first failed login ends it, waits for its Machine) is neither applied nor removed.
+ * A Deployment whose desired content did not change is not applied again. Returns whether every
+ * one has rolled out, as the shared cache last saw them.
  */
 export const ensureClient = Effect.fn("ensureClient")(function* (
   tunnel: TunnelIdentity,
   spec: FlyTunnelSpec,
   credentials: { readonly token: string; readonly tls: TunnelTls; readonly secret: Option.Option<V1Secret> },
   address: string,
-  machines: ReadonlyArray<TunnelMachine>,
+  plans: ReadonlyArray<FrpsMachinePlan>,
   target: string,
+  deferred: (plan: FrpsMachinePlan) => boolean = () => false,
 ) {
   const kube = yield* KubeClient
   const cache = yield* KubeCache
   const settings = yield* TunnelSettings
   const namespace = settings.operatorNamespace
-  const clients = machines.map((entry) => ({
-    slot: entry.slot,
+  const clients = plans.map((plan) => ({
+    slot: { region: plan.region, role: plan.role },
+    deferred: deferred(plan),
     toml: renderFrpcToml(
       frpcConfig({
         serverAddr: address,
-        serverPort: entry.controlPort,
+        serverPort: plan.controlPort,
         localIP: target,
         tls: { ...FRPC_TLS_FILES, serverName: frpsServerName(tunnel) },
         // UDP has no Fly check: a UDP frpc that keeps running has logged in (see UDP_MIN_READY_SECONDS).
-        loginFailExit: entry.slot.role === "udp",
-        ports: portsOfRole(spec, entry.slot.role).map((port) => ({
+        loginFailExit: plan.role === "udp",
+        ports: portsOfRole(spec, plan.role).map((port) => ({
           name: port.name,
           protocol: port.protocol,
           port: port.port,
@@ -64,6 +70,7 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
     Effect.gen(function* () {
       const desired = frpcDeployment(tunnel, spec, settings.frpcImage, namespace, client, digest)
       const current = existing.find((deployment) => deployment.metadata?.name === desired.metadata?.name)
+      if (client.deferred) return current !== undefined && clientRolledOut(current)
       const unchanged =
         current !== undefined &&
         current.metadata?.annotations?.[SPEC_HASH_ANNOTATION] === desired.metadata?.annotations?.[SPEC_HASH_ANNOTATION]

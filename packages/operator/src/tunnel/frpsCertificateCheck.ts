@@ -4,36 +4,13 @@
 // certificate), and reports a certificate that does not verify: something between the cluster and Fly terminates
 // TLS. Nothing else is concluded from the dial (a refused or slow connection is frps starting, or Fly's checks
 // lagging), and a converged tunnel is never dialled.
-import { type ConnectionOptions, connect } from "node:tls"
 import { Reasons } from "@fly-tunnel-operator/api"
 import { Effect } from "effect"
 import type { TunnelMachine } from "./flyMachines.ts"
+import { FrpsDialer } from "./frpsDialer.ts"
 import { TunnelBlocked } from "./tunnelBlocked.ts"
 import { frpsServerName, type TunnelTls } from "./tunnelCertificates.ts"
 import type { TunnelIdentity } from "./tunnelNames.ts"
-
-const DIAL_TIMEOUT_MS = 3_000
-
-/**
- * One TLS handshake as frpc makes it: why the certificate shown does not verify, or undefined when it does (or when
- * no certificate came at all). The handshake is completed either way and then dropped, so every verification
- * failure (chain, purpose, name, dates) is reported the same, as OpenSSL and Node name it.
- */
-export const dialAsFrpc = (options: ConnectionOptions): Promise<string | undefined> =>
-  new Promise((resolve) => {
-    const socket = connect({ ...options, rejectUnauthorized: false, timeout: DIAL_TIMEOUT_MS })
-    const finish = (verdict: string | undefined) => {
-      socket.destroy()
-      resolve(verdict)
-    }
-    socket.once("secureConnect", () => {
-      const error = socket.authorizationError as unknown
-      const reason = error instanceof Error ? error.message : error === undefined ? "unknown reason" : String(error)
-      finish(socket.authorized ? undefined : `the certificate does not verify (${reason})`)
-    })
-    socket.once("timeout", () => finish(undefined))
-    socket.once("error", () => finish(undefined))
-  })
 
 /**
  * Fails with `CertificateVerificationFailed` on ClientReady when a control port of a Machine whose checks do not pass
@@ -45,26 +22,27 @@ export const checkFrpsCertificates = Effect.fn("checkFrpsCertificates")(function
   machines: ReadonlyArray<TunnelMachine>,
   tls: TunnelTls,
 ) {
+  const dialer = yield* FrpsDialer
   const waiting = machines.filter(
     ({ machine }) => machine.state === "started" && (machine.checks ?? []).some((check) => check.status !== "passing"),
   )
   const failures = yield* Effect.forEach(
     waiting,
     ({ machine, controlPort }) =>
-      Effect.promise(() =>
-        dialAsFrpc({
+      dialer
+        .handshake({
           host: address,
           port: controlPort,
           servername: frpsServerName(tunnel),
           ca: tls.trustPem,
           cert: tls.client.certPem,
           key: tls.client.keyPem,
-        }),
-      ).pipe(
-        Effect.map((failure) =>
-          failure === undefined ? [] : [`${address}:${controlPort} (Machine ${machine.id}): ${failure}`],
+        })
+        .pipe(
+          Effect.map((failure) =>
+            failure === undefined ? [] : [`${address}:${controlPort} (Machine ${machine.id}): ${failure}`],
+          ),
         ),
-      ),
     { concurrency: "unbounded" },
   )
   const found = failures.flat()

@@ -7,8 +7,10 @@ import * as Source from "../controller/source.ts"
 import type { Informer, InformerChange } from "../kube/informer.ts"
 import { KubeCache } from "../kube/kubeCache.ts"
 import { FieldManager } from "../kube/kubeClient.ts"
-import { FieldManagers } from "../kube/patches.ts"
+import { FieldManagers, sameJson } from "../kube/patches.ts"
 import { type FlyTunnelObject, keyOf } from "../kube/resourceType.ts"
+import { AppCreator } from "./appCreator.ts"
+import { FlyProgress } from "./flyProgress.ts"
 import { reportTunnelPhases } from "./tunnelMetrics.ts"
 import { reconcileTunnel } from "./tunnelReconciler.ts"
 
@@ -18,12 +20,34 @@ export interface TunnelControllerOptions {
   readonly resync: Duration.Input
 }
 
-/** The owner tunnel of an frpc Deployment, from its labels (owner references cannot cross namespaces). */
+/**
+ * The owner tunnel of an frpc Deployment, from its labels (owner references cannot cross namespaces). Only its
+ * rollout (Updated) and its removal (Deleted) are news: its creation is the tunnel's own doing, and at start-up the
+ * tunnels' own source lists every tunnel already (with this one too, a tunnel was reconciled twice after a restart).
+ */
 const tunnelOfDeployment = (change: InformerChange<V1Deployment>): ReadonlyArray<string> => {
+  if (change.type === "Added") return []
   const labels = change.object.metadata?.labels ?? {}
   const namespace = labels[Labels.tunnelNamespace]
   const name = labels[Labels.tunnelName]
   return namespace === undefined || name === undefined ? [] : [`${namespace}/${name}`]
+}
+
+/**
+ * A change of the tunnel the reconcile must see: its spec (generation) or the metadata it reads. The status this
+ * controller writes itself is not one (controller-runtime's GenerationChangedPredicate, metadata kept): each write
+ * would otherwise cost a pass and its Fly reads.
+ */
+const tunnelChanged = (change: InformerChange<FlyTunnelObject>): ReadonlyArray<string> => {
+  if (change.type !== "Updated") return [keyOf(change.object)]
+  const [before, after] = [change.old.metadata ?? {}, change.object.metadata ?? {}]
+  const same =
+    before.generation === after.generation &&
+    sameJson(before.deletionTimestamp, after.deletionTimestamp) &&
+    sameJson(before.finalizers, after.finalizers) &&
+    sameJson(before.labels, after.labels) &&
+    sameJson(before.annotations, after.annotations)
+  return same ? [] : [keyOf(change.object)]
 }
 
 const targetServiceOf = (tunnel: FlyTunnelObject): string | undefined => {
@@ -47,9 +71,11 @@ const tunnelsTargeting =
     )
   }
 
-/** Reconciles each FlyTunnel, woken by the tunnel itself, its frpc Deployments and its target Service. */
+/** Reconciles each FlyTunnel, woken by the tunnel itself, its frpc Deployments, its target Service and Fly (FlyProgress). */
 export const makeTunnelController = Effect.fn("makeTunnelController")(function* (options: TunnelControllerOptions) {
   const cache = yield* KubeCache
+  const progress = yield* FlyProgress.make
+  const creator = yield* AppCreator.make
   yield* Effect.forkScoped(cache.tunnels.synced.pipe(Effect.andThen(reportTunnelPhases(cache.tunnels))))
   return Controller.make({
     name: "tunnel",
@@ -57,11 +83,15 @@ export const makeTunnelController = Effect.fn("makeTunnelController")(function* 
       reconcileTunnel(key).pipe(
         Effect.catchTag("KubeConflict", () => Effect.succeed(retry)),
         Effect.provideService(FieldManager, FieldManagers.tunnel),
+        Effect.provideService(FlyProgress, progress),
+        Effect.provideService(AppCreator, creator),
       ),
     watches: [
-      Source.fromInformer(cache.tunnels),
+      Source.fromInformer(cache.tunnels, tunnelChanged),
       Source.fromInformer(cache.deployments, tunnelOfDeployment),
       Source.fromInformerLookup(cache.services, tunnelsTargeting(cache.tunnels)),
+      progress.source,
+      creator.source,
     ],
     concurrency: options.concurrency,
     resync: options.resync,

@@ -1,31 +1,45 @@
 import { decodeFlyTunnel, FINALIZER, Reasons } from "@fly-tunnel-operator/api"
-import { Duration, Effect, Option } from "effect"
+import { FlyClient } from "@fly-tunnel-operator/fly"
+import { Duration, Effect, Option, Result } from "effect"
 import { done, type ReconcileResult, requeueAfter, retry } from "../controller/reconcileResult.ts"
 import { EventRecorder } from "../kube/eventRecorder.ts"
 import { KubeCache } from "../kube/kubeCache.ts"
-import { addFinalizer } from "../kube/kubeClient.ts"
+import { addFinalizer, KubeClient } from "../kube/kubeClient.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { FlyTunnel, parseKey } from "../kube/resourceType.ts"
+import { AppCreator } from "./appCreator.ts"
 import { CapacityBackoff } from "./capacityBackoff.ts"
 import { ensureAddresses, publishedAddresses } from "./flyAddress.ts"
 import { ensureFlyApp } from "./flyApp.ts"
-import { ensureMachines } from "./flyMachines.ts"
+import {
+  configUnknown,
+  ensureMachines,
+  listTunnelMachines,
+  machinePlans,
+  slotKeyOf,
+  type TunnelMachine,
+} from "./flyMachines.ts"
+import { FlyProgress } from "./flyProgress.ts"
 import { checkRegions } from "./flyRegions.ts"
 import { ensureFlySecret } from "./flySecret.ts"
 import { ensureClient } from "./frpcClient.ts"
 import { checkFrpsCertificates } from "./frpsCertificateCheck.ts"
+import { slotKey } from "./frpsSlot.ts"
 import { invalidSpec, isTunnelBlocked, TunnelBlocked } from "./tunnelBlocked.ts"
 import { ensureTunnelCredentials } from "./tunnelCredentials.ts"
 import { haltTunnel } from "./tunnelHalt.ts"
-import type { TunnelIdentity } from "./tunnelNames.ts"
+import { flyAppName, type TunnelIdentity } from "./tunnelNames.ts"
 import { checkTunnelPolicy, isRefused } from "./tunnelPolicyCheck.ts"
-import { isReady, type Observations, tunnelStatus } from "./tunnelStatus.ts"
+import { checkedPorts, isReady, type Observations, portsNotPassing, tunnelStatus } from "./tunnelStatus.ts"
 import { writeTunnelStatus } from "./tunnelStatusWriter.ts"
 import { resolveTarget } from "./tunnelTarget.ts"
 import { finalizeTunnel } from "./tunnelTeardown.ts"
 
-/** While provisioning, how soon to look again (Machines start and frpc connects within seconds). */
-const PROGRESS_INTERVAL = "2 seconds"
+/**
+ * While provisioning, the tunnel is woken by what it waits for: its frpc Deployments (the informer), its Machines
+ * starting and its checks passing (FlyProgress). This is only the safety net should such a wake-up be lost.
+ */
+const SAFETY_NET_INTERVAL = "60 seconds"
 
 /** Runs a step, turning its TunnelBlocked into an observation instead of a failure of the whole reconcile. */
 const attempt = <A, E, R>(
@@ -42,21 +56,75 @@ const attempt = <A, E, R>(
     ),
   )
 
+/** Asks FlyProgress for what the tunnel waits on at Fly now: Machines to start, or then their checks to pass. */
+const awaitOnFly = (progress: FlyProgress["Service"], key: string, observations: Observations) => {
+  const { app, machines, spec } = observations
+  if (app === undefined || machines === undefined || spec === undefined || machines.length === 0) return Effect.void
+  const starting = machines.filter(
+    ({ machine }) => machine.state !== "started" && machine.state !== "destroyed" && !configUnknown(machine),
+  )
+  if (starting.length > 0) {
+    return progress.awaitStarted(
+      key,
+      app.name,
+      starting.map(({ machine }) => ({ id: machine.id, version: machine.instance_id })),
+    )
+  }
+  const checking = machines.filter((entry) => portsNotPassing(entry.machine, checkedPorts(entry, spec)).length > 0)
+  if (observations.clientRolledOut === true && checking.length > 0) {
+    return progress.awaitChecks(
+      key,
+      app.name,
+      checking.map((entry) => ({ id: entry.machine.id, ports: checkedPorts(entry, spec) })),
+    )
+  }
+  return Effect.void
+}
+
 /**
- * The Tunnel controller's reconcile: reads the FlyTunnel from the cache, converges Fly (App, token secret, Machines
- * and IPv4 in parallel) and the cluster (frpc), then writes what it saw as status. Every step looks before it
- * creates, so a crash or a lost answer at any point is repaired by the next pass without duplicates.
+ * The Tunnel controller's reconcile: reads the FlyTunnel from the cache, converges Fly and the cluster, then writes
+ * what it saw as status. Regions are checked against Fly's list before anything is created. Independent steps run
+ * side by side: the App first (created at once for a new tunnel, in line for Fly's per-org limit), then the Machine
+ * branch (the token and mark secret, one Machine per slot) beside the address branch (the IPv4 and IPv6, then frpc,
+ * which needs only the address). Reads whose answer is known are skipped: a just-created App has no Machines or IPs,
+ * and a recorded App's are listed alongside its look. Every step looks before it creates, so a crash or a lost
+ * answer at any point is repaired by the next pass without duplicates. What the tunnel then waits for wakes it (see
+ * FlyProgress); no fixed requeue.
  */
 export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: string) {
   const cache = yield* KubeCache
   const capacity = yield* CapacityBackoff
   const events = yield* EventRecorder
+  const progress = yield* FlyProgress
+  const creator = yield* AppCreator
   const { namespace = "", name } = parseKey(key)
   const found = yield* cache.tunnels.get(name, namespace)
-  if (Option.isNone(found)) return done
+  const gone = Effect.all([progress.forget(key), creator.forget(key)], { discard: true })
+  if (Option.isNone(found)) {
+    yield* gone
+    return done
+  }
   let tunnel = found.value
+  if (tunnel.status?.app?.id === undefined) {
+    // Until status records the App, the cache may lag behind this controller's own last status write (an App
+    // recorded a moment ago, the tunnel woken at once by frpc's rollout): a pass on that view would ask for the App
+    // again and push the token again. Read it fresh (one GET, only while the tunnel is new).
+    const kube = yield* KubeClient
+    const fresh = yield* kube.get(FlyTunnel, name, namespace).pipe(
+      Effect.map(Option.some),
+      Effect.catchTag("KubeNotFound", () => Effect.succeedNone),
+    )
+    if (Option.isNone(fresh)) {
+      yield* gone
+      return done
+    }
+    tunnel = fresh.value
+  }
   const identity: TunnelIdentity = { namespace, name, uid: tunnel.metadata?.uid ?? "" }
-  if (tunnel.metadata?.deletionTimestamp !== undefined) return yield* finalizeTunnel(tunnel, identity)
+  if (tunnel.metadata?.deletionTimestamp !== undefined) {
+    yield* gone
+    return yield* finalizeTunnel(tunnel, identity)
+  }
 
   const generation = tunnel.metadata?.generation ?? 0
   const decoded = yield* Effect.result(decodeFlyTunnel(tunnel))
@@ -74,61 +142,110 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   // The cluster's policy, before anything is created (no finalizer either: a refused new tunnel owns nothing).
   const verdict = yield* checkTunnelPolicy(namespace, spec, tunnel.status?.targetAddress)
   if (isRefused(verdict)) {
+    yield* gone
     return yield* haltTunnel(tunnel, identity, spec, verdict.blocked, { stopClients: verdict.addressRefused })
   }
   tunnel = yield* addFinalizer(FlyTunnel, tunnel, FINALIZER)
 
   // The token and the certificates, made whole and stored before Fly or frpc ever see them.
   const credentials = yield* ensureTunnelCredentials(identity).pipe(Effect.catchTag("TunnelBlocked", Effect.succeed))
-  if (isTunnelBlocked(credentials))
+  if (isTunnelBlocked(credentials)) {
+    yield* gone
     return yield* haltTunnel(tunnel, identity, spec, credentials, { stopClients: false })
+  }
   const { token, tls } = credentials
 
   const blocked: Array<TunnelBlocked> = []
+  const fly = yield* FlyClient
+  const appName = flyAppName(identity)
   // A region Fly does not have is refused before anything of the tunnel is created.
   const regionsKnown = yield* attempt(blocked, checkRegions(spec.regions))
-  const app = Option.isSome(regionsKnown) ? yield* attempt(blocked, ensureFlyApp(identity)) : Option.none()
-  let observations: Observations = {
-    generation,
-    spec,
-    blocked,
-    certificates: credentials.certificates,
-    ...(Option.isSome(app) ? { app: app.value } : {}),
-  }
+  let observations: Observations = { generation, spec, blocked, certificates: credentials.certificates }
   // After Fly had no capacity, the Machines wait their turn; what already runs keeps running.
   const capacityWait = yield* capacity.remaining(identity.uid)
-  if (Option.isSome(app)) {
-    const pushed = yield* attempt(blocked, ensureFlySecret(identity, token, tls, app.value, tunnel.status?.app))
-    const [machines, address] = yield* Effect.all(
+  if (Option.isSome(regionsKnown)) {
+    // A recorded App's Machines and IPs are read alongside its look: the reads drift detection needs, all at once.
+    const recorded = tunnel.status?.app?.id !== undefined
+    const [app, listedMachines, listedIps] = yield* Effect.all(
       [
-        Option.isSome(pushed) && Option.isNone(capacityWait)
-          ? attempt(blocked, ensureMachines(identity, spec, app.value, pushed.value, tls.trustPem))
-          : Effect.succeedNone,
-        attempt(blocked, ensureAddresses(app.value, { ipv6: spec.ipv6, published: publishedAddresses(tunnel.status) })),
+        attempt(blocked, ensureFlyApp(identity, key, tunnel.status !== undefined)).pipe(
+          Effect.map((answer) => Result.succeed(answer)),
+          Effect.catchTag("AppCreationQueued", (queued) => Effect.succeed(Result.fail(queued))),
+        ),
+        recorded ? Effect.option(listTunnelMachines(fly, appName, identity)) : Effect.succeedNone,
+        recorded ? Effect.option(fly.listIpAssignments(appName)) : Effect.succeedNone,
       ],
-      { concurrency: 2 },
+      { concurrency: "unbounded" },
     )
-    observations = {
-      ...observations,
-      ...(Option.isSome(pushed) ? { token: pushed.value } : {}),
-      ...(Option.isSome(machines) ? { machines: machines.value } : {}),
-      ...(Option.isSome(address) ? { address: address.value.v4 } : {}),
-      ...(Option.isSome(address) && address.value.v6 !== undefined ? { ipv6: address.value.v6 } : {}),
+    if (Result.isFailure(app)) {
+      // In line for its App: say so; AppCreator wakes the tunnel with the answer.
+      const waiting = tunnelStatus(
+        { generation, spec, blocked, certificates: credentials.certificates, appCreationQueued: true },
+        tunnel.status,
+        yield* kubeTimeNow,
+      )
+      yield* writeTunnelStatus(tunnel, waiting)
+      return requeueAfter(SAFETY_NET_INTERVAL)
     }
-    if (Option.isSome(machines) && Option.isSome(address)) {
-      const target = yield* attempt(blocked, resolveTarget(namespace, spec, verdict.targetAddress))
-      if (Option.isSome(target)) {
-        const rolledOut = yield* ensureClient(
-          identity,
-          spec,
-          credentials,
-          address.value.v4,
-          machines.value,
-          target.value,
-        )
-        // frpc runs but is not seen by Fly: if its certificate check is why, say so.
-        if (rolledOut) yield* attempt(blocked, checkFrpsCertificates(identity, address.value.v4, machines.value, tls))
-        observations = { ...observations, targetAddress: target.value, clientRolledOut: rolledOut }
+    if (Option.isSome(app.success)) {
+      const { app: flyApp, created } = app.success.value
+      observations = { ...observations, app: flyApp }
+      const known = <A>(listed: Option.Option<ReadonlyArray<A>>): ReadonlyArray<A> | undefined =>
+        created ? [] : Option.getOrUndefined(listed)
+      // A UDP frpc ends at its first failed login (that is how its readiness is known), so it waits for its Machine.
+      const startedSlots = new Set(
+        (known(listedMachines) ?? []).filter((machine) => machine.state === "started").map(slotKeyOf),
+      )
+      const [machineBranch, addressBranch] = yield* Effect.all(
+        [
+          Effect.gen(function* () {
+            const pushed = yield* attempt(blocked, ensureFlySecret(identity, token, tls, flyApp, tunnel.status?.app))
+            if (Option.isNone(pushed) || Option.isSome(capacityWait))
+              return { pushed, machines: Option.none<ReadonlyArray<TunnelMachine>>() }
+            const machines = yield* attempt(
+              blocked,
+              ensureMachines(identity, spec, flyApp, pushed.value, tls.trustPem, known(listedMachines)),
+            )
+            return { pushed, machines }
+          }),
+          Effect.gen(function* () {
+            const address = yield* attempt(
+              blocked,
+              ensureAddresses(
+                flyApp,
+                { ipv6: spec.ipv6, published: publishedAddresses(tunnel.status) },
+                known(listedIps),
+              ),
+            )
+            if (Option.isNone(address)) return { address, target: Option.none<string>(), rolledOut: undefined }
+            const target = yield* attempt(blocked, resolveTarget(namespace, spec, verdict.targetAddress))
+            if (Option.isNone(target)) return { address, target, rolledOut: undefined }
+            const rolledOut = yield* ensureClient(
+              identity,
+              spec,
+              credentials,
+              address.value.v4,
+              machinePlans(spec),
+              target.value,
+              (plan) => plan.role === "udp" && !startedSlots.has(slotKey(plan)),
+            )
+            return { address, target, rolledOut }
+          }),
+        ],
+        { concurrency: 2 },
+      )
+      const address = addressBranch.address
+      // frpc runs but Fly does not see it: if the certificate frpc is shown is why, say so (on ClientReady).
+      if (addressBranch.rolledOut === true && Option.isSome(address) && Option.isSome(machineBranch.machines))
+        yield* attempt(blocked, checkFrpsCertificates(identity, address.value.v4, machineBranch.machines.value, tls))
+      observations = {
+        ...observations,
+        ...(Option.isSome(machineBranch.pushed) ? { token: machineBranch.pushed.value } : {}),
+        ...(Option.isSome(machineBranch.machines) ? { machines: machineBranch.machines.value } : {}),
+        ...(Option.isSome(address) ? { address: address.value.v4 } : {}),
+        ...(Option.isSome(address) && address.value.v6 !== undefined ? { ipv6: address.value.v6 } : {}),
+        ...(Option.isSome(addressBranch.target) ? { targetAddress: addressBranch.target.value } : {}),
+        ...(addressBranch.rolledOut === undefined ? {} : { clientRolledOut: addressBranch.rolledOut }),
       }
     }
   }
@@ -167,6 +284,8 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   }
   for (const issue of blocked)
     yield* events.record(tunnel, { type: "Warning", reason: issue.reason, message: issue.message })
+  if (isReady(status) || blocked.some((issue) => !issue.retry)) yield* progress.forget(key)
+  else yield* awaitOnFly(progress, key, observations)
   if (waiting !== undefined) return requeueAfter(waiting.wait)
   const soonest = Math.min(
     ...blocked.flatMap((issue) => (issue.retryAfterMillis === undefined ? [] : [issue.retryAfterMillis])),
@@ -174,5 +293,5 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   if (Number.isFinite(soonest)) return requeueAfter(Duration.millis(soonest))
   if (blocked.some((issue) => issue.retry)) return retry
   if (blocked.length > 0 || isReady(status)) return done
-  return requeueAfter(PROGRESS_INTERVAL) satisfies ReconcileResult
+  return requeueAfter(SAFETY_NET_INTERVAL) satisfies ReconcileResult
 })

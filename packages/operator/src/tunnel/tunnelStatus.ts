@@ -8,10 +8,10 @@ import {
   type Phase,
   Reasons,
 } from "@fly-tunnel-operator/api"
-import type { App } from "@fly-tunnel-operator/fly"
+import type { App, Machine } from "@fly-tunnel-operator/fly"
 import { configUnknown, type TunnelMachine } from "./flyMachines.ts"
 import type { PushedToken } from "./flySecret.ts"
-import { slotKey } from "./frpsSlot.ts"
+import { type FrpsSlot, slotKey } from "./frpsSlot.ts"
 import type { TunnelBlocked } from "./tunnelBlocked.ts"
 import { targetSummary } from "./tunnelTarget.ts"
 
@@ -34,6 +34,8 @@ export interface Observations {
   readonly targetAddress?: string
   /** frpc rolled out (every replica available). */
   readonly clientRolledOut?: boolean
+  /** The App's create waits in line (Fly's per-org rate limit on App creation). */
+  readonly appCreationQueued?: boolean
   readonly blocked: ReadonlyArray<TunnelBlocked>
 }
 
@@ -48,9 +50,35 @@ const blockedFor = (observations: Observations, type: ConditionType): Verdict | 
   return blocked === undefined ? undefined : { ok: false, reason: blocked.reason, message: blocked.message }
 }
 
-/** Checks Fly reports for a Machine; a TCP check on a tunnel port passes once frpc registered its proxy. */
-const checksPassing = (machine: TunnelMachine): boolean =>
-  (machine.machine.checks ?? []).every((check) => check.status === "passing")
+/** Fly names a service check `servicecheck-<NN>-<type>-<port>`; NN counts checks, so only type and port are read. */
+const SERVICE_CHECK = /^servicecheck-\d+-tcp-(\d+)$/
+
+/**
+ * The ports Fly checks on a Machine (see frpsMachineConfig): on the TCP Machine each public TCP port, on the UDP one
+ * its control port (UDP itself has no Fly check).
+ */
+export const checkedPorts = (
+  entry: { readonly slot: FrpsSlot; readonly controlPort: number },
+  spec: FlyTunnelSpec | undefined,
+): ReadonlyArray<number> =>
+  entry.slot.role === "udp"
+    ? [entry.controlPort]
+    : (spec?.ports ?? []).filter((port) => port.protocol !== "UDP").map((port) => port.port)
+
+/**
+ * The checked ports whose check Fly does not report passing on this Machine. A TCP check on a tunnel port passes only
+ * once frpc has registered that port's proxy in frps, and Fly's proxy routes only to a Machine whose checks pass: so
+ * none missing means bytes flow. A check that is absent (not run yet, or not reported) counts as not passing.
+ */
+export const portsNotPassing = (machine: Machine, checked: ReadonlyArray<number>): ReadonlyArray<number> => {
+  const passing = new Set(
+    (machine.checks ?? []).flatMap((check) => {
+      const port = SERVICE_CHECK.exec(check.name)?.[1]
+      return check.status === "passing" && port !== undefined ? [Number(port)] : []
+    }),
+  )
+  return checked.filter((port) => !passing.has(port))
+}
 
 /** A rollout in progress: how far it got. */
 const rollingOut = (machines: ReadonlyArray<TunnelMachine>): Verdict | undefined => {
@@ -102,6 +130,26 @@ const unhealthyHosts = (machines: ReadonlyArray<TunnelMachine>): Verdict | undef
   }
 }
 
+/** frpc rolled out and, on every started Machine, Fly's check of every TCP port passing: bytes flow. */
+const clientVerdict = (observations: Observations, started: ReadonlyArray<TunnelMachine>): Verdict => {
+  if (observations.clientRolledOut !== true)
+    return { ok: false, reason: Reasons.ClientDeploying, message: "waiting for the frpc Deployment to roll out" }
+  const waiting = started.flatMap((entry) => {
+    const ports = portsNotPassing(entry.machine, checkedPorts(entry, observations.spec))
+    return ports.length === 0 ? [] : [`${entry.machine.id} (${slotKey(entry.slot)}): port ${ports.join(", ")}`]
+  })
+  if (started.length > 0 && waiting.length === 0)
+    return { ok: true, reason: Reasons.ClientReady, message: "frpc is connected and every port is published" }
+  return {
+    ok: false,
+    reason: Reasons.ClientDeploying,
+    message:
+      started.length === 0
+        ? "frpc is running; waiting for its frps Machines to start"
+        : `frpc is running; waiting for Fly's checks to pass on ${waiting.join("; ")}`,
+  }
+}
+
 const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[number], Verdict> => {
   const machines = observations.machines ?? []
   const started = machines.filter((machine) => machine.machine.state === "started")
@@ -109,7 +157,14 @@ const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[n
     AppReady:
       blockedFor(observations, "AppReady") ??
       (observations.app === undefined
-        ? { ok: false, reason: Reasons.Provisioning, message: "creating the Fly App" }
+        ? {
+            ok: false,
+            reason: Reasons.Provisioning,
+            message:
+              observations.appCreationQueued === true
+                ? "in line to create the Fly App: Fly allows one App creation a second per org"
+                : "creating the Fly App",
+          }
         : { ok: true, reason: Reasons.AppCreated, message: `Fly App ${observations.app.name} is ready` }),
     MachinesReady:
       blockedFor(observations, "MachinesReady") ??
@@ -123,18 +178,7 @@ const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[n
             message: `${started.length} of ${machines.length || "the"} frps Machine(s) started`,
           }),
     AddressReady: blockedFor(observations, "AddressReady") ?? addressVerdict(observations),
-    ClientReady:
-      blockedFor(observations, "ClientReady") ??
-      (observations.clientRolledOut === true && started.length > 0 && started.every(checksPassing)
-        ? { ok: true, reason: Reasons.ClientReady, message: "frpc is connected and every port is published" }
-        : {
-            ok: false,
-            reason: Reasons.ClientDeploying,
-            message:
-              observations.clientRolledOut === true
-                ? "frpc is running; waiting for Fly's checks to see its proxies"
-                : "waiting for the frpc Deployment to roll out",
-          }),
+    ClientReady: blockedFor(observations, "ClientReady") ?? clientVerdict(observations, started),
   }
 }
 

@@ -2,7 +2,7 @@
 // API (in-process, machines without processes). No control plane, no frp: a reconcile's decisions in milliseconds,
 // counted from the two call logs.
 import { NodeHttpClient } from "@effect/platform-node"
-import { FlyClient, RateBudget } from "@fly-tunnel-operator/fly"
+import { type BucketLimit, FlyClient, flyRateLimits, RateBudget } from "@fly-tunnel-operator/fly"
 import { type RunningEmulator, startEmulator } from "@fly-tunnel-operator/fly-emulator"
 import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { type Duration, Effect, Fiber, Layer, Logger, ManagedRuntime, Metric, Redacted } from "effect"
@@ -22,6 +22,7 @@ import { ServiceSettings } from "../../src/service/serviceSettings.ts"
 import type { OrphanSweeperOptions } from "../../src/sweep/orphanSweeper.ts"
 import { CapacityBackoff } from "../../src/tunnel/capacityBackoff.ts"
 import { FlyRegions } from "../../src/tunnel/flyRegions.ts"
+import { FrpsDialer } from "../../src/tunnel/frpsDialer.ts"
 import { RolloutGate } from "../../src/tunnel/machineRollout.ts"
 import { TunnelSettings } from "../../src/tunnel/tunnelSettings.ts"
 
@@ -42,6 +43,7 @@ type Services =
   | ClusterIdentity
   | ClusterRanges
   | HostResolver
+  | FrpsDialer
 
 export interface FastOperator {
   readonly emulator: RunningEmulator
@@ -56,31 +58,47 @@ export interface FastOperator {
   readonly close: () => Promise<void>
 }
 
-export const startFastOperator = async (
-  options: {
-    readonly resync?: Duration.Input
-    readonly rollOutDeployments?: boolean
-    /** Tunnels that may roll their Machines at once (default 5, as the operator). */
-    readonly rolloutsAtOnce?: number
-    /** The periodic orphan sweep (off by default). */
-    readonly sweep?: OrphanSweeperOptions
-    /** A Fly shared with another operator (another cluster); by default this operator's own. */
-    readonly emulator?: RunningEmulator
-    /** A cluster shared with another replica; by default this operator's own. */
-    readonly kube?: InMemoryKube["Service"]
-    /** Run the controllers under leader election (short timings, for replicas sharing `kube`). */
-    readonly leaderElection?: Omit<LeaderElection.LeaderElectionOptions, "name" | "namespace">
-    /** The install's tunnel policy (default: the chart's defaults). */
-    readonly policy?: TunnelPolicyShape
-    /** What host names resolve to (default: none resolves); tests may change it between passes. */
-    readonly hosts?: ReadonlyMap<string, ReadonlyArray<string>>
-  } = {},
-): Promise<FastOperator> => {
+export interface FastOperatorOptions {
+  readonly resync?: Duration.Input
+  readonly rollOutDeployments?: boolean
+  /** Whether Machines' checks start out passing (default true); a test marks them later otherwise. */
+  readonly checksPassing?: boolean
+  /**
+   * Fly's rate limits enforced by the emulator (429) and paced by the client's budget, App creation at this rate
+   * instead of Fly's 1 a second (so a test sees the pacing in a fraction of the time). Default: no limits at all.
+   */
+  readonly createAppLimit?: BucketLimit
+  /** Tunnels that may roll their Machines at once (default 5, as the operator). */
+  readonly rolloutsAtOnce?: number
+  /** The periodic orphan sweep (off by default). */
+  readonly sweep?: OrphanSweeperOptions
+  /** A Fly shared with another operator (another cluster); by default this operator's own (its options apply). */
+  readonly emulator?: RunningEmulator
+  /** A cluster shared with another replica; by default this operator's own. */
+  readonly kube?: InMemoryKube["Service"]
+  /** Run the controllers under leader election (short timings, for replicas sharing `kube`). */
+  readonly leaderElection?: Omit<LeaderElection.LeaderElectionOptions, "name" | "namespace">
+  /** The install's tunnel policy (default: the chart's defaults). */
+  readonly policy?: TunnelPolicyShape
+  /** What host names resolve to (default: none resolves); tests may change it between passes. */
+  readonly hosts?: ReadonlyMap<string, ReadonlyArray<string>>
+}
+
+export const startFastOperator = async (options: FastOperatorOptions = {}): Promise<FastOperator> => {
   const ownEmulator = options.emulator === undefined
-  const emulator = options.emulator ?? (await startEmulator({ rateLimits: false }))
+  const emulator = options.emulator ?? (await startEmulator({ rateLimits: options.createAppLimit !== undefined }))
+  if (ownEmulator && options.createAppLimit !== undefined)
+    await emulator.setRateLimits({ rules: { createApp: options.createAppLimit } })
   // No frps runs in the fast tier, so nothing can be probed: Machines' checks are declared passing, as if frpc had
   // registered every port (a test may mark them otherwise).
-  if (ownEmulator) await emulator.markChecks({ status: "passing" })
+  if (ownEmulator && options.checksPassing !== false) await emulator.markChecks({ status: "passing" })
+  const budget =
+    options.createAppLimit === undefined
+      ? RateBudget.layerUnlimited
+      : RateBudget.layerWith({
+          ...flyRateLimits,
+          byEndpoint: { ...flyRateLimits.byEndpoint, createApp: options.createAppLimit },
+        })
   const runtime = ManagedRuntime.make(
     Layer.mergeAll(
       EventRecorder.layer({ component: "fly-tunnel-operator", instance: "fast", patchInterval: "0 millis" }),
@@ -105,7 +123,7 @@ export const startFastOperator = async (
         retry: { maxRetries: 2, baseDelay: "5 millis", maxDelay: "20 millis" },
         // Short, so an injected hang costs a test a moment, not the default half minute.
         requestTimeout: "400 millis",
-      }).pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(RateBudget.layerUnlimited), (client) =>
+      }).pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(budget), (client) =>
         FlyRegions.layer.pipe(Layer.provideMerge(client)),
       ),
       RolloutGate.layer(options.rolloutsAtOnce ?? 5),
@@ -114,6 +132,8 @@ export const startFastOperator = async (
       ClusterIdentity.layer("").pipe(Layer.orDie),
       ClusterRanges.layer,
       HostResolver.layerTable(options.hosts ?? new Map()),
+      // The in-memory Fly runs no frps, and its public addresses lead off this host.
+      FrpsDialer.layerNothingListens,
       ...(options.policy === undefined ? [] : [Layer.succeed(TunnelPolicy, options.policy)]),
       Logger.layer([]),
     ).pipe(

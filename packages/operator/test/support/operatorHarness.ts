@@ -19,6 +19,7 @@ import { isManagedService } from "../../src/service/serviceClass.ts"
 import { ServiceSettings } from "../../src/service/serviceSettings.ts"
 import { CapacityBackoff } from "../../src/tunnel/capacityBackoff.ts"
 import { FlyRegions } from "../../src/tunnel/flyRegions.ts"
+import { FrpsDialer } from "../../src/tunnel/frpsDialer.ts"
 import { RolloutGate } from "../../src/tunnel/machineRollout.ts"
 import { TunnelSettings } from "../../src/tunnel/tunnelSettings.ts"
 
@@ -52,6 +53,7 @@ type Services =
   | ClusterIdentity
   | ClusterRanges
   | HostResolver
+  | FrpsDialer
 
 /**
  * One operator in this process against the local control plane and a Fly emulator, plus a node agent that runs the
@@ -139,6 +141,8 @@ export class OperatorHarness {
         ClusterIdentity.layer(""),
         ClusterRanges.layer,
         HostResolver.layer,
+        // Without the machine runtime no frps answers, and Fly's public addresses lead off this host.
+        this.options.machineRuntime ? FrpsDialer.layer : FrpsDialer.layerNothingListens,
         Logger.layer([logger]),
       ).pipe(Layer.provideMerge(KubeClient.layerFromFile(kubeconfigPath))),
     )

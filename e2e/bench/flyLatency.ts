@@ -28,6 +28,11 @@ export const flyLikeLatencyMs = {
   createIpAssignment: 600,
   deleteIpAssignment: 300,
   listRegions: 150,
+  listCertificates: 200,
+  createAcmeCertificate: 500,
+  getCertificate: 150,
+  checkCertificate: 400,
+  deleteCertificate: 300,
 } satisfies Record<Action, number>
 
 type Stages = ReadonlyArray<ReadonlyArray<ReadonlyArray<Action>>>

@@ -64,6 +64,8 @@ const variants: Record<string, object> = {
       },
     },
   },
+  // The adoption Role and its binding (in the release namespace: the dry run's namespace is the only one that exists).
+  adoption: { ...minimalValues, adoption: { enabled: true } },
 }
 
 /**

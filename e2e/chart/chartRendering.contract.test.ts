@@ -98,6 +98,7 @@ describe("chart rendering", () => {
             HEALTH_ADDR: ":8081",
             SWEEP_INTERVAL_SECONDS: "300",
             SWEEP_GRACE_SECONDS: "600",
+            ADOPTION_ENABLED: "false",
             LEADER_ELECT: "true",
             ADDRESS_TARGETS_ENABLED: "true",
             ADDRESS_TARGETS_ALLOWED_CIDRS: "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
@@ -378,6 +379,38 @@ describe("chart rendering", () => {
       const region = yield* helmTemplate(helm, { ...minimalValues, tenants: { regions: ["fra"] } })
       expect(region.stderr).toContain("flyRegion ord must be one of tenants.regions (fra)")
     }),
+  )
+
+  it.effect(
+    "RBAC for adoption: get, list and delete of frpc Deployments and ConfigMaps in the Go operator's namespace only, and only when adoption is configured",
+    () =>
+      Effect.gen(function* () {
+        const roles = (manifests: ReadonlyArray<Manifest>) =>
+          manifests.filter((manifest) => manifest.kind === "Role") as ReadonlyArray<V1Role>
+        expect(roles(yield* render()).map((role) => role.metadata?.name)).toEqual(["fto-fly-tunnel-operator"])
+        for (const [values, namespace, enabled] of [
+          [{ adoption: { enabled: true } }, "fly-tunnel-operator", "true"],
+          [{ adoption: { goOperatorNamespace: "fly-tunnel-operator-system" } }, "fly-tunnel-operator-system", "false"],
+        ] as const) {
+          const manifests = yield* render(values)
+          const adoption = roles(manifests).find((role) => role.metadata?.name === "fto-fly-tunnel-operator-adoption")
+          expect(adoption?.metadata?.namespace).toBe(namespace)
+          expect(adoption?.rules).toEqual([
+            { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "delete"] },
+            { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "delete"] },
+          ])
+          const binding = manifests.find(
+            (manifest) => manifest.kind === "RoleBinding" && manifest.metadata.name === adoption?.metadata?.name,
+          ) as V1RoleBinding | undefined
+          expect(binding?.metadata?.namespace).toBe(namespace)
+          expect(binding?.subjects).toEqual([
+            { kind: "ServiceAccount", name: "fto-fly-tunnel-operator", namespace: "fly-tunnel-operator" },
+          ])
+          const env = Object.fromEntries(envOf(manifests).map((variable) => [variable.name, variable.value]))
+          expect(env.ADOPTION_ENABLED).toBe(enabled)
+          expect(env.GO_OPERATOR_NAMESPACE).toBe(namespace === "fly-tunnel-operator" ? undefined : namespace)
+        }
+      }),
   )
 
   it.effect("every object carries the standard labels and namespaced ones live in the release namespace", () =>

@@ -149,7 +149,8 @@ describe("helm uninstall with uninstall.deleteTunnels: the pre-delete hook tears
         "-o",
         "jsonpath={.status.loadBalancer.ingress[0].ip}",
       ])
-      return state.apps.length === 2 && state.ips.length === 2 && state.machines.length === 2 && ingress !== ""
+      // Each tunnel: its App, one Machine, an IPv4 and an IPv6.
+      return state.apps.length === 2 && state.ips.length === 4 && state.machines.length === 2 && ingress !== ""
         ? true
         : undefined
     })

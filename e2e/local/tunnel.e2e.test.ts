@@ -71,10 +71,11 @@ const provision = async (
   const clusterIp = await jsonpath(name, ".spec.clusterIP")
   backends.push(await startEchoBackend({ host: clusterIp, port, exec: stack.serviceNetwork.exec }))
   const externalIp = await eventually(`EXTERNAL-IP of ${name}`, async () => {
-    const columns = (await kubectl(["-n", namespace, "get", "svc", name, "--no-headers"])).trim().split(/\s+/)
-    // EXTERNAL-IP lists every ingress address, the IPv4 first.
-    const ip = columns[3]?.split(",")[0]
-    return ip !== undefined && /^\d+\.\d+\.\d+\.\d+$/.test(ip) ? ip : undefined
+    // Wide: otherwise kubectl sorts the ingress addresses as text and cuts the list at 16 characters.
+    const columns = (await kubectl(["-n", namespace, "get", "svc", name, "--no-headers", "-o", "wide"]))
+      .trim()
+      .split(/\s+/)
+    return columns[3]?.split(",").find((ip) => /^\d+\.\d+\.\d+\.\d+$/.test(ip))
   })
   const addressAt = performance.now()
   return {

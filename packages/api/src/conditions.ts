@@ -1,7 +1,18 @@
 import { Schema } from "effect"
 
-/** Condition types on a FlyTunnel. `Ready` is true when all the others are. */
-export const ConditionTypes = ["Ready", "AppReady", "MachinesReady", "AddressReady", "ClientReady"] as const
+/**
+ * Condition types on a FlyTunnel. `Ready` is true when the four parts of the data path are (App, Machines, address,
+ * client). `CertificatesReady` (only on a tunnel with hostnames) is its own: DNS must point at the published address
+ * before Fly can issue a certificate, so the address never waits for one.
+ */
+export const ConditionTypes = [
+  "Ready",
+  "AppReady",
+  "MachinesReady",
+  "AddressReady",
+  "ClientReady",
+  "CertificatesReady",
+] as const
 export type ConditionType = (typeof ConditionTypes)[number]
 
 /**
@@ -15,6 +26,10 @@ export const Reasons = {
   AppCreated: "AppCreated",
   /** The derived App name belongs to an App without our mark; we never adopt it. */
   AppNameTaken: "AppNameTaken",
+  /** The App named in `spec.adopt` was taken over: it carries this cluster's and this tunnel's marks. */
+  AppAdopted: "AppAdopted",
+  /** The App named in `spec.adopt` may not be taken over (gone, another's, or not holding the IPv4); nothing was changed on it. */
+  AdoptionRefused: "AdoptionRefused",
   /** A Machine is being created or updated and is not started yet. */
   MachineCreating: "MachineCreating",
   /** Every Machine runs the desired config. */
@@ -57,6 +72,14 @@ export const Reasons = {
   Deleting: "Deleting",
   /** A Fly delete failed; the finalizer stays until it succeeds (or `force-delete` is set). */
   DeleteFailed: "DeleteFailed",
+  /** Every hostname's certificate is issued. Also the Event when one becomes active. */
+  CertificateActive: "CertificateActive",
+  /** A certificate waits for its DNS records (status.certificates lists them). */
+  CertificatePending: "CertificatePending",
+  /** Fly reported validation errors for a certificate (each with Fly's remediation). Also the Event. */
+  CertificateFailed: "CertificateFailed",
+  /** Let's Encrypt's rate limit holds a certificate back until the time Fly names. Also the Event. */
+  CertificateRateLimited: "CertificateRateLimited",
 } as const
 export type Reason = (typeof Reasons)[keyof typeof Reasons]
 

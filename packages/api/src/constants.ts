@@ -37,6 +37,10 @@ export const Annotations = {
   frpcReplicas: `${GROUP}/frpc-replicas`,
   /** `"false"`: no public IPv6 (one is allocated by default; Fly does not bill it). */
   ipv6: `${GROUP}/ipv6`,
+  /** `dedicated` (default, $2/month) or `shared` (free, routed by hostname: HTTP on 80, TLS elsewhere). */
+  ipv4: `${GROUP}/ipv4`,
+  /** Comma-separated domains the tunnel serves, each with a Fly certificate, e.g. `api.example.com,www.example.com`. */
+  hostnames: `${GROUP}/hostnames`,
   /** `"true"`: teardown drops the finalizer even when deleting Fly resources fails (they may leak). */
   forceDelete: `${GROUP}/force-delete`,
   /**
@@ -44,6 +48,38 @@ export const Annotations = {
    * (Fly has no allowlist); without it such a Service is not published, or warned about while it stays published.
    */
   ignoreSourceRanges: `${GROUP}/ignore-source-ranges`,
+  /**
+   * `"true"`: a new tunnel takes over the Fly App named by `fly-app` and keeps its IPv4 `public-ip` (the Go
+   * operator's App, or an App of this cluster whose FlyTunnel is gone); `"false"`: never. Unset: the chart's
+   * `adoption.enabled`.
+   */
+  adopt: `${GROUP}/adopt`,
+} as const
+
+/**
+ * The state annotations the Go operator wrote on each Service. This operator never writes them; with adoption on, a
+ * new tunnel reads `flyApp` and `publicIp` as the App to take over and the IPv4 to keep.
+ */
+export const GoOperatorAnnotations = {
+  flyApp: `${GROUP}/fly-app`,
+  machineId: `${GROUP}/machine-id`,
+  frpcDeployment: `${GROUP}/frpc-deployment`,
+  ipId: `${GROUP}/ip-id`,
+  publicIp: `${GROUP}/public-ip`,
+} as const
+
+/**
+ * The per-port annotation of what Fly's edge does before the tunnel (`none`, `tls`, `http`, `tls+http`), named by the
+ * Service port's name or number as Fly Kubernetes names its `service.fly.io/<port>-handlers`:
+ * `fly-tunnel-operator.dev/https-edge: tls`. And `<port>-force-https: "true"` for an http port that redirects.
+ */
+export const portAnnotation = (port: string | number, setting: "edge" | "force-https"): string =>
+  `${GROUP}/${port}-${setting}`
+
+/** Annotations the operator writes on a Service and owns: users read them, never set them. */
+export const OperatorAnnotations = {
+  /** The tunnel's Fly hostname `<app>.fly.dev`, always served (a CNAME target for the Service's domains). */
+  flyHostname: `${GROUP}/fly-hostname`,
 } as const
 
 /** Labels on every object the operator creates, so it can find (and only touch) its own objects. */
@@ -67,3 +103,5 @@ export const DEFAULT_FRPC_RESOURCES = {
 export const MAX_PORTS = 50
 export const MAX_REGIONS = 10
 export const MAX_FRPC_REPLICAS = 10
+/** Fly gives an organization its first 10 hostnames free; 20 per tunnel bounds the cost of the rules on the list. */
+export const MAX_HOSTNAMES = 20

@@ -54,7 +54,7 @@ export const AppStatus = Schema.Struct({
   ),
 }).annotate({ description: "The Fly App that holds the tunnel's Machines and address." })
 
-export const CertificatesStatus = Schema.Struct({
+export const TlsStatus = Schema.Struct({
   issuer: Schema.String.annotate({
     description:
       "SHA-256 fingerprint (first 16 hex digits) of the operator CA that issued frps's and frpc's certificates.",
@@ -102,6 +102,57 @@ export const AddressStatus = Schema.Struct({
 }).annotate({ description: "A public address of the tunnel." })
 export type AddressStatus = typeof AddressStatus.Type
 
+const Strings = (description: string) =>
+  Schema.optionalKey(
+    Schema.Array(Schema.String.annotate({ description: "An address." })).annotate({
+      description,
+      "x-kubernetes-list-type": "atomic",
+    }),
+  )
+
+/** The DNS records Fly asks for a hostname (its `dns_requirements`), any one path of which validates it. */
+export const DnsRequirements = Schema.Struct({
+  a: Strings("A records pointing the hostname at the tunnel's IPv4."),
+  aaaa: Strings("AAAA records pointing the hostname at the tunnel's IPv6."),
+  cname: Schema.optionalKey(
+    Schema.String.annotate({ description: "Or a CNAME to this name (<app>.fly.dev) instead of A/AAAA." }),
+  ),
+  acmeChallenge: Schema.optionalKey(
+    Schema.Struct({
+      name: Schema.String.annotate({ description: "e.g. _acme-challenge.api.example.com" }),
+      target: Schema.String.annotate({ description: "The CNAME target Fly answers the DNS-01 challenge on." }),
+    }).annotate({ description: "A CNAME for Let's Encrypt's DNS-01 challenge (validates before traffic moves)." }),
+  ),
+  ownership: Schema.optionalKey(
+    Schema.Struct({
+      name: Schema.String.annotate({ description: "e.g. _fly-ownership.api.example.com" }),
+      value: Schema.String.annotate({ description: "The TXT value proving the hostname is this App's." }),
+    }).annotate({ description: "A TXT record proving ownership (needed when the hostname is on another App)." }),
+  ),
+}).annotate({ description: "DNS records Fly asks for, as it reports them." })
+
+export const CertificateStatus = Schema.Struct({
+  hostname: Schema.String.annotate({ description: "The domain." }),
+  status: Schema.String.annotate({
+    description:
+      "Fly's certificate status: pending_validation until DNS validates, then active (also pending_ownership).",
+  }),
+  dnsRequirements: Schema.optionalKey(DnsRequirements),
+  validationErrors: Schema.optionalKey(
+    Schema.Array(
+      Schema.Struct({
+        code: Schema.String.annotate({ description: "Fly's error code, e.g. DNS_NOT_CONFIGURED." }),
+        message: Schema.String.annotate({ description: "Fly's words for it." }),
+        remediation: Schema.optionalKey(Schema.String.annotate({ description: "What Fly says to do." })),
+      }).annotate({ description: "One validation error." }),
+    ).annotate({ description: "What Fly found wrong the last time it checked.", "x-kubernetes-list-type": "atomic" }),
+  ),
+  rateLimitedUntil: Schema.optionalKey(
+    Time.annotate({ description: "Let's Encrypt's rate limit holds issuance back until then." }),
+  ),
+}).annotate({ description: "One hostname's Fly certificate and what it waits for." })
+export type CertificateStatus = typeof CertificateStatus.Type
+
 export const FlyTunnelStatus = Schema.Struct({
   observedGeneration: Schema.optionalKey(
     Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).annotate({
@@ -111,13 +162,14 @@ export const FlyTunnelStatus = Schema.Struct({
   phase: Schema.optionalKey(Phase.annotate({ description: `Summary of the conditions: ${Phases.join(", ")}.` })),
   conditions: Schema.optionalKey(
     Schema.Array(Condition).annotate({
-      description: "Ready, AppReady, MachinesReady, AddressReady and ClientReady, with reasons and messages.",
+      description:
+        "Ready, AppReady, MachinesReady, AddressReady and ClientReady (Ready sums up the other four), and CertificatesReady on a tunnel with hostnames, with reasons and messages.",
       "x-kubernetes-list-type": "map",
       "x-kubernetes-list-map-keys": ["type"],
     }),
   ),
   app: Schema.optionalKey(AppStatus),
-  certificates: Schema.optionalKey(CertificatesStatus),
+  tls: Schema.optionalKey(TlsStatus),
   machines: Schema.optionalKey(
     Schema.Array(MachineStatus).annotate({
       description: "The frps Machines, one per region.",
@@ -130,6 +182,19 @@ export const FlyTunnelStatus = Schema.Struct({
       description: "Public addresses of the tunnel.",
       "x-kubernetes-list-type": "map",
       "x-kubernetes-list-map-keys": ["ip"],
+    }),
+  ),
+  hostname: Schema.optionalKey(
+    Schema.String.annotate({
+      description:
+        "<app>.fly.dev: the tunnel's Fly hostname, always served (TLS on edge ports); a CNAME target for its domains.",
+    }),
+  ),
+  certificates: Schema.optionalKey(
+    Schema.Array(CertificateStatus).annotate({
+      description: "The Fly certificate of each spec.hostnames entry: its state and the DNS records it waits for.",
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["hostname"],
     }),
   ),
   target: Schema.optionalKey(

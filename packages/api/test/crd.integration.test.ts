@@ -78,11 +78,13 @@ describe("FlyTunnel CRD on a real API server", () => {
     })) as { spec: Record<string, unknown> }
     expect(created.spec).toEqual({
       target: { service: { name: "web" } },
-      ports: [{ name: "http", port: 80, protocol: "TCP", proxyProtocol: "none" }],
+      ports: [{ name: "http", port: 80, protocol: "TCP", proxyProtocol: "none", edge: "none" }],
       regions: ["ord"],
       machineSize: "shared-cpu-1x",
       frpc: { replicas: 1 },
       ipv6: true,
+      ipv4: "dedicated",
+      hostnames: [],
     })
   })
 
@@ -112,6 +114,38 @@ describe("FlyTunnel CRD on a real API server", () => {
     expect(message).toContain("cannot switch between service and address")
     const renamed = (await patch({ service: { name: "other" } })) as { spec: { target: unknown } }
     expect(renamed.spec.target).toEqual({ service: { name: "other" } })
+  })
+
+  it("keeps adopt as it was created: it cannot be added, changed or removed", async () => {
+    const patch = (name: string, operation: object) =>
+      objects.patchNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: PLURAL,
+        name,
+        body: [operation],
+      })
+    const plain = (await create(validSpecs.serviceTarget)) as { metadata: { name: string } }
+    const added = await refusal(
+      patch(plain.metadata.name, { op: "add", path: "/spec/adopt", value: validSpecs.adopting.adopt }),
+    )
+    expect(added).toContain("spec.adopt")
+    expect(added).toContain("cannot be added, changed or removed")
+    const adopting = (await create(validSpecs.adopting)) as { metadata: { name: string } }
+    const changed = await refusal(
+      patch(adopting.metadata.name, { op: "replace", path: "/spec/adopt/ipv4", value: "203.0.113.8" }),
+    )
+    expect(changed).toContain("cannot be added, changed or removed")
+    const removed = await refusal(patch(adopting.metadata.name, { op: "remove", path: "/spec/adopt" }))
+    expect(removed).toContain("cannot be added, changed or removed")
+    // Any other field still changes.
+    const resized = (await patch(adopting.metadata.name, {
+      op: "replace",
+      path: "/spec/machineSize",
+      value: "shared-cpu-2x",
+    })) as { spec: { machineSize: string; adopt: unknown } }
+    expect(resized.spec).toMatchObject({ machineSize: "shared-cpu-2x", adopt: validSpecs.adopting.adopt })
   })
 
   it("rejects names longer than a label value", async () => {

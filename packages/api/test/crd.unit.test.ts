@@ -57,6 +57,8 @@ describe("FlyTunnel CRD", () => {
       "Age",
     ])
     const rules = JSON.stringify(version.schema.openAPIV3Schema).match(/"rule":"[^"]*"/g) ?? []
-    expect(rules.length).toBe(7)
+    // target (2), port (4), ports (2), hostname (1), spec (4: the shared IPv4's ports and IPv6, hostnames need an edge
+    // port, adopt keeps a dedicated IPv4), address host (1), adopt.ipv4 (1), plus the transition rules (target, adopt).
+    expect(rules.length).toBe(17)
   })
 })

@@ -21,6 +21,33 @@ export const validSpecs = {
     regions: ["fra"],
     frpc: { replicas: 3, resources: { limits: { cpu: 1, memory: "128Mi" } }, tolerations: [{ operator: "Exists" }] },
   },
+  edgeOnSharedIpv4: {
+    target: { service: { name: "web" } },
+    ports: [
+      { name: "http", port: 80, edge: "http", forceHttps: true },
+      { name: "https", port: 443, edge: "tls+http" },
+      { name: "grpc", port: 8443, edge: "tls" },
+    ],
+    regions: ["ord"],
+    ipv4: "shared",
+    hostnames: ["api.example.com", "www.example.com"],
+  },
+  edgeOnDedicatedIpv4: {
+    target: { service: { name: "web" } },
+    ports: [
+      { name: "https", port: 443, edge: "tls" },
+      { name: "pg", port: 5432 },
+      { name: "dns", port: 53, protocol: "UDP" },
+    ],
+    regions: ["ord"],
+    hostnames: ["db.example.com"],
+  },
+  adopting: {
+    target: { service: { name: "web" } },
+    ports: [{ name: "http", port: 80 }],
+    regions: ["ord"],
+    adopt: { app: "fly-tunnel-default-web-personal", ipv4: "203.0.113.7" },
+  },
   ipv6Target: {
     target: { address: { host: "2001:db8::10" } },
     ports: [{ name: "ssh", port: 22 }],
@@ -87,5 +114,69 @@ export const invalidSpecs: ReadonlyArray<readonly [string, unknown, string, stri
   ["unknown preset", { ...base, machineSize: "shared-cpu-3x" }, "spec.machineSize"],
   ["zero replicas", { ...base, frpc: { replicas: 0 } }, "spec.frpc.replicas"],
   ["eleven replicas", { ...base, frpc: { replicas: 11 } }, "spec.frpc.replicas"],
+  ["unknown edge", { ...base, ports: [{ name: "a", port: 443, edge: "https" }] }, "spec.ports[0].edge"],
+  ["edge on UDP", { ...base, ports: [{ name: "a", port: 53, protocol: "UDP", edge: "tls" }] }, "spec.ports[0].edge"],
+  [
+    "proxyProtocol with an edge",
+    { ...base, ports: [{ name: "a", port: 443, edge: "tls", proxyProtocol: "v2" }] },
+    "spec.ports[0].proxyProtocol",
+  ],
+  [
+    "forceHttps on a TLS port",
+    { ...base, ports: [{ name: "a", port: 443, edge: "tls", forceHttps: true }] },
+    "spec.ports[0].forceHttps",
+  ],
+  [
+    "raw TCP on a shared IPv4",
+    { ...base, ipv4: "shared", ports: [{ name: "pg", port: 5432 }] },
+    "spec.ports[0]",
+    "spec.ports",
+  ],
+  [
+    "UDP on a shared IPv4",
+    { ...base, ipv4: "shared", ports: [{ name: "dns", port: 53, protocol: "UDP" }] },
+    "spec.ports[0]",
+    "spec.ports",
+  ],
+  [
+    "TLS on port 80 of a shared IPv4",
+    { ...base, ipv4: "shared", ports: [{ name: "a", port: 80, edge: "tls" }] },
+    "spec.ports[0]",
+    "spec.ports",
+  ],
+  [
+    "a shared IPv4 without the IPv6 frpc dials",
+    { ...base, ipv4: "shared", ipv6: false, ports: [{ name: "a", port: 443, edge: "tls" }] },
+    "spec.ipv6",
+  ],
+  ["unknown IPv4 kind", { ...base, ipv4: "anycast" }, "spec.ipv4"],
+  [
+    "a wildcard hostname",
+    { ...base, ports: [{ name: "a", port: 443, edge: "tls" }], hostnames: ["*.example.com"] },
+    "spec.hostnames[0]",
+  ],
+  [
+    "a fly.dev hostname",
+    { ...base, ports: [{ name: "a", port: 443, edge: "tls" }], hostnames: ["mine.fly.dev"] },
+    "spec.hostnames[0]",
+  ],
+  [
+    "duplicate hostnames",
+    { ...base, ports: [{ name: "a", port: 443, edge: "tls" }], hostnames: ["a.example.com", "a.example.com"] },
+    "spec.hostnames[1]",
+  ],
+  ["hostnames without an edge port", { ...base, hostnames: ["a.example.com"] }, "spec.hostnames"],
+  ["adopt without an IPv4", { ...base, adopt: { app: "fly-tunnel-a-b-org", ipv4: "2001:db8::1" } }, "spec.adopt.ipv4"],
+  ["adopt a bad App name", { ...base, adopt: { app: "Fly_Tunnel", ipv4: "203.0.113.7" } }, "spec.adopt.app"],
+  [
+    "adopt on a shared IPv4",
+    {
+      ...base,
+      ports: [{ name: "a", port: 443, edge: "tls" }],
+      ipv4: "shared",
+      adopt: { app: "fly-tunnel-a-b-org", ipv4: "203.0.113.7" },
+    },
+    "spec.ipv4",
+  ],
   ["bad quantity", { ...base, frpc: { resources: { requests: { cpu: "lots" } } } }, "spec.frpc.resources.requests.cpu"],
 ]

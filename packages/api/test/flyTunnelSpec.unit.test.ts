@@ -23,7 +23,9 @@ describe("FlyTunnel spec schema", () => {
       expect(decoded.machineSize).toBe("shared-cpu-1x")
       expect(decoded.frpc.replicas).toBe(1)
       const [port] = decoded.ports
-      expect(port).toEqual({ name: "http", port: 80, protocol: "TCP", proxyProtocol: "none" })
+      expect(port).toEqual({ name: "http", port: 80, protocol: "TCP", proxyProtocol: "none", edge: "none" })
+      expect(decoded.ipv4).toBe("dedicated")
+      expect(decoded.hostnames).toEqual([])
       if (port === undefined) return
       expect(targetPortOf(port)).toBe(80)
       expect(targetPortOf({ ...port, targetPort: 8080 })).toBe(8080)

@@ -22,6 +22,11 @@ export const actions = [
   "listSecrets",
   "setSecrets",
   "listRegions",
+  "listCertificates",
+  "createAcmeCertificate",
+  "getCertificate",
+  "checkCertificate",
+  "deleteCertificate",
 ] as const
 
 export type Action = (typeof actions)[number]

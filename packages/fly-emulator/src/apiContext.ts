@@ -1,3 +1,4 @@
+import type { AcmeFaults } from "./acmeFaults.ts"
 import type { CheckStatus } from "./machineChecks.ts"
 import type { MachineHost } from "./machineHost.ts"
 import type { MachineLifecycle } from "./machineLifecycle.ts"
@@ -13,6 +14,8 @@ export interface ApiContext {
   readonly waitNotFoundAfterCreateMs: number
   /** A Machine's `checks` as the API reports them (machineChecks.ts). */
   readonly checks: (machine: MachineRecord) => ReadonlyArray<CheckStatus>
+  /** Let's Encrypt's faults per hostname, armed through the control surface. */
+  readonly acmeFaults: AcmeFaults
 }
 
 /** One decoded API request. */

@@ -3,7 +3,7 @@ import type { ApiContext, ApiRequest } from "./apiContext.ts"
 import { appId, ulid } from "./identifiers.ts"
 import { failure, ok, type Reply } from "./reply.ts"
 import { decodeBody } from "./requestBody.ts"
-import type { AppRecord } from "./store.ts"
+import type { AppRecord, IpRecord } from "./store.ts"
 
 const CreateAppRequest = Schema.Struct({
   name: Schema.optionalKey(Schema.String),
@@ -95,7 +95,7 @@ export const listApps = (context: ApiContext, request: ApiRequest): Reply => {
   return ok({ total_apps: apps.length, apps })
 }
 
-/** Deleting an app takes its machines, addresses and secrets with it, with or without `force`. */
+/** Deleting an app takes its machines, addresses, secrets and certificates with it, with or without `force`. */
 export const deleteApp = async (context: ApiContext, request: ApiRequest): Promise<Reply> => {
   const app = context.store.apps.get(request.params.app ?? "")
   if (!app) return appNotFound()
@@ -103,8 +103,20 @@ export const deleteApp = async (context: ApiContext, request: ApiRequest): Promi
   const ips = context.store.ips.filter((ip) => ip.app === app.name)
   context.store.ips = context.store.ips.filter((ip) => ip.app !== app.name)
   context.store.secrets.delete(app.name)
+  context.store.certificates.delete(app.name)
   context.store.apps.delete(app.name)
   context.store.changed()
-  await Promise.all(ips.filter((ip) => ip.type !== "private_v6").map((ip) => context.host.releasePublicIp(ip.ip)))
+  await releaseUnusedPublicIps(context, ips)
   return { status: 202 }
+}
+
+/**
+ * Gives the host back the public addresses of removed assignments that no App holds any more: a shared IPv4 is one
+ * address for many Apps (Fly's docs: "shared across many apps and organizations"), released with its last one.
+ */
+export const releaseUnusedPublicIps = async (context: ApiContext, removed: ReadonlyArray<IpRecord>) => {
+  const unused = removed.filter(
+    (ip) => ip.type !== "private_v6" && !context.store.ips.some((other) => other.ip === ip.ip),
+  )
+  await Promise.all([...new Set(unused.map((ip) => ip.ip))].map((ip) => context.host.releasePublicIp(ip)))
 }

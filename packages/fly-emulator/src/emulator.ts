@@ -1,12 +1,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { setTimeout as sleep } from "node:timers/promises"
 import { Result, Schema } from "effect"
+import { validateHostname } from "./acme.ts"
+import { AcmeFault, AcmeFaults } from "./acmeFaults.ts"
 import type { Action } from "./actions.ts"
 import { actions } from "./actions.ts"
 import type { ApiContext } from "./apiContext.ts"
 import { appJson } from "./appsApi.ts"
 import { isAuthorized } from "./authorization.ts"
 import { type Call, CallLog } from "./callLog.ts"
+import { certificateDetail } from "./certificatesApi.ts"
 import { CheckMark, CheckMarks } from "./checkMarks.ts"
 import { Fault, Faults } from "./faults.ts"
 import { requestId } from "./identifiers.ts"
@@ -32,7 +35,19 @@ export interface EmulatorSettings {
   readonly timings?: Partial<LifecycleTimings>
   /** Right after create, wait answers 404 this long (the Machines API's wait); default 0. */
   readonly waitNotFoundAfterCreateMs?: number
+  /** The edge CA's certificate (PEM), answered by GET /_emulator/ca. */
+  readonly caCertificate?: string
 }
+
+/** What the world's DNS says of a hostname (`POST /_emulator/dns`); `points_at: null` forgets it. */
+export const DnsUpdate = Schema.Struct({
+  hostname: Schema.String,
+  /** The App the hostname now leads to, or null. */
+  points_at: Schema.NullOr(Schema.String),
+  /** address: A/AAAA to the App's addresses (default); cname: to `<app>.fly.dev`; acme_challenge: only that CNAME. */
+  via: Schema.optionalKey(Schema.Literals(["address", "cname", "acme_challenge"])),
+})
+export type DnsUpdate = typeof DnsUpdate.Type
 
 /** What GET /_emulator/state answers. */
 export interface EmulatorState {
@@ -58,6 +73,11 @@ export interface EmulatorState {
   readonly faults: ReadonlyArray<Fault>
   readonly latency: LatencySettings
   readonly checkMarks: ReadonlyArray<CheckMark>
+  /** Every App's certificates, as GET …/certificates/{hostname} answers them. */
+  readonly certificates: ReadonlyArray<ReturnType<typeof certificateDetail> & { readonly app: string }>
+  /** The world's DNS the emulator was told of, by hostname. */
+  readonly dns: ReadonlyArray<{ readonly hostname: string; readonly app: string; readonly via: string }>
+  readonly acmeFaults: ReadonlyArray<AcmeFault>
   /** The Fly proxy's UDP counters (all 0 on a host without a proxy). */
   readonly proxy: ProxyStats
   readonly calls: ReadonlyArray<Call>
@@ -114,6 +134,7 @@ export class Emulator {
   readonly calls = new CallLog()
   readonly checkMarks = new CheckMarks()
   private readonly interceptions = new Set<string>()
+  readonly acmeFaults = new AcmeFaults()
   readonly latency: LatencyModel
   readonly rateLimiter: RateLimiter
   readonly lifecycle: MachineLifecycle
@@ -140,6 +161,7 @@ export class Emulator {
       regions,
       waitNotFoundAfterCreateMs: settings.waitNotFoundAfterCreateMs ?? 0,
       checks: (machine) => checkStatuses(machine, host.checkObservations?.(machine.id), this.checkMarks),
+      acmeFaults: this.acmeFaults,
     }
     this.store.subscribe(() => this.syncProxy())
   }
@@ -185,6 +207,32 @@ export class Emulator {
     this.interceptions.clear()
     this.syncProxy()
   }
+
+  /**
+   * Tells the emulator what the world's DNS says of a hostname. Fly validates on its own once DNS is right: every
+   * pending certificate of the hostname is validated at once (and issued unless an ACME fault holds it back).
+   */
+  setDns(update: DnsUpdate): void {
+    const hostname = update.hostname.toLowerCase()
+    if (update.points_at === null) this.store.dns.delete(hostname)
+    else this.store.dns.set(hostname, { app: update.points_at, via: update.via ?? "address" })
+    validateHostname(this.store, this.acmeFaults, hostname)
+    this.store.changed()
+  }
+
+  /** Arms a Let's Encrypt fault for a hostname until cleared (acmeFaults.ts). */
+  injectAcmeFault(fault: AcmeFault): void {
+    this.acmeFaults.add(fault)
+  }
+
+  /** Disarms every ACME fault; pending certificates are validated again. */
+  clearAcmeFaults(): void {
+    const hostnames = this.acmeFaults.list().map((fault) => fault.hostname)
+    this.acmeFaults.clear()
+    for (const hostname of hostnames) validateHostname(this.store, this.acmeFaults, hostname)
+    this.store.changed()
+  }
+
   setLatency(settings: Partial<Record<Action, Latency | null>>): void {
     this.latency.set(settings)
   }
@@ -220,6 +268,17 @@ export class Emulator {
       faults: this.faults.list(),
       latency: this.latency.current(),
       checkMarks: this.checkMarks.list(),
+      certificates: [...store.certificates.entries()].flatMap(([appName, certificates]) => {
+        const app = store.apps.get(appName)
+        return app === undefined
+          ? []
+          : [...certificates.values()].map((certificate) => ({
+              app: appName,
+              ...certificateDetail(this.context, app, certificate),
+            }))
+      }),
+      dns: [...store.dns.entries()].map(([hostname, record]) => ({ hostname, app: record.app, via: record.via })),
+      acmeFaults: this.acmeFaults.list(),
       proxy: this.host.proxyStats?.() ?? noProxyStats,
       calls: this.calls.all(),
       pending: [...this.pending],
@@ -228,7 +287,7 @@ export class Emulator {
 
   /** Forgets everything: apps (their processes stopped), faults, latency, limits and calls. */
   async reset(): Promise<void> {
-    const publicIps = this.store.ips.filter((ip) => ip.type !== "private_v6").map((ip) => ip.ip)
+    const publicIps = [...new Set(this.store.ips.filter((ip) => ip.type !== "private_v6").map((ip) => ip.ip))]
     for (const app of [...this.store.apps.keys()]) this.lifecycle.removeAll(app)
     this.store.clear()
     await this.lifecycle.settle()
@@ -236,6 +295,7 @@ export class Emulator {
     this.faults.clear()
     this.checkMarks.clear()
     this.interceptions.clear()
+    this.acmeFaults.clear()
     this.latency.replace(this.settings.latency ?? {})
     this.rateLimiter.reset(this.settings.rateLimits ?? true)
     this.calls.clear()
@@ -385,6 +445,27 @@ export class Emulator {
         const refusal = this.markChecks(decoded.success)
         return this.send(response, refusal ? failure(409, refusal.refused) : { status: 204 })
       }
+      case "POST /_emulator/dns": {
+        const decoded = Schema.decodeUnknownResult(DnsUpdate)(body)
+        if (Result.isFailure(decoded)) return this.send(response, failure(400, decoded.failure.message))
+        this.setDns(decoded.success)
+        return this.send(response, { status: 204 })
+      }
+      case "POST /_emulator/acme-faults": {
+        const decoded = Schema.decodeUnknownResult(AcmeFault)(body)
+        if (Result.isFailure(decoded)) return this.send(response, failure(400, decoded.failure.message))
+        this.injectAcmeFault(decoded.success)
+        return this.send(response, { status: 204 })
+      }
+      case "DELETE /_emulator/acme-faults":
+        this.clearAcmeFaults()
+        return this.send(response, { status: 204 })
+      case "GET /_emulator/ca":
+        if (this.settings.caCertificate === undefined) return this.send(response, failure(404, "no edge CA"))
+        if (response.headersSent || response.destroyed) return
+        response.writeHead(200, { "content-type": "application/x-pem-file" })
+        response.end(this.settings.caCertificate)
+        return
       case "DELETE /_emulator/checks":
         this.clearCheckMarks()
         return this.send(response, { status: 204 })

@@ -1,6 +1,6 @@
 import { Result, Schema } from "effect"
 import type { ApiContext, ApiRequest } from "./apiContext.ts"
-import { appNotFound } from "./appsApi.ts"
+import { appNotFound, releaseUnusedPublicIps } from "./appsApi.ts"
 import { failure, noContent, ok, type Reply } from "./reply.ts"
 import { decodeBody } from "./requestBody.ts"
 import type { IpRecord } from "./store.ts"
@@ -46,7 +46,9 @@ export const createIpAssignment = async (context: ApiContext, request: ApiReques
   const address =
     type === "private_v6"
       ? `fdaa:0:${app.networkIndex.toString(16)}:0:1::${context.store.next().toString(16)}`
-      : await context.host.allocatePublicIp(type)
+      : type === "shared_v4"
+        ? await sharedIpv4(context)
+        : await context.host.allocatePublicIp(type)
   const record: IpRecord = {
     ip: address,
     app: app.name,
@@ -59,10 +61,12 @@ export const createIpAssignment = async (context: ApiContext, request: ApiReques
   }
   if (!context.store.apps.has(app.name)) {
     // The app went away while the address was being allocated.
-    if (type !== "private_v6") await context.host.releasePublicIp(address)
+    if (type === "shared_v4") context.store.sharedIpv4Allocation = undefined
+    await releaseUnusedPublicIps(context, [record])
     return appNotFound()
   }
   context.store.ips = [...context.store.ips, record]
+  if (type === "shared_v4") context.store.sharedIpv4Allocation = undefined
   context.store.changed()
   return ok(ipJson(record))
 }
@@ -75,8 +79,19 @@ export const deleteIpAssignment = async (context: ApiContext, request: ApiReques
   if (!record) return failure(404, "ip assignment not found")
   context.store.ips = context.store.ips.filter((ip) => ip !== record)
   context.store.changed()
-  if (record.type !== "private_v6") await context.host.releasePublicIp(record.ip)
+  await releaseUnusedPublicIps(context, [record])
   return noContent()
+}
+
+/**
+ * The shared IPv4: one address for every App that asks (Fly's docs: shared IPv4 addresses "are shared across many apps
+ * and organizations. Routing is based on your app's domain"). Concurrent first asks wait for one allocation.
+ */
+const sharedIpv4 = (context: ApiContext): Promise<string> => {
+  const existing = context.store.ips.find((ip) => ip.type === "shared_v4")?.ip
+  if (existing !== undefined) return Promise.resolve(existing)
+  context.store.sharedIpv4Allocation ??= context.host.allocatePublicIp("shared_v4")
+  return context.store.sharedIpv4Allocation
 }
 
 const sameAddress = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase()

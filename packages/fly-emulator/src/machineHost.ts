@@ -69,6 +69,12 @@ export interface ProxyRoute {
   readonly proxyProtoVersion?: "v1" | "v2"
   /** A test fault: a man in the middle terminates TLS on this address and port (not Fly behaviour). */
   readonly interceptTls?: boolean
+  /** `force_https` of the port (only with the `http` handler). */
+  readonly forceHttps?: boolean
+  /** Names the App answers to on Fly's edge: `<app>.fly.dev` and the hostnames of its certificates. */
+  readonly hostnames: ReadonlyArray<string>
+  /** Names the edge holds an issued certificate for: `<app>.fly.dev` and the App's active certificates. */
+  readonly certifiedNames: ReadonlyArray<string>
   readonly targets: ReadonlyArray<{
     readonly machineId: string
     readonly internalPort: number

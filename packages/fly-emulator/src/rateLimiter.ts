@@ -31,6 +31,11 @@ export const flyRateLimits: Readonly<Record<Action, RateLimitRule>> = {
   listSecrets: { perSecond: 1, burst: 3 },
   setSecrets: { perSecond: 1, burst: 3 },
   listRegions: { perSecond: 1, burst: 3 },
+  listCertificates: { perSecond: 1, burst: 3 },
+  createAcmeCertificate: { perSecond: 1, burst: 3 },
+  getCertificate: { perSecond: 1, burst: 3 },
+  checkCertificate: { perSecond: 1, burst: 3 },
+  deleteCertificate: { perSecond: 1, burst: 3 },
 }
 
 /** A token bucket per (action, machine id or app name). */

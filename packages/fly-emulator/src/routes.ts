@@ -1,6 +1,13 @@
 import type { Action } from "./actions.ts"
 import type { ApiContext, ApiRequest } from "./apiContext.ts"
 import { createApp, deleteApp, getApp, listApps } from "./appsApi.ts"
+import {
+  checkCertificate,
+  createAcmeCertificate,
+  deleteCertificate,
+  getCertificate,
+  listCertificates,
+} from "./certificatesApi.ts"
 import { createIpAssignment, deleteIpAssignment, listIpAssignments } from "./ipAssignmentsApi.ts"
 import {
   acquireMachineLease,
@@ -64,6 +71,11 @@ export const routes: ReadonlyArray<Route> = [
   route("GET", "apps/:app/secrets/:name", "listSecrets", getSecret),
   route("POST", "apps/:app/secrets/:name", "setSecrets", setSecret),
   route("DELETE", "apps/:app/secrets/:name", "setSecrets", deleteSecret),
+  route("GET", "apps/:app/certificates", "listCertificates", listCertificates),
+  route("POST", "apps/:app/certificates/acme", "createAcmeCertificate", createAcmeCertificate),
+  route("GET", "apps/:app/certificates/:hostname", "getCertificate", getCertificate),
+  route("POST", "apps/:app/certificates/:hostname/check", "checkCertificate", checkCertificate),
+  route("DELETE", "apps/:app/certificates/:hostname", "deleteCertificate", deleteCertificate),
   route("GET", "platform/regions", "listRegions", (context) => ok(regionsResponse(context.regions))),
 ]
 

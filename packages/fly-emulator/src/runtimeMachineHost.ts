@@ -1,4 +1,6 @@
 import { Effect, Layer, ManagedRuntime } from "effect"
+import type { EdgeCa } from "./edge/edgeCa.ts"
+import { EdgeTls } from "./edge/edgeTls.ts"
 import type { MachineHost } from "./machineHost.ts"
 import { EmulatorNetwork, type MachineAddress } from "./network/emulatorNetwork.ts"
 import { type NetworkMode, networkLayer } from "./network/networkLayer.ts"
@@ -12,10 +14,16 @@ import { MachineRuntime } from "./runtime/machineRuntime.ts"
  * network and the Fly proxy listens on them. The proxy's health checker probes each running
  * machine's checks; the API reports what it sees.
  */
-export const runtimeMachineHost = async (options: { frpsPath: string; network: NetworkMode }): Promise<MachineHost> => {
+export const runtimeMachineHost = async (options: {
+  frpsPath: string
+  network: NetworkMode
+  /** The edge's CA: the Fly proxy terminates TLS with certificates it issues. */
+  edgeCa: EdgeCa
+}): Promise<MachineHost> => {
   const runtime = ManagedRuntime.make(
     Layer.mergeAll(MachineRuntime.layer({ binaries: { frps: options.frpsPath } }), FlyProxy.layer).pipe(
       Layer.provideMerge(networkLayer(options.network)),
+      Layer.provideMerge(EdgeTls.layer(options.edgeCa)),
     ),
   )
   const { machines, network, proxy } = await runtime.runPromise(
@@ -67,8 +75,13 @@ export const runtimeMachineHost = async (options: { frpsPath: string; network: N
     syncProxy: (routes) => {
       // Machines without an address yet have not booted; the next sync includes them.
       const listeners: Array<ListenerRoute> = routes.map((route) => ({
+        app: route.app,
         publicIp: route.ip,
         port: route.port,
+        shared: route.ipType === "shared_v4",
+        hostnames: route.hostnames,
+        certifiedNames: route.certifiedNames,
+        ...(route.forceHttps === true ? { forceHttps: true } : {}),
         protocol: route.protocol,
         handlers: route.handlers,
         proxyProto: route.proxyProtoVersion,

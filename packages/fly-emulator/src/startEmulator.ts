@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
+import type { AcmeFault } from "./acmeFaults.ts"
 import type { Action } from "./actions.ts"
 import type { CheckMark } from "./checkMarks.ts"
-import { Emulator, type EmulatorState, type Interception } from "./emulator.ts"
+import { type EdgeCa, makeEdgeCa } from "./edge/edgeCa.ts"
+import { type DnsUpdate, Emulator, type EmulatorState, type Interception } from "./emulator.ts"
 import type { Fault } from "./faults.ts"
 import type { Latency, LatencySettings } from "./latencyModel.ts"
 import { inMemoryMachineHost, type MachineHost } from "./machineHost.ts"
@@ -57,26 +59,35 @@ export interface RunningEmulator {
    */
   interceptTls(target: Interception): Promise<void>
   clearInterceptions(): Promise<void>
+  /** Tells the emulator what the world's DNS says of a hostname; Fly then validates its pending certificates. */
+  setDns(update: DnsUpdate): Promise<void>
+  /** Arms a Let's Encrypt fault (validation error or rate limit) for a hostname, until cleared. */
+  injectAcmeFault(fault: AcmeFault): Promise<void>
+  clearAcmeFaults(): Promise<void>
+  /** The CA certificate (PEM) of the emulated edge's TLS; trust it to verify `tls` ports. */
+  readonly caCertificate: string
   reset(): Promise<void>
   /** Where to connect from this host to reach an App's public address and port. */
   publicAddress(ip: string, port: number): { host: string; port: number }
   close(): Promise<void>
 }
 
-const machineHostFor = async (options: EmulatorOptions): Promise<MachineHost> => {
+const machineHostFor = async (options: EmulatorOptions, edgeCa: EdgeCa): Promise<MachineHost> => {
   if (options.machineHost) return options.machineHost
   if (options.frpsPath === undefined) return inMemoryMachineHost()
   const { runtimeMachineHost } = await import("./runtimeMachineHost.ts")
-  return runtimeMachineHost({ frpsPath: options.frpsPath, network: options.network ?? "auto" })
+  return runtimeMachineHost({ frpsPath: options.frpsPath, network: options.network ?? "auto", edgeCa })
 }
 
 /** Starts the emulator's HTTP server and, with `frpsPath`, its machine runtime and proxy. */
 export const startEmulator = async (options: EmulatorOptions = {}): Promise<RunningEmulator> => {
   const token = options.token ?? `fm2_${randomBytes(24).toString("base64url")}`
-  const machineHost = await machineHostFor(options)
+  const edgeCa = await makeEdgeCa()
+  const machineHost = await machineHostFor(options, edgeCa)
   const emulator = new Emulator(
     {
       token,
+      caCertificate: edgeCa.certificatePem,
       ...(options.regions ? { regions: options.regions } : {}),
       ...(options.latency ? { latency: options.latency } : {}),
       ...(options.rateLimits !== undefined ? { rateLimits: options.rateLimits } : {}),
@@ -119,6 +130,10 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
     clearCheckMarks: async () => emulator.clearCheckMarks(),
     interceptTls: async (target) => emulator.interceptTls(target),
     clearInterceptions: async () => emulator.clearInterceptions(),
+    setDns: async (update) => emulator.setDns(update),
+    injectAcmeFault: async (fault) => emulator.injectAcmeFault(fault),
+    clearAcmeFaults: async () => emulator.clearAcmeFaults(),
+    caCertificate: edgeCa.certificatePem,
     reset: () => emulator.reset(),
     publicAddress: (ip, publicPort) => machineHost.publicAddress(ip, publicPort),
     close: () => {

@@ -93,12 +93,50 @@ export interface SecretRecord {
   readonly updatedAt: string
 }
 
+/** A validation error as Fly reports it on a certificate (`validation_errors[]`). */
+export interface CertificateValidationError {
+  readonly code: string
+  readonly message: string
+  readonly remediation: string
+  readonly timestamp: string
+}
+
+/** One hostname of an App and its ACME certificate (see acme.ts for how it moves). */
+export interface CertificateRecord {
+  readonly hostname: string
+  readonly app: string
+  readonly createdAt: string
+  updatedAt: string
+  status: "pending_validation" | "active"
+  /** When Let's Encrypt issued (an `active` certificate). */
+  issuedAt?: string
+  validationErrors: Array<CertificateValidationError>
+  rateLimitedUntil?: string
+  /** What the last validation found in DNS. */
+  dnsConfigured: boolean
+}
+
+/**
+ * What the world's DNS says of a hostname, as the emulator is told (`/_emulator/dns`): it leads to this App by its
+ * addresses (A/AAAA), by a CNAME to `<app>.fly.dev`, or only its `_acme-challenge` CNAME is in place.
+ */
+export interface DnsRecord {
+  readonly app: string
+  readonly via: "address" | "cname" | "acme_challenge"
+}
+
 /** Everything the emulated Fly knows, in memory. */
 export class Store {
   readonly apps = new Map<string, AppRecord>()
   readonly machines = new Map<string, MachineRecord>()
   ips: Array<IpRecord> = []
   readonly secrets = new Map<string, Map<string, SecretRecord>>()
+  /** Certificates by App, then by hostname. */
+  readonly certificates = new Map<string, Map<string, CertificateRecord>>()
+  /** The world's DNS, by hostname (not Fly's state: the control surface sets it). */
+  readonly dns = new Map<string, DnsRecord>()
+  /** The shared IPv4 being allocated for the first App that asked, so that others wait for it (ipAssignmentsApi.ts). */
+  sharedIpv4Allocation: Promise<string> | undefined
   private readonly listeners = new Set<() => void>()
   private counter = 0
 
@@ -118,6 +156,10 @@ export class Store {
     for (const listener of [...this.listeners]) listener()
   }
 
+  certificatesOf(app: string): Array<CertificateRecord> {
+    return [...(this.certificates.get(app)?.values() ?? [])]
+  }
+
   machinesOf(app: string): Array<MachineRecord> {
     return [...this.machines.values()].filter((machine) => machine.app === app)
   }
@@ -127,6 +169,9 @@ export class Store {
     this.machines.clear()
     this.ips = []
     this.secrets.clear()
+    this.certificates.clear()
+    this.dns.clear()
+    this.sharedIpv4Allocation = undefined
     this.changed()
   }
 }

@@ -92,3 +92,22 @@ export const addressEchoIn = (
   })
   return { ready, stop: () => child.kill("SIGKILL") }
 }
+
+/**
+ * Starts a plain HTTP server on 0.0.0.0:port under a command prefix that answers every request with JSON naming
+ * itself (`label`) and what it received (method, url, headers): what an App behind the edge's handlers sees.
+ */
+export const httpEchoIn = (run: ReadonlyArray<string>, port: number, label: string) => {
+  const program = `
+    require("http").createServer((q, s) => {
+      s.writeHead(200, { "content-type": "application/json" })
+      s.end(JSON.stringify({ label: ${JSON.stringify(label)}, method: q.method, url: q.url, headers: q.headers }))
+    }).listen(${port}, "0.0.0.0", () => console.log("ready"))`
+  const [command, ...args] = [...run, process.execPath, "-e", program]
+  const child = spawn(command as string, args, { stdio: ["ignore", "pipe", "inherit"] })
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.once("data", () => resolve())
+    child.once("exit", (code) => reject(new Error(`http echo exited with ${code}`)))
+  })
+  return { ready, stop: () => child.kill("SIGKILL") }
+}

@@ -1,6 +1,7 @@
 import * as dgram from "node:dgram"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
+import { EdgeTls } from "../src/edge/edgeTls.ts"
 import { EmulatorNetwork } from "../src/network/emulatorNetwork.ts"
 import { networkLayer } from "../src/network/networkLayer.ts"
 import { FlyProxy } from "../src/proxy/flyProxy.ts"
@@ -9,7 +10,9 @@ import { addressEchoIn, echoIn, greeter, readGreeting } from "./networkHelpers.t
 import { parseProxyHeader } from "./proxyHeaderParser.ts"
 import { eventually, roundTrip } from "./runtimeHelpers.ts"
 
-const runtime = ManagedRuntime.make(FlyProxy.layer.pipe(Layer.provideMerge(networkLayer("namespace"))))
+const runtime = ManagedRuntime.make(
+  FlyProxy.layer.pipe(Layer.provideMerge(networkLayer("namespace")), Layer.provide(EdgeTls.layerGenerated)),
+)
 const run = <A, E>(effect: Effect.Effect<A, E, FlyProxy | EmulatorNetwork>) => runtime.runPromise(effect)
 const sync = (routes: ReadonlyArray<ProxyRoute>) => run(FlyProxy.use((proxy) => proxy.sync(routes)))
 const stops: Array<() => void> = []
@@ -203,7 +206,9 @@ const exchangeWithClient = (ip: string, port: number) =>
   })
 
 describe("Fly proxy on the loopback network", () => {
-  const loopback = ManagedRuntime.make(FlyProxy.layer.pipe(Layer.provideMerge(networkLayer("loopback"))))
+  const loopback = ManagedRuntime.make(
+    FlyProxy.layer.pipe(Layer.provideMerge(networkLayer("loopback")), Layer.provide(EdgeTls.layerGenerated)),
+  )
   const inLoopback = <A, E>(effect: Effect.Effect<A, E, FlyProxy | EmulatorNetwork>) => loopback.runPromise(effect)
   afterAll(async () => {
     await inLoopback(FlyProxy.use((proxy) => proxy.sync([])))

@@ -3,6 +3,7 @@ import * as net from "node:net"
 import * as tls from "node:tls"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest"
+import { EdgeTls } from "../src/edge/edgeTls.ts"
 import { EmulatorNetwork } from "../src/network/emulatorNetwork.ts"
 import { networkLayer } from "../src/network/networkLayer.ts"
 import { FlyProxy } from "../src/proxy/flyProxy.ts"
@@ -20,6 +21,7 @@ const tools = inject("tools")
 const runtime = ManagedRuntime.make(
   Layer.mergeAll(MachineRuntime.layer({ binaries: { frps: tools.frps } }), FlyProxy.layer).pipe(
     Layer.provideMerge(networkLayer("namespace")),
+    Layer.provide(EdgeTls.layerGenerated),
   ),
 )
 type Services = MachineRuntime | FlyProxy | EmulatorNetwork

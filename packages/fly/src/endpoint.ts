@@ -20,6 +20,11 @@ export const Endpoints = [
   "setSecrets",
   "listSecrets",
   "listRegions",
+  "listCertificates",
+  "createAcmeCertificate",
+  "getCertificate",
+  "checkCertificate",
+  "deleteCertificate",
 ] as const
 
 export type Endpoint = (typeof Endpoints)[number]

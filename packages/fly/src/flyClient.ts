@@ -3,6 +3,12 @@ import { Clock, Config, Context, Duration, Effect, Layer, Metric, Option, Redact
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { App, type AppSummary, CreateAppRequest, CreateAppResponse, ListAppsResponse } from "./app.ts"
 import { authorizationHeader } from "./authorization.ts"
+import {
+  CertificateDetail,
+  type CertificateSummary,
+  CreateAcmeCertificateRequest,
+  ListCertificatesResponse,
+} from "./certificate.ts"
 import type { Endpoint } from "./endpoint.ts"
 import { FlyDecodeError, type FlyError, FlyTimeout } from "./errors.ts"
 import {
@@ -103,6 +109,18 @@ export class FlyClient extends Context.Service<
     /** Names and digests of the App's secrets, never their values. */
     listSecrets(app: string): Effect.Effect<ReadonlyArray<AppSecret>, FlyError>
     listRegions(): Effect.Effect<RegionsResponse, FlyError>
+    /** Every certificate (hostname) of the App, all pages. */
+    listCertificates(app: string): Effect.Effect<ReadonlyArray<CertificateSummary>, FlyError>
+    /**
+     * Adds a hostname and starts Let's Encrypt issuance. Ambiguous on `FlyTimeout`: look with `listCertificates`. A
+     * hostname the App already has is refused (422, `FlyInvalid`), so a repeated create never makes a second one.
+     */
+    createAcmeCertificate(app: string, hostname: string): Effect.Effect<CertificateDetail, FlyError>
+    getCertificate(app: string, hostname: string): Effect.Effect<CertificateDetail, FlyError>
+    /** Asks Fly to validate the hostname's DNS again (and issue when it passes); answers the detail. */
+    checkCertificate(app: string, hostname: string): Effect.Effect<CertificateDetail, FlyError>
+    /** Removes the hostname and its certificates. `FlyNotFound` means already gone. */
+    deleteCertificate(app: string, hostname: string): Effect.Effect<void, FlyError>
   }
 >()("@fly-tunnel-operator/fly/FlyClient") {
   static readonly make = (config: FlyClientConfig) =>
@@ -175,6 +193,9 @@ export class FlyClient extends Context.Service<
       const machine = (name: string, id: string) => `${app(name)}/machines/${encodeURIComponent(id)}`
       const encode = <S extends Schema.Codec<unknown, unknown>>(schema: S, value: S["Type"]) =>
         Schema.encodeSync(schema)(value)
+
+      const certificate = (name: string, hostname: string) =>
+        `${app(name)}/certificates/${encodeURIComponent(hostname)}`
 
       return FlyClient.of({
         createApp: Effect.fn("FlyClient.createApp")(function* (request: CreateAppRequest) {
@@ -380,6 +401,66 @@ export class FlyClient extends Context.Service<
             budgetKey: "platform",
             mode: "idempotent",
             decode: decodeBody("listRegions", RegionsResponse),
+          })
+        }),
+        listCertificates: Effect.fn("FlyClient.listCertificates")(function* (name: string) {
+          const all: Array<CertificateSummary> = []
+          let cursor: string | undefined
+          do {
+            const page = yield* call({
+              endpoint: "listCertificates",
+              method: "GET",
+              path: `${app(name)}/certificates`,
+              urlParams: [["limit", "500"], ...(cursor === undefined ? [] : [["cursor", cursor] as const])],
+              budgetKey: name,
+              mode: "idempotent",
+              decode: decodeBody("listCertificates", ListCertificatesResponse),
+            })
+            all.push(...page.certificates)
+            cursor = page.next_cursor ?? undefined
+            if (page.certificates.length === 0) cursor = undefined
+          } while (cursor !== undefined)
+          return all
+        }),
+        createAcmeCertificate: Effect.fn("FlyClient.createAcmeCertificate")(function* (name: string, hostname: string) {
+          return yield* call({
+            endpoint: "createAcmeCertificate",
+            method: "POST",
+            path: `${app(name)}/certificates/acme`,
+            body: encode(CreateAcmeCertificateRequest, { hostname }),
+            budgetKey: name,
+            mode: "create",
+            decode: decodeBody("createAcmeCertificate", CertificateDetail),
+          })
+        }),
+        getCertificate: Effect.fn("FlyClient.getCertificate")(function* (name: string, hostname: string) {
+          return yield* call({
+            endpoint: "getCertificate",
+            method: "GET",
+            path: certificate(name, hostname),
+            budgetKey: name,
+            mode: "idempotent",
+            decode: decodeBody("getCertificate", CertificateDetail),
+          })
+        }),
+        checkCertificate: Effect.fn("FlyClient.checkCertificate")(function* (name: string, hostname: string) {
+          return yield* call({
+            endpoint: "checkCertificate",
+            method: "POST",
+            path: `${certificate(name, hostname)}/check`,
+            budgetKey: name,
+            mode: "idempotent",
+            decode: decodeBody("checkCertificate", CertificateDetail),
+          })
+        }),
+        deleteCertificate: Effect.fn("FlyClient.deleteCertificate")(function* (name: string, hostname: string) {
+          return yield* call({
+            endpoint: "deleteCertificate",
+            method: "DELETE",
+            path: certificate(name, hostname),
+            budgetKey: name,
+            mode: "idempotent",
+            decode: ignoreBody,
           })
         }),
       })

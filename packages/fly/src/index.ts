@@ -1,5 +1,6 @@
 export * from "./app.ts"
 export * from "./authorization.ts"
+export * from "./certificate.ts"
 export * from "./endpoint.ts"
 export * from "./errorResponse.ts"
 export * from "./errors.ts"

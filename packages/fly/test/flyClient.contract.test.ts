@@ -75,7 +75,7 @@ const newApp = (prefix: string) =>
   })
 
 describe("FlyClient against the emulator: every endpoint", () => {
-  it.live("apps, secrets, machines, wait, update, IPs, regions, and teardown", () =>
+  it.live("apps, secrets, machines, wait, update, IPs, certificates, regions, and teardown", () =>
     Effect.gen(function* () {
       const fly = yield* FlyClient
       const regions = yield* fly.listRegions()
@@ -146,6 +146,23 @@ describe("FlyClient against the emulator: every endpoint", () => {
         (yield* fly.listIpAssignments(name)).map((ip) => ip.ip),
         v6.ip,
       )
+
+      const certificate = yield* fly.createAcmeCertificate(name, "shop.example.com")
+      assert.strictEqual(certificate.status, "pending_validation")
+      assert.deepStrictEqual(certificate.dns_requirements?.a, [v4.ip, shared.ip])
+      assert.strictEqual(certificate.dns_requirements?.cname, `${name}.fly.dev`)
+      const again = yield* Effect.flip(fly.createAcmeCertificate(name, "shop.example.com"))
+      assert.deepInclude(again, { _tag: "FlyInvalid", status: 422 })
+      assert.deepStrictEqual(
+        (yield* fly.listCertificates(name)).map((entry) => [entry.hostname, entry.status]),
+        [["shop.example.com", "pending_validation"]],
+      )
+      // The IPv6 is gone, so only the _acme-challenge CNAME validates (Fly's docs).
+      yield* Effect.promise(() => emu.setDns({ hostname: "shop.example.com", points_at: name, via: "acme_challenge" }))
+      assert.strictEqual((yield* fly.checkCertificate(name, "shop.example.com")).status, "active")
+      assert.strictEqual((yield* fly.getCertificate(name, "shop.example.com")).status, "active")
+      yield* fly.deleteCertificate(name, "shop.example.com")
+      assert.strictEqual((yield* Effect.flip(fly.getCertificate(name, "shop.example.com")))._tag, "FlyNotFound")
 
       yield* fly.deleteMachine(name, machine.id)
       yield* fly.deleteApp(name)

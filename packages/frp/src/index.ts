@@ -1,5 +1,6 @@
 export * from "./controlPort.ts"
 export * from "./frpcConfig.ts"
+export * from "./frpcServer.ts"
 export * from "./frpsConfig.ts"
 export * from "./template.ts"
 export * from "./version.ts"

@@ -1,10 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
+import { Option } from "effect"
 import { parse } from "smol-toml"
 import {
   CONTROL_PORT_RANGE,
   chooseControlPorts,
   escapeTemplate,
   frpcConfig,
+  frpcServerOf,
   frpsConfig,
   renderFrpcToml,
   renderFrpsToml,
@@ -118,5 +120,33 @@ describe("control ports", () => {
       expect(new Set(chosen).size).toBe(10)
       for (const port of chosen) expect(ports).not.toContain(port)
     }
+  })
+})
+
+describe("where an frpc config dials", () => {
+  it("reads the Go operator's frpc.toml (serverAddr, serverPort), and ours", () => {
+    const goOperator = [
+      'serverAddr = "137.66.1.1"',
+      "serverPort = 7000",
+      "",
+      "[[proxies]]",
+      'name = "envoy-gateway-http"',
+      'type = "tcp"',
+      'localIP = "envoy-gateway.envoy-gateway-system.svc.cluster.local"',
+      "localPort = 80",
+      "remotePort = 80",
+    ].join("\n")
+    expect(frpcServerOf(goOperator)).toEqual(Option.some({ addr: "137.66.1.1", port: 7000 }))
+    const ours = renderFrpcToml(
+      frpcConfig({ serverAddr: "203.0.113.1", serverPort: 7001, localIP: "10.0.0.1", ports: [] }),
+    )
+    expect(frpcServerOf(ours)).toEqual(Option.some({ addr: "203.0.113.1", port: 7001 }))
+    expect(frpcServerOf('serverAddr = "203.0.113.1"')).toEqual(Option.some({ addr: "203.0.113.1", port: 7000 }))
+  })
+
+  it("is none for text that is not TOML or names no server", () => {
+    expect(frpcServerOf("not = = toml")).toEqual(Option.none())
+    expect(frpcServerOf("serverPort = 7000")).toEqual(Option.none())
+    expect(frpcServerOf("serverAddr = 7")).toEqual(Option.none())
   })
 })

@@ -69,11 +69,13 @@ export const operatorLayer = (config: OperatorLayerConfig) =>
       frpsImage: config.frpsImage || FRPS_IMAGE,
       frpcImage: config.frpcImage || FRPC_IMAGE,
       operatorNamespace: config.operatorNamespace,
+      goOperatorNamespace: config.goOperatorNamespace || config.operatorNamespace,
     }),
     Layer.succeed(ServiceSettings, {
       loadBalancerClass: config.loadBalancerClass,
       defaultRegion: config.flyRegion,
       defaultMachineSize: config.flyMachineSize,
+      adoptionEnabled: config.adoptionEnabled,
     }),
     RolloutGate.layer(ROLLOUTS_AT_ONCE),
     CapacityBackoff.layer,

@@ -1,4 +1,4 @@
-import { Annotations } from "@fly-tunnel-operator/api"
+import { Annotations, portAnnotation } from "@fly-tunnel-operator/api"
 import type { V1Service, V1ServicePort } from "@kubernetes/client-node"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
@@ -26,13 +26,15 @@ describe("tunnelSpecFromService", () => {
       Result.succeed({
         target: { service: { name: "web" } },
         ports: [
-          { name: "https", port: 443, protocol: "TCP", targetPort: 443, proxyProtocol: "none" },
-          { name: "dns", port: 53, protocol: "UDP", targetPort: 53, proxyProtocol: "none" },
+          { name: "https", port: 443, protocol: "TCP", targetPort: 443, proxyProtocol: "none", edge: "none" },
+          { name: "dns", port: 53, protocol: "UDP", targetPort: 53, proxyProtocol: "none", edge: "none" },
         ],
         regions: ["ord"],
         machineSize: "shared-cpu-1x",
         frpc: { replicas: 1 },
         ipv6: true,
+        ipv4: "dedicated",
+        hostnames: [],
       }),
     )
   })
@@ -104,5 +106,65 @@ describe("tunnelSpecFromService", () => {
   it("refuses a replica count that is not a whole number with the text given", () => {
     const [problem] = problemsOf(tunnelSpecFromService(service({ [Annotations.frpcReplicas]: "two" }), defaults))
     expect(problem).toMatchObject({ field: Annotations.frpcReplicas, value: "two" })
+  })
+
+  it("reads the edge per port by the Service port's name or number (the name wins), and the hostnames", () => {
+    const result = tunnelSpecFromService(
+      service(
+        {
+          [portAnnotation("https", "edge")]: "tls+http",
+          [portAnnotation(443, "edge")]: "tls",
+          [portAnnotation(80, "edge")]: "http",
+          [portAnnotation("web", "force-https")]: "true",
+          [Annotations.hostnames]: " api.example.com, www.example.com ,",
+          [Annotations.proxyProtocol]: "v2",
+        },
+        [
+          { name: "https", port: 443, protocol: "TCP" },
+          { name: "web", port: 80, protocol: "TCP" },
+          { name: "pg", port: 5432, protocol: "TCP" },
+        ],
+      ),
+      defaults,
+    )
+    expect(Result.isSuccess(result)).toBe(true)
+    if (Result.isFailure(result)) return
+    expect(result.success.ports.map((port) => [port.name, port.edge, port.forceHttps, port.proxyProtocol])).toEqual([
+      ["https", "tls+http", undefined, "none"],
+      ["web", "http", true, "none"],
+      // The Service-wide PROXY protocol stays on the raw TCP port.
+      ["pg", "none", undefined, "v2"],
+    ])
+    expect(result.success.hostnames).toEqual(["api.example.com", "www.example.com"])
+  })
+
+  it("refuses a raw TCP port on a shared IPv4, naming the ipv4 annotation, why, and the cost of the fix", () => {
+    const problems = problemsOf(
+      tunnelSpecFromService(
+        service({ [Annotations.ipv4]: "shared", [portAnnotation("https", "edge")]: "tls" }, [
+          { name: "https", port: 443, protocol: "TCP" },
+          { name: "pg", port: 5432, protocol: "TCP" },
+        ]),
+        defaults,
+      ),
+    )
+    expect(problems.map(describeProblem)).toEqual([
+      expect.stringMatching(
+        /^fly-tunnel-operator\.dev\/ipv4: "shared" is not allowed: port 5432 is raw TCP, .*edge: tls or ipv4: dedicated \(a dedicated IPv4, \$2\/month\)$/,
+      ),
+    ])
+  })
+
+  it("names the per-port annotation of a bad edge, and the hostnames annotation of a bad hostname", () => {
+    const problems = problemsOf(
+      tunnelSpecFromService(
+        service({ [portAnnotation(443, "edge")]: "https", [Annotations.hostnames]: "*.example.com" }),
+        defaults,
+      ),
+    )
+    expect(problems.map((problem) => [problem.field, problem.value])).toEqual([
+      [portAnnotation(443, "edge"), "https"],
+      [Annotations.hostnames, "*.example.com"],
+    ])
   })
 })

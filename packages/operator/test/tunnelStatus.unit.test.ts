@@ -89,7 +89,10 @@ describe("tunnelStatus", () => {
     const udp = tunnelStatus(
       {
         ...converged,
-        spec: { ...spec, ports: [...spec.ports, { name: "dns", port: 53, protocol: "UDP", proxyProtocol: "none" }] },
+        spec: {
+          ...spec,
+          ports: [...spec.ports, { name: "dns", port: 53, protocol: "UDP", proxyProtocol: "none", edge: "none" }],
+        },
       },
       undefined,
       NOW,

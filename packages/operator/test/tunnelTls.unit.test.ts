@@ -145,7 +145,7 @@ describe("the tunnel's certificates (in-memory API server, in-process Fly emulat
         { guest_path: "/etc/frp/tls/ca.crt", raw_value: stored["ca.crt"] },
       ]),
     )
-    const status: FlyTunnelStatus["certificates"] = tunnel.status?.certificates
+    const status: FlyTunnelStatus["tls"] = tunnel.status?.tls
     expect(status).toMatchObject({ issuer: fingerprintOf(ca), trusted: [fingerprintOf(ca)] })
     expect(Date.parse(status?.renewAfter ?? "") - Date.now()).toBeGreaterThan(59 * DAY)
 
@@ -185,7 +185,7 @@ describe("the tunnel's certificates (in-memory API server, in-process Fly emulat
     })
     await until("Ready with the renewed certificate", () => {
       const status = tunnelOf(target, "web")?.status
-      return status?.certificates?.notAfter === renewed.validToDate.toISOString().replace(/\.\d{3}Z$/, "Z") &&
+      return status?.tls?.notAfter === renewed.validToDate.toISOString().replace(/\.\d{3}Z$/, "Z") &&
         status.conditions?.find((c) => c.type === "Ready")?.status === "True"
         ? true
         : undefined
@@ -208,7 +208,7 @@ describe("the tunnel's certificates (in-memory API server, in-process Fly emulat
       new Date(Date.now() + 3650 * DAY),
     )
     const nextFingerprint = fingerprintOf(new X509Certificate(next.certPem))
-    const certificates = () => tunnelOf(target, "web")?.status?.certificates
+    const certificates = () => tunnelOf(target, "web")?.status?.tls
     const patchCa = (data: Record<string, string | null>) =>
       asUser(target, (kube) => kube.mergePatch(Secret, CA_SECRET_NAME, OPERATOR_NAMESPACE, { data }))
 

@@ -1,4 +1,5 @@
 import { Context, Effect, Layer } from "effect"
+import { EdgeTls } from "../edge/edgeTls.ts"
 import { EmulatorNetwork } from "../network/emulatorNetwork.ts"
 import { makeHealthChecks } from "./healthChecks.ts"
 import { ProxyError } from "./proxyError.ts"
@@ -7,15 +8,17 @@ import { forwardTcp } from "./tcpForwarding.ts"
 import { makeInterceptorCredentials } from "./tlsInterception.ts"
 import { forwardUdp, type UdpCounters } from "./udpForwarding.ts"
 
+/** One public address, port and protocol; on a shared IPv4, one route per App behind it. */
 interface Listener {
-  route: ProxyRoute
+  routes: ReadonlyArray<ProxyRoute>
   close: () => void
 }
 
 /**
  * The Fly proxy: listens on the apps' public IPs and ports (in the emulator network) and forwards
- * to healthy machines — TCP raw or with a PROXY header (`proxy_proto`) to their primary address,
- * UDP datagrams only to their `fly-global-services` address and back. Its table is replaced as a
+ * to healthy machines — TCP raw, with a PROXY header (`proxy_proto`), or through the edge's TLS and HTTP
+ * handlers (tcpForwarding.ts) to their primary address, UDP datagrams only to their `fly-global-services`
+ * address and back. Its table is replaced as a
  * whole by `sync`; a listener lives while some route names it. Its health checker also probes the
  * checks of every running machine it is told to watch, for the API's `checks`.
  */
@@ -40,6 +43,7 @@ export class FlyProxy extends Context.Service<
     FlyProxy,
     Effect.gen(function* () {
       const network = yield* EmulatorNetwork
+      const ca = yield* EdgeTls
       const health = makeHealthChecks()
       const listeners = new Map<string, Listener>()
       const counters: UdpCounters = { udpDatagramsForwarded: 0, udpRepliesForwarded: 0, udpRepliesDropped: 0 }
@@ -59,21 +63,33 @@ export class FlyProxy extends Context.Service<
       )
       const healthyBackends = (route: ProxyRoute) => route.backends.filter(health.isHealthy)
 
-      const open = (route: ProxyRoute) =>
+      const open = (routes: ReadonlyArray<ProxyRoute>, first: ProxyRoute) =>
         Effect.gen(function* () {
-          // `sync` swaps `route` in place, so connections always see the latest backends.
-          const listener: Listener = { route, close: () => {} }
-          const current = () => listener.route
+          // `sync` swaps `routes` in place, so connections always see the latest backends.
+          const listener: Listener = { routes, close: () => {} }
           const forwarding =
-            route.protocol === "tcp"
-              ? forwardTcp(yield* network.listenTcp(route.publicIp, route.port), current, healthyBackends, interceptor)
-              : forwardUdp(yield* network.bindUdp(route.publicIp, route.port), current, healthyBackends, counters)
+            first.protocol === "tcp"
+              ? forwardTcp(
+                  yield* network.listenTcp(first.publicIp, first.port),
+                  () => listener.routes,
+                  healthyBackends,
+                  ca,
+                  interceptor,
+                )
+              : forwardUdp(
+                  yield* network.bindUdp(first.publicIp, first.port),
+                  // UDP is carried on a dedicated IPv4 only: one App per listener.
+                  () => listener.routes[0] ?? first,
+                  healthyBackends,
+                  counters,
+                )
           listener.close = forwarding.close
           return listener
         })
 
       const sync = Effect.fn("FlyProxy.sync")(function* (routes: ReadonlyArray<ProxyRoute>) {
-        const wanted = new Map(routes.map((route) => [routeKey(route), route]))
+        const wanted = new Map<string, Array<ProxyRoute>>()
+        for (const route of routes) wanted.set(routeKey(route), [...(wanted.get(routeKey(route)) ?? []), route])
         health.watch(routes.flatMap((route) => route.backends))
         for (const [key, listener] of listeners) {
           if (wanted.has(key)) continue
@@ -81,13 +97,15 @@ export class FlyProxy extends Context.Service<
           listeners.delete(key)
         }
         const failures: Array<string> = []
-        for (const [key, route] of wanted) {
+        for (const [key, group] of wanted) {
           const existing = listeners.get(key)
           if (existing) {
-            existing.route = route
+            existing.routes = group
             continue
           }
-          const opened = yield* open(route).pipe(
+          const [first] = group
+          if (first === undefined) continue
+          const opened = yield* open(group, first).pipe(
             Effect.catch((error) => Effect.sync(() => void failures.push(error.message))),
           )
           if (opened) listeners.set(key, opened)

@@ -1,5 +1,9 @@
-/** One public listener of the Fly proxy and the machines behind it. */
+/**
+ * One App's part of a public listener of the Fly proxy and the machines behind it. A listener (address, port,
+ * protocol) has one route, or on a shared IPv4 one per App, told apart by TLS SNI or the HTTP Host header.
+ */
 export interface ProxyRoute {
+  readonly app?: string
   readonly publicIp: string
   readonly port: number
   readonly protocol: "tcp" | "udp"
@@ -7,6 +11,14 @@ export interface ProxyRoute {
   readonly handlers: ReadonlyArray<string>
   /** PROXY protocol version for the `proxy_proto` handler; v1 when unset, as on Fly. */
   readonly proxyProto?: "v1" | "v2" | undefined
+  /** The address is a shared IPv4: only hostname routing reaches the App (no fallback to its one route). */
+  readonly shared?: boolean
+  /** Names the App answers to: `<app>.fly.dev` and the hostnames of its certificates, issued or not (Host routing). */
+  readonly hostnames?: ReadonlyArray<string>
+  /** Names the edge has a certificate for: `<app>.fly.dev` and the App's issued hostnames (TLS termination). */
+  readonly certifiedNames?: ReadonlyArray<string>
+  /** `force_https` of the port: plain HTTP requests are redirected to HTTPS. */
+  readonly forceHttps?: boolean
   readonly backends: ReadonlyArray<ProxyBackend>
   /** A test fault: a man in the middle terminates TLS on this port (proxy/tlsInterception.ts). */
   readonly interceptTls?: boolean | undefined

@@ -21,7 +21,13 @@ export interface OperatorDeployment {
  */
 export const deployOperator = async (
   stack: LocalStack,
-  options: { readonly tools: Pick<Tools, "helm" | "kubectl">; readonly namespace: string; readonly release?: string },
+  options: {
+    readonly tools: Pick<Tools, "helm" | "kubectl">
+    readonly namespace: string
+    readonly release?: string
+    /** Chart values the RBAC is rendered with, e.g. `{ "adoption.goOperatorNamespace": "old" }`. */
+    readonly values?: Readonly<Record<string, string>>
+  },
 ): Promise<OperatorDeployment> => {
   await installCrds(options.tools.kubectl, stack.controlPlane.kubeconfigPath)
   const identity = await installOperatorRbac({
@@ -29,6 +35,7 @@ export const deployOperator = async (
     controlPlane: stack.controlPlane,
     namespace: options.namespace,
     release: options.release ?? "fly-tunnel-operator",
+    ...(options.values === undefined ? {} : { values: options.values }),
   })
   return {
     identity,

@@ -24,6 +24,8 @@ export const installOperatorRbac = async (options: {
   readonly controlPlane: ControlPlaneEndpoint
   readonly namespace: string
   readonly release: string
+  /** Chart values (`--set key=value`) the RBAC is rendered with; a namespace they name must exist. */
+  readonly values?: Readonly<Record<string, string>>
 }): Promise<OperatorIdentity> => {
   const { tools, controlPlane, namespace, release } = options
   const kubectl = (args: ReadonlyArray<string>, input?: string) =>
@@ -39,6 +41,7 @@ export const installOperatorRbac = async (options: {
     "flyOrg=local",
     "--set",
     "existingSecret=unused",
+    ...Object.entries(options.values ?? {}).flatMap(([key, value]) => ["--set", `${key}=${value}`]),
     ...RBAC_TEMPLATES.flatMap((template) => ["--show-only", template]),
   ])
   await kubectl(["create", "namespace", namespace]).catch((error: Error) => {

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url"
 import { parentDeathPrefix, reapOnExit } from "../controlPlane/childReaper.ts"
 
 const ECHO_SERVER = fileURLToPath(new URL("./echoServer.ts", import.meta.url))
+const HTTP_ECHO_SERVER = fileURLToPath(new URL("./httpEchoServer.ts", import.meta.url))
 
 export interface EchoBackend {
   readonly host: string
@@ -16,22 +17,25 @@ export interface EchoBackend {
 }
 
 /**
- * Runs the echo server (echoServer.ts) on `host:port` with `exec` as command prefix — the service network's, to be
+ * Runs the echo server (echoServer.ts, or httpEchoServer.ts with `http`) on `host:port` with `exec` as command prefix — the service network's, to be
  * the backend of a Service whose ClusterIP is `host`; none to run on the host. Resolves once it listens.
  */
 export const startEchoBackend = (options: {
   readonly host: string
   readonly port: number
   readonly exec?: ReadonlyArray<string>
+  /** Serve HTTP instead (httpEchoServer.ts): every request answered with JSON naming `label` and what came in. */
+  readonly http?: { readonly label: string }
 }): Promise<EchoBackend> =>
   new Promise((resolve, reject) => {
     const [command, ...args] = [
       ...parentDeathPrefix,
       ...(options.exec ?? []),
       process.execPath,
-      ECHO_SERVER,
+      ...(options.http === undefined ? [ECHO_SERVER] : [HTTP_ECHO_SERVER]),
       options.host,
       String(options.port),
+      ...(options.http === undefined ? [] : [options.http.label]),
     ]
     const child = spawn(command as string, args, { stdio: ["ignore", "pipe", "pipe"] })
     reapOnExit(child)

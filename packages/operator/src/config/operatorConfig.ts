@@ -18,9 +18,11 @@ const SettingsSchema = Schema.Struct(
 const decodeSettings = Schema.decodeUnknownResult(SettingsSchema)
 type Decoded = typeof SettingsSchema.Type
 
-export interface OperatorConfig extends Omit<Decoded, "flyApiToken" | "flyApiTokenFile" | "leaderElect"> {
+export interface OperatorConfig
+  extends Omit<Decoded, "flyApiToken" | "flyApiTokenFile" | "leaderElect" | "adoptionEnabled"> {
   readonly flyApiToken: Redacted.Redacted<string>
   readonly leaderElect: boolean
+  readonly adoptionEnabled: boolean
 }
 
 /** A setting the operator cannot start with; the process exits with code 2. */
@@ -117,8 +119,13 @@ export const loadOperatorConfig = (
     }
     if (Result.isSuccess(decoded)) problems.push(...policyConflicts(decoded.success))
     if (problems.length > 0 || Result.isFailure(decoded)) return Effect.fail(new OperatorConfigError({ problems }))
-    const { flyApiToken: _token, flyApiTokenFile: _file, leaderElect, ...settings } = decoded.success
-    return Effect.succeed({ ...settings, flyApiToken: Redacted.make(token), leaderElect: leaderElect === "true" })
+    const { flyApiToken: _token, flyApiTokenFile: _file, leaderElect, adoptionEnabled, ...settings } = decoded.success
+    return Effect.succeed({
+      ...settings,
+      flyApiToken: Redacted.make(token),
+      leaderElect: leaderElect === "true",
+      adoptionEnabled: adoptionEnabled === "true",
+    })
   })
 
 /** Text for --help: every setting with its flag, variable and default. */

@@ -271,4 +271,20 @@ export const SETTINGS = {
     schema: NonNegativeInt,
     default: "600",
   }),
+  adoptionEnabled: setting({
+    flag: "adoption-enabled",
+    env: "ADOPTION_ENABLED",
+    description:
+      "a new tunnel of a Service carrying the Go operator's fly-app and public-ip annotations takes that App over and keeps its IPv4 (a Service's fly-tunnel-operator.dev/adopt annotation overrides it)",
+    schema: Enabled,
+    default: "false",
+  }),
+  goOperatorNamespace: setting({
+    flag: "go-operator-namespace",
+    env: "GO_OPERATOR_NAMESPACE",
+    description:
+      "namespace of the Go operator's frpc Deployments and ConfigMaps, removed when their App is adopted (default: the operator's namespace)",
+    schema: Schema.String,
+    default: "",
+  }),
 } as const

@@ -136,6 +136,8 @@ const writePath = (root: Json, path: Path, value: unknown) => {
       return
     }
     if (last) {
+      // An applied empty object claims the field, not what other managers set inside it (as the API server merges).
+      if (isObject(value) && Object.keys(value).length === 0 && isObject(current[segment.key])) return
       current[segment.key] = clone(value)
       return
     }

@@ -5,6 +5,7 @@
 import { type FlyTunnelStatus, GROUP, KIND, PLURAL, VERSION } from "@fly-tunnel-operator/api"
 import type {
   CoreV1Event,
+  V1ConfigMap,
   V1Deployment,
   V1EndpointSlice,
   V1Lease,
@@ -90,6 +91,14 @@ export const Service = make<V1Service>({
   version: "v1",
   kind: "Service",
   plural: "services",
+  namespaced: true,
+})
+/** Read and deleted only: the Go operator's frpc ConfigMaps, removed when their App is adopted. */
+export const ConfigMap = make<V1ConfigMap>({
+  group: "",
+  version: "v1",
+  kind: "ConfigMap",
+  plural: "configmaps",
   namespaced: true,
 })
 export const Secret = make<V1Secret>({ group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true })

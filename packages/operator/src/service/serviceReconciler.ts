@@ -8,7 +8,9 @@ import { addFinalizer, KubeClient, removeFinalizer } from "../kube/kubeClient.ts
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { sameJson } from "../kube/patches.ts"
 import { FlyTunnel, type FlyTunnelObject, parseKey, Service } from "../kube/resourceType.ts"
+import { adoptInputFor, adoptionWanted, notAdopted } from "./serviceAdoption.ts"
 import { isOurService } from "./serviceClass.ts"
+import { writeFlyHostnameAnnotation } from "./serviceHostnameAnnotation.ts"
 import { servicePolicyProblems } from "./servicePolicy.ts"
 import { ServiceSettings } from "./serviceSettings.ts"
 import {
@@ -57,7 +59,7 @@ const release = Effect.fn("releaseService")(function* (service: V1Service) {
   }
   const current =
     service.metadata?.deletionTimestamp === undefined
-      ? yield* writeServiceStatus(service, releasedServiceStatus)
+      ? yield* writeFlyHostnameAnnotation(yield* writeServiceStatus(service, releasedServiceStatus), undefined)
       : service
   yield* removeFinalizer(Service, current, FINALIZER).pipe(Effect.catchTag("KubeNotFound", () => Effect.void))
   return done
@@ -107,10 +109,16 @@ export const reconcileService = Effect.fn("reconcileService")(function* (key: st
   if (!ours || service.metadata?.deletionTimestamp !== undefined) return hasFinalizer ? yield* release(service) : done
   service = yield* addFinalizer(Service, service, FINALIZER)
 
-  const desired = tunnelSpecFromService(service, {
-    region: settings.defaultRegion,
-    machineSize: settings.defaultMachineSize,
-  })
+  const existing = yield* cache.tunnels.get(name, namespace)
+  // Adoption is decided when the tunnel is made; an existing tunnel keeps its spec.adopt (serviceAdoption.ts).
+  const optedIn = adoptionWanted(service, settings.adoptionEnabled)
+  const desired = Result.isFailure(optedIn)
+    ? Result.fail([optedIn.failure])
+    : tunnelSpecFromService(
+        service,
+        { region: settings.defaultRegion, machineSize: settings.defaultMachineSize },
+        adoptInputFor(service, Option.getOrUndefined(existing), optedIn.success),
+      )
   if (Result.isFailure(desired)) {
     // The tunnel is left as it was: a typo in an annotation never takes a working address down.
     const message = desired.failure.map(describeProblem).join("; ")
@@ -127,7 +135,6 @@ export const reconcileService = Effect.fn("reconcileService")(function* (key: st
     return done
   }
 
-  const existing = yield* cache.tunnels.get(name, namespace)
   if (Option.isSome(existing) && !ownedBy(existing.value, service)) {
     const message = `FlyTunnel ${namespace}/${name} exists and is not owned by this Service; rename one of them`
     yield* writeServiceStatus(service, invalidServiceStatus(service, message, yield* kubeTimeNow))
@@ -157,7 +164,7 @@ export const reconcileService = Effect.fn("reconcileService")(function* (key: st
   const before = service.status?.loadBalancer?.ingress?.[0]?.ip
   const status = withSourceRangesWarning(
     service,
-    serviceStatusFor(service, tunnel.status, yield* kubeTimeNow),
+    serviceStatusFor(service, tunnel.status, yield* kubeTimeNow, notAdopted(service, tunnel)),
     sourceRanges,
     yield* kubeTimeNow,
   )
@@ -166,7 +173,8 @@ export const reconcileService = Effect.fn("reconcileService")(function* (key: st
     const message = status.sourceRanges.message
     yield* events.record(service, { type: "Warning", reason: Reasons.SourceRangesNotEnforced, message })
   }
-  yield* writeServiceStatus(service, status)
+  service = yield* writeServiceStatus(service, status)
+  yield* writeFlyHostnameAnnotation(service, tunnel.status?.hostname)
   const after = status.ingress?.[0]?.ip
   if (after !== undefined && after !== before) {
     yield* events.record(service, { type: "Normal", reason: "AddressAssigned", message: `public address ${after}` })

@@ -8,5 +8,7 @@ export class ServiceSettings extends Context.Service<
     readonly loadBalancerClass: string
     readonly defaultRegion: string
     readonly defaultMachineSize: MachineSize
+    /** The chart's `adoption.enabled`: a Service without the adopt annotation adopts the Go operator's App. */
+    readonly adoptionEnabled: boolean
   }
 >()("@fly-tunnel-operator/operator/service/ServiceSettings") {}

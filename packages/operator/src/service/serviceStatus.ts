@@ -1,5 +1,12 @@
-import { Annotations, type FlyTunnelStatus, type Reason, Reasons } from "@fly-tunnel-operator/api"
+import {
+  Annotations,
+  type FlyTunnelStatus,
+  GoOperatorAnnotations,
+  type Reason,
+  Reasons,
+} from "@fly-tunnel-operator/api"
 import type { V1Condition, V1LoadBalancerIngress, V1Service } from "@kubernetes/client-node"
+import type { NamedApp } from "./serviceAdoption.ts"
 import {
   notPublishedMessage,
   publishedAnywayMessage,
@@ -19,6 +26,8 @@ const advice: Record<Reason, string> = {
   [Reasons.Provisioning]: "the tunnel is being provisioned",
   [Reasons.AppCreated]: "the Fly App exists; its Machine and address are being provisioned",
   [Reasons.AppNameTaken]: "the tunnel's Fly App name belongs to an App that is not this tunnel's; recreate the Service",
+  [Reasons.AppAdopted]: "the Fly App named by the Service was taken over; its Machine and frpc are being replaced",
+  [Reasons.AdoptionRefused]: `the Fly App named by ${GoOperatorAnnotations.flyApp} cannot be taken over; fix the annotations, or set ${Annotations.adopt}="false" and delete the FlyTunnel for a new App and address`,
   [Reasons.MachineCreating]: "the frps Machine is being created or updated",
   [Reasons.MachineStarted]: "the frps Machine runs; the rest of the tunnel is being provisioned",
   [Reasons.MachineUpdating]:
@@ -41,6 +50,12 @@ const advice: Record<Reason, string> = {
     "the tunnel cannot enforce loadBalancerSourceRanges; remove them or accept that they are ignored",
   [Reasons.Deleting]: "the tunnel is being deleted",
   [Reasons.DeleteFailed]: `removing the Fly resources failed; it is retried (set ${Annotations.forceDelete}=true to give up)`,
+  [Reasons.CertificateActive]: "every hostname has an issued Fly certificate",
+  [Reasons.CertificatePending]:
+    "a hostname's certificate waits for its DNS records (kubectl describe flytunnel lists them)",
+  [Reasons.CertificateFailed]:
+    "Fly could not validate a hostname; kubectl describe flytunnel shows Fly's error and what to do",
+  [Reasons.CertificateRateLimited]: "Let's Encrypt is rate limiting a hostname's certificate; Fly retries later",
 }
 
 const isReason = (reason: string): reason is Reason => Object.hasOwn(advice, reason)
@@ -48,6 +63,7 @@ const isReason = (reason: string): reason is Reason => Object.hasOwn(advice, rea
 /** Tunnel reasons that need a person (or at least explain a delay): a Warning on the Service. The rest is progress. */
 const failureReasons: ReadonlySet<string> = new Set<Reason>([
   Reasons.AppNameTaken,
+  Reasons.AdoptionRefused,
   Reasons.FlyUnauthorized,
   Reasons.FlyRateLimited,
   Reasons.FlyCapacity,
@@ -128,10 +144,20 @@ const conditionFor = (
  * The Service status for its tunnel: the addresses as `ingress` (`ipMode: Proxy`, KEP-1860, so kube-proxy never
  * short-cuts them) once the tunnel is Ready, kept while they stand; a condition saying what it waits for.
  */
+/**
+ * Added to the condition while the Go operator's App a Service names was not taken over: it is still billed, and
+ * adoption is available (the tunnel is re-created to adopt it, since adoption is decided when a tunnel is made).
+ */
+export const notAdoptedNotice = (service: V1Service, named: NamedApp): string => {
+  const tunnel = `${service.metadata?.namespace}/${service.metadata?.name}`
+  return `the Go operator's Fly App ${named.app} (IPv4 ${named.ipv4}) is not adopted and is still billed; adoption is available: set ${Annotations.adopt}="true" and delete the FlyTunnel ${tunnel} (it is re-created taking the App over, keeping ${named.ipv4}), or destroy the App (fly apps destroy ${named.app}) once DNS points at the new address`
+}
+
 export const serviceStatusFor = (
   service: V1Service,
   tunnel: FlyTunnelStatus | undefined,
   now: string,
+  notAdopted?: NamedApp,
 ): OwnedServiceStatus => {
   const addresses = tunnelAddresses(tunnel)
   const ready = tunnelReady(tunnel)
@@ -139,13 +165,14 @@ export const serviceStatusFor = (
   // Not Ready (yet, or for a while): what is published stays as long as the tunnel still holds it.
   const shown = ready ? addresses : addresses.filter((ip) => current.has(ip))
   const waiting = waitingFor(tunnel)
+  const notice = notAdopted === undefined ? "" : `; ${notAdoptedNotice(service, notAdopted)}`
   return {
     ...(shown.length > 0 ? { ingress: shown.map((ip) => ({ ip, ipMode: "Proxy" })) } : {}),
     condition: conditionFor(
       service,
       ready
-        ? { status: "True", reason: Reasons.Ready, message: `public address ${addresses.join(", ")}` }
-        : { status: "False", reason: waiting.reason, message: waiting.message },
+        ? { status: "True", reason: Reasons.Ready, message: `public address ${addresses.join(", ")}${notice}` }
+        : { status: "False", reason: waiting.reason, message: `${waiting.message}${notice}` },
       now,
     ),
   }

@@ -2,6 +2,7 @@ import {
   annotationOfSpecPath,
   decodeFlyTunnelSpecResult,
   type FlyTunnelSpec,
+  portInputFromAnnotations,
   type ServiceDefaults,
   specInputFromAnnotations,
 } from "@fly-tunnel-operator/api"
@@ -36,27 +37,37 @@ const valueAt = (input: unknown, path: string): string => {
 export const tunnelSpecFromService = (
   service: V1Service,
   defaults: ServiceDefaults,
+  /** spec.adopt as the Service asks for it (see serviceAdoption.ts); its fields are named by their annotations. */
+  adopt?: unknown,
 ): Result.Result<FlyTunnelSpec, ReadonlyArray<ServiceSpecProblem>> => {
   const annotations = service.metadata?.annotations ?? {}
   const { proxyProtocol, ...fromAnnotations } = specInputFromAnnotations(annotations, defaults)
+  const servicePorts = service.spec?.ports ?? []
   const input = {
     target: { service: { name: service.metadata?.name ?? "" } },
-    ports: (service.spec?.ports ?? []).map((port) => {
+    ports: servicePorts.map((port) => {
       const protocol = port.protocol ?? "TCP"
+      // Per port, by the Service port's name or number, as Fly Kubernetes's `service.fly.io/<port>-handlers`.
+      const edge = portInputFromAnnotations(annotations, { name: port.name, port: port.port })
       return {
         name: port.name ?? `${protocol.toLowerCase()}-${port.port}`,
         port: port.port,
         protocol,
         targetPort: port.port,
-        ...(protocol === "TCP" && proxyProtocol !== undefined ? { proxyProtocol } : {}),
+        // The Service-wide PROXY protocol applies to raw TCP ports; a port at Fly's edge has the client in headers.
+        ...(protocol === "TCP" && proxyProtocol !== undefined && (edge.edge ?? "none") === "none"
+          ? { proxyProtocol }
+          : {}),
+        ...edge,
       }
     }),
     ...fromAnnotations,
+    ...(adopt === undefined ? {} : { adopt }),
   }
   return Result.mapError(decodeFlyTunnelSpecResult(input), (invalid) =>
     Arr.dedupeWith(
       invalid.issues.map((issue): ServiceSpecProblem => {
-        const annotation = annotationOfSpecPath(issue.path, annotations)
+        const annotation = annotationOfSpecPath(issue.path, annotations, servicePorts)
         return {
           field: annotation ?? issue.path,
           value: annotation === undefined ? valueAt(input, issue.path) : (annotations[annotation] ?? ""),

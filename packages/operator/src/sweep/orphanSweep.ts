@@ -3,7 +3,9 @@
 // and removed. Everything is listed fresh, Fly and the cluster's frpc objects first and the FlyTunnels last: whatever
 // was listed was made for a tunnel that existed before that, so it shows in the later list unless it is really gone.
 // On top, an orphan is removed only once it has stayed one for the grace period, so a tunnel list that is briefly
-// empty or partial (a CRD being reinstalled) removes nothing.
+// empty or partial (a CRD being reinstalled) removes nothing. Only Apps of our own naming are candidates: an App a
+// tunnel adopted from the Go operator is never swept, and neither is one a live tunnel re-attached to (it names it
+// in spec.adopt, and carries its mark).
 import { Labels, MANAGED_BY } from "@fly-tunnel-operator/api"
 import { type AppSummary, FlyClient, type FlyError } from "@fly-tunnel-operator/fly"
 import { Clock, Duration, Effect, Metric } from "effect"
@@ -11,7 +13,8 @@ import { ClusterIdentity } from "../kube/clusterIdentity.ts"
 import { KubeClient } from "../kube/kubeClient.ts"
 import type { KubeError } from "../kube/kubeErrors.ts"
 import { Deployment, FlyTunnel, Secret } from "../kube/resourceType.ts"
-import { marked, markedAs } from "../tunnel/clusterMark.ts"
+import { adoptOf } from "../tunnel/appAdoption.ts"
+import { marked, markedAs, tunnelMarkName } from "../tunnel/clusterMark.ts"
 import { flyNetworkName } from "../tunnel/tunnelNames.ts"
 import { TunnelSettings } from "../tunnel/tunnelSettings.ts"
 import { removeFlyApp } from "../tunnel/tunnelTeardown.ts"
@@ -97,12 +100,18 @@ export const makeOrphanSweep = Effect.fnUntraced(function* () {
       return tunnelUid === undefined ? [] : [{ name: app.name, tunnelUid }]
     })
     const objects = yield* frpcObjects
-    const live = new Set((yield* kube.list(FlyTunnel)).items.map((tunnel) => tunnel.metadata?.uid))
+    const tunnels = (yield* kube.list(FlyTunnel)).items
+    const live = new Set(tunnels.map((tunnel) => tunnel.metadata?.uid))
+    // An App a live tunnel adopts (spec.adopt), or carrying a live tunnel's mark, is that tunnel's, whatever tunnel it
+    // was made for: a re-created Service re-attached to it.
+    const adopted = new Set(tunnels.map((tunnel) => adoptOf(tunnel)?.app))
+    const liveMarks = new Set(tunnels.map((tunnel) => tunnelMarkName(tunnel.metadata?.uid ?? "")))
 
     const notOurs: Array<{ app: string; why: string }> = []
     const orphans: Array<Orphan> = objects.filter((object) => !live.has(object.tunnelUid))
-    for (const app of apps.filter((app) => !live.has(app.tunnelUid))) {
+    for (const app of apps.filter((app) => !live.has(app.tunnelUid) && !adopted.has(app.name))) {
       const secrets = yield* fly.listSecrets(app.name).pipe(Effect.catchTag("FlyNotFound", () => Effect.succeed([])))
+      if (secrets.some((secret) => liveMarks.has(secret.name))) continue
       if (markedAs(secrets, clusterId)) orphans.push({ kind: "App", ...app })
       else
         notOurs.push({

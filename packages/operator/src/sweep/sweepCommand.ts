@@ -71,6 +71,7 @@ export const sweepMain = (
         frpsImage: config.frpsImage || FRPS_IMAGE,
         frpcImage: config.frpcImage || FRPC_IMAGE,
         operatorNamespace: config.operatorNamespace,
+        goOperatorNamespace: config.goOperatorNamespace || config.operatorNamespace,
       }),
     ).pipe(Layer.provideMerge(kube))
     yield* runSweep({ dryRun, grace: `${config.sweepGraceSeconds} seconds` }).pipe(Effect.provide(services))

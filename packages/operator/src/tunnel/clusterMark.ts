@@ -17,3 +17,20 @@ export const markedAs = (secrets: ReadonlyArray<AppSecret>, clusterId: string): 
 /** Whether an App's secrets mark it as any cluster's. */
 export const marked = (secrets: ReadonlyArray<AppSecret>): boolean =>
   secrets.some((secret) => secret.name.startsWith(PREFIX))
+
+const TUNNEL_PREFIX = "FTO_TUNNEL_"
+
+/**
+ * The secret an adopted App carries for the tunnel that took it over, e.g. FTO_TUNNEL_0A1B…: an adopted App's name and
+ * network do not say whose it is (the Go operator's, or a gone tunnel's), so this mark does.
+ */
+export const tunnelMarkName = (tunnelUid: string): string =>
+  `${TUNNEL_PREFIX}${tunnelUid.replace(/[^A-Za-z0-9]/g, "").toUpperCase()}`
+
+/** Whether an App's secrets mark it as taken over by the given tunnel. */
+export const markedForTunnel = (secrets: ReadonlyArray<AppSecret>, tunnelUid: string): boolean =>
+  secrets.some((secret) => secret.name === tunnelMarkName(tunnelUid))
+
+/** The names of other clusters' marks an App carries. */
+export const otherClustersMarks = (secrets: ReadonlyArray<AppSecret>, clusterId: string): ReadonlyArray<string> =>
+  secrets.map((secret) => secret.name).filter((name) => name.startsWith(PREFIX) && name !== clusterMarkName(clusterId))

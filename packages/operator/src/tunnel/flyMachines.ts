@@ -45,9 +45,23 @@ export const slotKeyOf = (machine: Machine) => {
   })
 }
 
-/** The tunnel's Machines in its App, found by our metadata. */
-export const listTunnelMachines = (fly: FlyClient["Service"], app: string, tunnel: TunnelIdentity) =>
-  fly.listMachines(app, { metadata: { [MachineMetadata.tunnelUid]: tunnel.uid } })
+/**
+ * The tunnel's Machines in its App, found by our metadata; in an adopted App every Machine, as the others there are
+ * replaced (see isTunnelMachine).
+ */
+export const listTunnelMachines = (fly: FlyClient["Service"], app: string, tunnel: TunnelIdentity, adopted = false) =>
+  fly.listMachines(app, adopted ? {} : { metadata: { [MachineMetadata.tunnelUid]: tunnel.uid } })
+
+/**
+ * Whether a listed Machine is the tunnel's. The metadata filter already chose them in its own App; in an adopted App
+ * they are told apart here (one whose config Fly cannot report at all is left alone, as ours).
+ */
+export const isTunnelMachine =
+  (tunnel: TunnelIdentity, adopted: boolean) =>
+  (machine: Machine): boolean => {
+    const config = machine.config ?? machine.incomplete_config
+    return !adopted || config === undefined || config.metadata?.[MachineMetadata.tunnelUid] === tunnel.uid
+  }
 
 /** States a Machine is started from again: it should run, and nothing but drift stopped it. */
 const STARTABLE = new Set(["stopped", "suspended", "failed", "created"])
@@ -64,11 +78,12 @@ const settled = (machine: Machine) =>
  * One frps Machine per slot (a region's TCP or UDP ports), running the desired config. Machines are found by our
  * metadata before anything is created (a lost create answer leaves a Machine that the next pass adopts); `listed` is
  * what the caller already knows the App holds (nothing, for an App it just created; or a list it made alongside the
- * App's look). A Machine is updated only when it does
- * not run the desired config — its hash differs, or something we set was changed out of band — so a converged tunnel
- * costs no mutating call and no frps restart; a stopped one is started again. Updates roll: one Machine at a time,
- * the next only once the last one runs again, and only while the RolloutGate gives this tunnel a place. A Machine
- * whose config is unknown (host trouble) holds its slot and is not touched; the other slots go on.
+ * App's look, every Machine for an adopted App). In an adopted App, every Machine that is not this tunnel's is
+ * deleted first (see appAdoption.ts). A Machine is updated only when it does not run the desired config — its hash
+ * differs, or something we set was changed out of band — so a converged tunnel costs no mutating call and no frps
+ * restart; a stopped one is started again. Updates roll: one Machine at a time, the next only once the last one runs
+ * again, and only while the RolloutGate gives this tunnel a place. A Machine whose config is unknown (host trouble)
+ * holds its slot and is not touched; the other slots go on.
  */
 export const ensureMachines = Effect.fn("ensureMachines")(function* (
   tunnel: TunnelIdentity,
@@ -77,12 +92,23 @@ export const ensureMachines = Effect.fn("ensureMachines")(function* (
   token: PushedToken,
   trustPem: string,
   listed: ReadonlyArray<Machine> | undefined,
+  adopted = false,
 ) {
   const fly = yield* FlyClient
   const settings = yield* TunnelSettings
   const gate = yield* RolloutGate
-  const existing = listed ?? (yield* listTunnelMachines(fly, app.name, tunnel))
-  const live = existing.filter((machine) => machine.state !== "destroyed" && machine.state !== "destroying")
+  const existing = listed ?? (yield* listTunnelMachines(fly, app.name, tunnel, adopted))
+  const isLive = (machine: Machine) => machine.state !== "destroyed" && machine.state !== "destroying"
+  const isOurs = isTunnelMachine(tunnel, adopted)
+  // An adopted App's other Machines (the Go operator's frps, or those of the tunnel the App was made for) are replaced:
+  // deleted before ours are made, so that they never publish the tunnel's ports on its address beside ours and their
+  // names are free for ours.
+  yield* Effect.forEach(
+    existing.filter((machine) => !isOurs(machine) && isLive(machine)),
+    (machine) => fly.deleteMachine(app.name, machine.id).pipe(Effect.catchTag("FlyNotFound", () => Effect.void)),
+    { concurrency: "unbounded", discard: true },
+  )
+  const live = existing.filter((machine) => isOurs(machine) && isLive(machine))
   const plans = machinePlans(spec).map((plan) => ({
     ...plan,
     config: frpsMachineConfig(tunnel, spec, plan, settings.frpsImage, { ...token, trustPem }),

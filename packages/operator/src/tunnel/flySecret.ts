@@ -3,7 +3,7 @@ import { type App, FlyClient } from "@fly-tunnel-operator/fly"
 import { Env } from "@fly-tunnel-operator/frp"
 import { Effect } from "effect"
 import { ClusterIdentity } from "../kube/clusterIdentity.ts"
-import { clusterMarkName } from "./clusterMark.ts"
+import { clusterMarkName, tunnelMarkName } from "./clusterMark.ts"
 import { blockedByFly } from "./tunnelBlocked.ts"
 import type { TunnelTls } from "./tunnelCertificates.ts"
 import type { TunnelIdentity } from "./tunnelNames.ts"
@@ -22,9 +22,10 @@ export interface PushedToken {
 
 /**
  * Gives the App what frps reads at start — the token (`FRP_TOKEN`) and its certificate and key (mounted as files) —
- * and this cluster's mark, unless status records that this App already has these very ones: once per App (a rebuilt
- * App has a new id), again after the token or the certificates changed, and once for an App made before marks
- * existed. An empty token is never pushed (the caller makes one first).
+ * and this cluster's mark (an adopted App also this tunnel's mark, see appAdoption.ts), unless status records that
+ * this App already has these very ones: once per App (a rebuilt App has a new id), again after the token or the
+ * certificates changed, and once for an App made before marks existed. An empty token is never pushed (the caller
+ * makes one first).
  */
 export const ensureFlySecret = Effect.fn("ensureFlySecret")(function* (
   tunnel: TunnelIdentity,
@@ -32,6 +33,7 @@ export const ensureFlySecret = Effect.fn("ensureFlySecret")(function* (
   tls: TunnelTls,
   app: App,
   recorded: FlyTunnelStatus["app"],
+  adopted: boolean,
 ) {
   const { id: cluster } = yield* ClusterIdentity
   const digests = { tokenDigest: tokenDigest(token), tlsDigest: tlsDigest(tls) }
@@ -52,6 +54,7 @@ export const ensureFlySecret = Effect.fn("ensureFlySecret")(function* (
     [FrpsTlsSecrets.key]: Buffer.from(tls.server.keyPem).toString("base64"),
     // The value is for a human reading the App's secrets; only the name is ever compared.
     [clusterMarkName(cluster)]: `${tunnel.namespace}/${tunnel.name}`,
+    ...(adopted ? { [tunnelMarkName(tunnel.uid)]: `${tunnel.namespace}/${tunnel.name}` } : {}),
   })
   return { secretsVersion: version, ...digests, cluster } satisfies PushedToken
 }, blockedByFly("AppReady"))

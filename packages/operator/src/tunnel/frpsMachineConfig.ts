@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto"
-import { type FlyTunnelSpec, machineGuests } from "@fly-tunnel-operator/api"
+import { type FlyTunnelSpec, machineGuests, type Port } from "@fly-tunnel-operator/api"
 import type { MachineConfig, MachineService } from "@fly-tunnel-operator/fly"
 import { frpsConfig, renderFrpsToml } from "@fly-tunnel-operator/frp"
 import { FrpsTlsSecrets } from "./flySecret.ts"
@@ -29,6 +29,20 @@ export interface FrpsMachinePlan extends FrpsSlot {
   readonly controlPort: number
 }
 
+/** Fly's port handlers for what the edge does before the tunnel (none: raw TCP, the port's config is unchanged). */
+const edgeHandlers = { none: [], tls: ["tls"], http: ["http"], "tls+http": ["tls", "http"] } as const
+
+const tcpPort = (port: Port) =>
+  port.edge !== "none"
+    ? {
+        port: port.port,
+        handlers: [...edgeHandlers[port.edge]],
+        ...(port.forceHttps === true ? { force_https: true } : {}),
+      }
+    : port.proxyProtocol === "none"
+      ? { port: port.port }
+      : { port: port.port, handlers: ["proxy_proto"], proxy_proto_options: { version: port.proxyProtocol } }
+
 /**
  * A TCP check on a tunnel port passes only once frpc has registered its proxy, so Fly routes to connected frps (and
  * the tunnel is Ready only then). frpc is deployed while the Machine is created and logs in within about a second of
@@ -56,11 +70,7 @@ const services = (spec: FlyTunnelSpec, plan: FrpsMachinePlan): ReadonlyArray<Mac
         : {
             protocol: "tcp",
             internal_port: port.port,
-            ports: [
-              port.proxyProtocol === "none"
-                ? { port: port.port }
-                : { port: port.port, handlers: ["proxy_proto"], proxy_proto_options: { version: port.proxyProtocol } },
-            ],
+            ports: [tcpPort(port)],
             autostart: true,
             autostop: "off",
             checks: [portCheck(port.port)],

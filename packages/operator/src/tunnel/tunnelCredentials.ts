@@ -37,7 +37,7 @@ export const ensureTunnelCredentials = Effect.fn("ensureTunnelCredentials")(func
   )
   const configs = Option.match(current, { onNone: () => ({}), onSome: (content) => content.configs })
   const written = yield* writeTunnelSecret(tunnel, secret, { token, tls, configs })
-  return { token, tls, secret: Option.some(written), certificates: certificateSummary(tls, ca) }
+  return { token, tls, secret: Option.some(written), tlsStatus: certificateSummary(tls, ca) }
 })
 
 export type TunnelCredentials = Effect.Success<ReturnType<typeof ensureTunnelCredentials>>

@@ -1,5 +1,5 @@
 import { decodeFlyTunnel, FINALIZER, Reasons } from "@fly-tunnel-operator/api"
-import { FlyClient } from "@fly-tunnel-operator/fly"
+import { type CertificateDetail, FlyClient } from "@fly-tunnel-operator/fly"
 import { Duration, Effect, Option, Result } from "effect"
 import { done, type ReconcileResult, requeueAfter, retry } from "../controller/reconcileResult.ts"
 import { EventRecorder } from "../kube/eventRecorder.ts"
@@ -7,13 +7,17 @@ import { KubeCache } from "../kube/kubeCache.ts"
 import { addFinalizer, KubeClient } from "../kube/kubeClient.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { FlyTunnel, parseKey } from "../kube/resourceType.ts"
+import { ensureAdoptedApp } from "./appAdoption.ts"
 import { AppCreator } from "./appCreator.ts"
 import { CapacityBackoff } from "./capacityBackoff.ts"
-import { ensureAddresses, publishedAddresses } from "./flyAddress.ts"
+import { certificateEvents } from "./certificateEvents.ts"
+import { ensureAddresses, publishedAddresses, type TunnelAddresses } from "./flyAddress.ts"
 import { ensureFlyApp } from "./flyApp.ts"
+import { certificateStatus, ensureCertificates, recordedHostnames } from "./flyCertificates.ts"
 import {
   configUnknown,
   ensureMachines,
+  isTunnelMachine,
   listTunnelMachines,
   machinePlans,
   slotKeyOf,
@@ -25,11 +29,13 @@ import { ensureFlySecret } from "./flySecret.ts"
 import { ensureClient } from "./frpcClient.ts"
 import { checkFrpsCertificates } from "./frpsCertificateCheck.ts"
 import { slotKey } from "./frpsSlot.ts"
+import { removeGoOperatorClient } from "./goOperatorClient.ts"
 import { invalidSpec, isTunnelBlocked, TunnelBlocked } from "./tunnelBlocked.ts"
 import { ensureTunnelCredentials } from "./tunnelCredentials.ts"
 import { haltTunnel } from "./tunnelHalt.ts"
 import { flyAppName, type TunnelIdentity } from "./tunnelNames.ts"
 import { checkTunnelPolicy, isRefused } from "./tunnelPolicyCheck.ts"
+import { TunnelSettings } from "./tunnelSettings.ts"
 import { checkedPorts, isReady, type Observations, portsNotPassing, tunnelStatus } from "./tunnelStatus.ts"
 import { writeTunnelStatus } from "./tunnelStatusWriter.ts"
 import { resolveTarget } from "./tunnelTarget.ts"
@@ -40,6 +46,8 @@ import { finalizeTunnel } from "./tunnelTeardown.ts"
  * starting and its checks passing (FlyProgress). This is only the safety net should such a wake-up be lost.
  */
 const SAFETY_NET_INTERVAL = "60 seconds"
+/** While a certificate waits for its DNS, how often Fly is asked to check it again (see TunnelSettings). */
+const CERTIFICATE_POLL: Duration.Input = "15 seconds"
 
 /** Runs a step, turning its TunnelBlocked into an observation instead of a failure of the whole reconcile. */
 const attempt = <A, E, R>(
@@ -83,11 +91,14 @@ const awaitOnFly = (progress: FlyProgress["Service"], key: string, observations:
 
 /**
  * The Tunnel controller's reconcile: reads the FlyTunnel from the cache, converges Fly and the cluster, then writes
- * what it saw as status. Regions are checked against Fly's list before anything is created. Independent steps run
- * side by side: the App first (created at once for a new tunnel, in line for Fly's per-org limit), then the Machine
- * branch (the token and mark secret, one Machine per slot) beside the address branch (the IPv4 and IPv6, then frpc,
- * which needs only the address). Reads whose answer is known are skipped: a just-created App has no Machines or IPs,
- * and a recorded App's are listed alongside its look. Every step looks before it creates, so a crash or a lost
+ * what it saw as status. The cluster's policy and the tunnel's credentials (token, certificates) come before any Fly
+ * call; regions are checked against Fly's list before anything is created. Independent steps run
+ * side by side: the App first (created at once for a new tunnel, in line for Fly's per-org limit; or, with spec.adopt,
+ * the App taken over once its ownership rule holds, see appAdoption.ts), then the Machine
+ * branch (the token, frps's certificate and the mark as secrets, one Machine per slot) beside the address branch (the
+ * IPv4 and IPv6, then the hostnames' certificates beside frpc, which needs only the address and dials the pinned
+ * target). Reads whose answer is known are skipped: a
+ * just-created App has no Machines, IPs or certificates, and a recorded App's are listed alongside its look. Every step looks before it creates, so a crash or a lost
  * answer at any point is repaired by the next pass without duplicates. What the tunnel then waits for wakes it (see
  * FlyProgress); no fixed requeue.
  */
@@ -157,30 +168,42 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
 
   const blocked: Array<TunnelBlocked> = []
   const fly = yield* FlyClient
-  const appName = flyAppName(identity)
+  // spec.adopt: an App this tunnel takes over instead of making its own (appAdoption.ts).
+  const adopt = spec.adopt
+  const adopted = adopt !== undefined
+  const appName = adopt?.app ?? flyAppName(identity)
   // A region Fly does not have is refused before anything of the tunnel is created.
   const regionsKnown = yield* attempt(blocked, checkRegions(spec.regions))
-  let observations: Observations = { generation, spec, blocked, certificates: credentials.certificates }
+  let observations: Observations = { generation, spec, blocked, tls: credentials.tlsStatus }
   // After Fly had no capacity, the Machines wait their turn; what already runs keeps running.
   const capacityWait = yield* capacity.remaining(identity.uid)
   if (Option.isSome(regionsKnown)) {
-    // A recorded App's Machines and IPs are read alongside its look: the reads drift detection needs, all at once.
+    // A recorded App's Machines, IPs and (with hostnames) certificates are read alongside its look: the reads drift
+    // detection needs, all at once.
     const recorded = tunnel.status?.app?.id !== undefined
-    const [app, listedMachines, listedIps] = yield* Effect.all(
+    const recordedHosts = recordedHostnames(tunnel.status)
+    const wantsCertificates = spec.hostnames.length > 0 || recordedHosts.length > 0
+    // An adopted App is never created, so it is always looked at (never the new tunnel's create without a look).
+    const [app, listedMachines, listedIps, listedCertificates] = yield* Effect.all(
       [
-        attempt(blocked, ensureFlyApp(identity, key, tunnel.status !== undefined)).pipe(
-          Effect.map((answer) => Result.succeed(answer)),
-          Effect.catchTag("AppCreationQueued", (queued) => Effect.succeed(Result.fail(queued))),
-        ),
-        recorded ? Effect.option(listTunnelMachines(fly, appName, identity)) : Effect.succeedNone,
+        adopt === undefined
+          ? attempt(blocked, ensureFlyApp(identity, key, tunnel.status !== undefined)).pipe(
+              Effect.map((answer) => Result.succeed(answer)),
+              Effect.catchTag("AppCreationQueued", (queued) => Effect.succeed(Result.fail(queued))),
+            )
+          : attempt(blocked, ensureAdoptedApp(identity, tunnel, adopt)).pipe(
+              Effect.map((found) => Result.succeed(Option.map(found, (flyApp) => ({ app: flyApp, created: false })))),
+            ),
+        recorded ? Effect.option(listTunnelMachines(fly, appName, identity, adopted)) : Effect.succeedNone,
         recorded ? Effect.option(fly.listIpAssignments(appName)) : Effect.succeedNone,
+        recorded && wantsCertificates ? Effect.option(fly.listCertificates(appName)) : Effect.succeedNone,
       ],
       { concurrency: "unbounded" },
     )
     if (Result.isFailure(app)) {
       // In line for its App: say so; AppCreator wakes the tunnel with the answer.
       const waiting = tunnelStatus(
-        { generation, spec, blocked, certificates: credentials.certificates, appCreationQueued: true },
+        { generation, spec, blocked, tls: credentials.tlsStatus, appCreationQueued: true },
         tunnel.status,
         yield* kubeTimeNow,
       )
@@ -194,50 +217,120 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
         created ? [] : Option.getOrUndefined(listed)
       // A UDP frpc ends at its first failed login (that is how its readiness is known), so it waits for its Machine.
       const startedSlots = new Set(
-        (known(listedMachines) ?? []).filter((machine) => machine.state === "started").map(slotKeyOf),
+        (known(listedMachines) ?? [])
+          .filter((machine) => machine.state === "started" && isTunnelMachine(identity, adopted)(machine))
+          .map(slotKeyOf),
       )
+      const pushToken = attempt(blocked, ensureFlySecret(identity, token, tls, flyApp, tunnel.status?.app, adopted))
+      // Nothing changes on an adopted App before it carries the marks that let teardown remove what was changed: its
+      // token and marks go first, and neither branch starts without them.
+      const pushedFirst = adopted ? Option.some(yield* pushToken) : Option.none()
+      const marked = Option.match(pushedFirst, { onNone: () => true, onSome: Option.isSome })
+      // The adopted App's address is the one it holds: published from the start, so none other is ever allocated.
+      const published = publishedAddresses(tunnel.status)
       const [machineBranch, addressBranch] = yield* Effect.all(
         [
           Effect.gen(function* () {
-            const pushed = yield* attempt(blocked, ensureFlySecret(identity, token, tls, flyApp, tunnel.status?.app))
+            const pushed = Option.isSome(pushedFirst) ? pushedFirst.value : yield* pushToken
             if (Option.isNone(pushed) || Option.isSome(capacityWait))
               return { pushed, machines: Option.none<ReadonlyArray<TunnelMachine>>() }
             const machines = yield* attempt(
               blocked,
-              ensureMachines(identity, spec, flyApp, pushed.value, tls.trustPem, known(listedMachines)),
+              ensureMachines(identity, spec, flyApp, pushed.value, tls.trustPem, known(listedMachines), adopted),
             )
             return { pushed, machines }
           }),
           Effect.gen(function* () {
+            if (!marked)
+              return {
+                address: Option.none<TunnelAddresses>(),
+                target: Option.none<string>(),
+                certificates: Option.none<ReadonlyArray<CertificateDetail>>(),
+                rolledOut: undefined,
+                serverAddress: undefined,
+              }
             const address = yield* attempt(
               blocked,
               ensureAddresses(
                 flyApp,
-                { ipv6: spec.ipv6, published: publishedAddresses(tunnel.status) },
+                {
+                  ipv4: spec.ipv4,
+                  ipv6: spec.ipv6,
+                  published:
+                    adopt === undefined || published.v4 !== undefined ? published : { ...published, v4: adopt.ipv4 },
+                },
                 known(listedIps),
               ),
             )
-            if (Option.isNone(address)) return { address, target: Option.none<string>(), rolledOut: undefined }
-            const target = yield* attempt(blocked, resolveTarget(namespace, spec, verdict.targetAddress))
-            if (Option.isNone(target)) return { address, target, rolledOut: undefined }
-            const rolledOut = yield* ensureClient(
-              identity,
-              spec,
-              credentials,
-              address.value.v4,
-              machinePlans(spec),
-              target.value,
-              (plan) => plan.role === "udp" && !startedSlots.has(slotKey(plan)),
-            )
-            return { address, target, rolledOut }
+            if (Option.isNone(address))
+              return {
+                address,
+                target: Option.none<string>(),
+                certificates: Option.none(),
+                rolledOut: undefined,
+                serverAddress: undefined,
+              }
+            // Certificates come right after the addresses (so Fly's DNS instructions name them) and never wait for
+            // the tunnel to carry bytes: DNS can only be pointed at an address once it is published. frpc goes out
+            // beside them.
+            const certificates = wantsCertificates
+              ? attempt(
+                  blocked,
+                  ensureCertificates(
+                    flyApp,
+                    { hostnames: spec.hostnames, recorded: recordedHosts },
+                    known(listedCertificates),
+                  ),
+                )
+              : Effect.succeedNone
+            // frpc dials the dedicated IPv4; a shared one carries no raw TCP, so there it dials the IPv6 (which a
+            // shared IPv4 requires of the spec).
+            const serverAddress = spec.ipv4 === "shared" ? address.value.v6 : address.value.v4
+            const client = Effect.gen(function* () {
+              if (serverAddress === undefined) return { target: Option.none<string>(), rolledOut: undefined }
+              // An address target is dialled at the address the policy checked (pinned), never re-resolved by frpc.
+              const target = yield* attempt(blocked, resolveTarget(namespace, spec, verdict.targetAddress))
+              if (Option.isNone(target)) return { target, rolledOut: undefined }
+              const rolledOut = yield* ensureClient(
+                identity,
+                spec,
+                credentials,
+                serverAddress,
+                machinePlans(spec),
+                target.value,
+                (plan) => plan.role === "udp" && !startedSlots.has(slotKey(plan)),
+              )
+              return { target, rolledOut }
+            })
+            const [issued, { target, rolledOut }] = yield* Effect.all([certificates, client], { concurrency: 2 })
+            return { address, target, certificates: issued, rolledOut, serverAddress }
           }),
         ],
         { concurrency: 2 },
       )
       const address = addressBranch.address
+      const pushed = machineBranch.pushed
+      if (adopt !== undefined && Option.isSome(pushed) && tunnel.status?.app?.id !== flyApp.id)
+        yield* events.record(tunnel, {
+          type: "Normal",
+          reason: Reasons.AppAdopted,
+          message: `took over Fly App ${flyApp.name}, keeping its IPv4 ${adopt.ipv4}; its Machines are replaced`,
+        })
+      // The Go operator's frpc dials the adopted address, where it is refused now: it goes once the App is ours.
+      // Looked for until the tunnel is Ready (a read per pass), then never again.
+      if (adopt !== undefined && Option.isSome(pushed) && !isReady(tunnel.status)) {
+        const removed = yield* attempt(blocked, removeGoOperatorClient(adopt.ipv4))
+        if (Option.isSome(removed) && removed.value.length > 0)
+          yield* events.record(tunnel, {
+            type: "Normal",
+            reason: Reasons.AppAdopted,
+            message: `removed the Go operator's frpc of ${adopt.app}: ${removed.value.join(", ")}`,
+          })
+      }
       // frpc runs but Fly does not see it: if the certificate frpc is shown is why, say so (on ClientReady).
-      if (addressBranch.rolledOut === true && Option.isSome(address) && Option.isSome(machineBranch.machines))
-        yield* attempt(blocked, checkFrpsCertificates(identity, address.value.v4, machineBranch.machines.value, tls))
+      const serverAddress = addressBranch.serverAddress
+      if (addressBranch.rolledOut === true && serverAddress !== undefined && Option.isSome(machineBranch.machines))
+        yield* attempt(blocked, checkFrpsCertificates(identity, serverAddress, machineBranch.machines.value, tls))
       observations = {
         ...observations,
         ...(Option.isSome(machineBranch.pushed) ? { token: machineBranch.pushed.value } : {}),
@@ -246,6 +339,9 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
         ...(Option.isSome(address) && address.value.v6 !== undefined ? { ipv6: address.value.v6 } : {}),
         ...(Option.isSome(addressBranch.target) ? { targetAddress: addressBranch.target.value } : {}),
         ...(addressBranch.rolledOut === undefined ? {} : { clientRolledOut: addressBranch.rolledOut }),
+        ...(Option.isSome(addressBranch.certificates)
+          ? { certificates: addressBranch.certificates.value.map(certificateStatus) }
+          : {}),
       }
     }
   }
@@ -263,7 +359,9 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
     const kept =
       observations.address === undefined
         ? ""
-        : `; the dedicated IPv4 ${observations.address} is kept for it ($2/month) while it waits`
+        : spec.ipv4 === "shared"
+          ? `; the shared IPv4 ${observations.address} is kept for it while it waits`
+          : `; the dedicated IPv4 ${observations.address} is kept for it ($2/month) while it waits`
     const issue = new TunnelBlocked({
       condition: "MachinesReady",
       reason: Reasons.FlyCapacity,
@@ -284,6 +382,8 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   }
   for (const issue of blocked)
     yield* events.record(tunnel, { type: "Warning", reason: issue.reason, message: issue.message })
+  for (const event of certificateEvents(tunnel.status, observations.certificates ?? []))
+    yield* events.record(tunnel, event)
   if (isReady(status) || blocked.some((issue) => !issue.retry)) yield* progress.forget(key)
   else yield* awaitOnFly(progress, key, observations)
   if (waiting !== undefined) return requeueAfter(waiting.wait)
@@ -292,6 +392,11 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   )
   if (Number.isFinite(soonest)) return requeueAfter(Duration.millis(soonest))
   if (blocked.some((issue) => issue.retry)) return retry
-  if (blocked.length > 0 || isReady(status)) return done
+  if (blocked.length > 0) return done
+  // A certificate waiting for DNS (or for Let's Encrypt's rate limit) is looked at again until it is issued: nothing
+  // at Fly wakes the tunnel for it.
+  const certificatePending = (status.certificates ?? []).some((certificate) => certificate.status !== "active")
+  if (certificatePending) return requeueAfter((yield* TunnelSettings).certificatePoll ?? CERTIFICATE_POLL)
+  if (isReady(status)) return done
   return requeueAfter(SAFETY_NET_INTERVAL) satisfies ReconcileResult
 })

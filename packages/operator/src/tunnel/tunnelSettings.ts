@@ -1,4 +1,4 @@
-import { Context } from "effect"
+import { Context, type Duration } from "effect"
 
 /** Install-wide settings the Tunnel controller provisions with. */
 export class TunnelSettings extends Context.Service<
@@ -9,5 +9,12 @@ export class TunnelSettings extends Context.Service<
     readonly frpcImage: string
     /** Where frpc Secrets and Deployments live. */
     readonly operatorNamespace: string
+    /** Where the Go operator left its frpc Deployments and ConfigMaps, removed once their App is adopted. */
+    readonly goOperatorNamespace: string
+    /**
+     * While a certificate waits for its DNS, how often Fly is asked to check it again (default 15 s: people edit DNS
+     * in minutes, and an issued certificate is never checked).
+     */
+    readonly certificatePoll?: Duration.Input
   }
 >()("@fly-tunnel-operator/operator/tunnel/TunnelSettings") {}

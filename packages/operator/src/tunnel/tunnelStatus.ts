@@ -1,6 +1,7 @@
 // The FlyTunnel's status as a pure function of what one reconcile saw: conditions with reasons,
 // the phase, the App, Machines and addresses, and display fields for `kubectl get`.
 import {
+  type CertificateStatus,
   type Condition,
   type ConditionType,
   type FlyTunnelSpec,
@@ -9,6 +10,7 @@ import {
   Reasons,
 } from "@fly-tunnel-operator/api"
 import type { App, Machine } from "@fly-tunnel-operator/fly"
+import { flyHostname } from "./flyCertificates.ts"
 import { configUnknown, type TunnelMachine } from "./flyMachines.ts"
 import type { PushedToken } from "./flySecret.ts"
 import { type FrpsSlot, slotKey } from "./frpsSlot.ts"
@@ -24,16 +26,18 @@ export interface Observations {
   /** The token the App holds, when it was checked this time. */
   readonly token?: PushedToken
   readonly machines?: ReadonlyArray<TunnelMachine>
-  /** The dedicated IPv4, what frpc dials. */
+  /** The IPv4 (dedicated or shared); frpc dials it when dedicated, the IPv6 otherwise. */
   readonly address?: string
   /** The public IPv6, when the spec wants one and it exists. */
   readonly ipv6?: string
-  /** The certificates both ends hold. */
-  readonly certificates?: FlyTunnelStatus["certificates"]
+  /** The certificates with which frpc and frps authenticate each other. */
+  readonly tls?: FlyTunnelStatus["tls"]
   /** Where frpc delivers the traffic: a Service's ClusterIP, or the checked address of an address target. */
   readonly targetAddress?: string
   /** frpc rolled out (every replica available). */
   readonly clientRolledOut?: boolean
+  /** The certificate of each spec hostname, when they were looked at this time. */
+  readonly certificates?: ReadonlyArray<CertificateStatus>
   /** The App's create waits in line (Fly's per-org rate limit on App creation). */
   readonly appCreationQueued?: boolean
   readonly blocked: ReadonlyArray<TunnelBlocked>
@@ -99,16 +103,77 @@ const addressVerdict = ({ address, ipv6, spec }: Observations): Verdict => {
     return {
       ok: false,
       reason: Reasons.Provisioning,
-      message: `allocating ${[address === undefined ? "a dedicated IPv4" : "", wantsV6 && ipv6 === undefined ? "an IPv6" : ""].filter(Boolean).join(" and ")}`,
+      message: `allocating ${[address === undefined ? (spec?.ipv4 === "shared" ? "a shared IPv4" : "a dedicated IPv4") : "", wantsV6 && ipv6 === undefined ? "an IPv6" : ""].filter(Boolean).join(" and ")}`,
     }
   const udp = (spec?.ports ?? []).some((port) => port.protocol === "UDP")
+  const v4 = spec?.ipv4 === "shared" ? `shared IPv4 ${address} (routed by hostname)` : `dedicated IPv4 ${address}`
   return {
     ok: true,
     reason: Reasons.AddressAllocated,
     message:
       ipv6 === undefined
-        ? `dedicated IPv4 ${address}`
-        : `dedicated IPv4 ${address} and IPv6 ${ipv6}${udp ? " (UDP ports on the IPv4 only: Fly carries no UDP over IPv6)" : ""}`,
+        ? v4
+        : `${v4} and IPv6 ${ipv6}${udp ? " (UDP ports on the IPv4 only: Fly carries no UDP over IPv6)" : ""}${spec?.ipv4 === "shared" ? "; frpc reaches frps over the IPv6" : ""}`,
+  }
+}
+
+/** What a pending certificate waits for, in words: the DNS records Fly asks for. */
+const dnsSteps = (certificate: CertificateStatus): string => {
+  const needs = certificate.dnsRequirements
+  if (needs === undefined) return `${certificate.hostname} is ${certificate.status}`
+  const records = [...(needs.a ?? []).map((ip) => `A ${ip}`), ...(needs.aaaa ?? []).map((ip) => `AAAA ${ip}`)].join(
+    ", ",
+  )
+  const pointing = [records, needs.cname === undefined ? "" : `CNAME ${needs.cname}`]
+    .filter((text) => text !== "")
+    .join(", or ")
+  const challenge =
+    needs.acmeChallenge === undefined ? "" : `; or CNAME ${needs.acmeChallenge.name} → ${needs.acmeChallenge.target}`
+  return `${certificate.hostname} waits for DNS: ${pointing}${challenge}`
+}
+
+/** CertificatesReady: every hostname's certificate issued; otherwise the first thing that needs a person. */
+const certificatesVerdict = (observations: Observations, previous: FlyTunnelStatus | undefined): Verdict => {
+  const blocked = blockedFor(observations, "CertificatesReady")
+  if (blocked !== undefined) return blocked
+  const certificates = observations.certificates ?? previous?.certificates
+  if (certificates === undefined)
+    return { ok: false, reason: Reasons.Provisioning, message: "requesting the hostnames' certificates from Fly" }
+  const failed = certificates.filter((certificate) => (certificate.validationErrors ?? []).length > 0)
+  if (failed.length > 0)
+    return {
+      ok: false,
+      reason: Reasons.CertificateFailed,
+      message: failed
+        .map((certificate) =>
+          (certificate.validationErrors ?? [])
+            .map(
+              (error) =>
+                `${certificate.hostname}: ${error.code}: ${error.message}${error.remediation === undefined ? "" : ` (${error.remediation})`}`,
+            )
+            .join("; "),
+        )
+        .join("; "),
+    }
+  const limited = certificates.filter((certificate) => certificate.rateLimitedUntil !== undefined)
+  if (limited.length > 0)
+    return {
+      ok: false,
+      reason: Reasons.CertificateRateLimited,
+      message: limited
+        .map(
+          (certificate) =>
+            `${certificate.hostname}: Let's Encrypt's rate limit holds issuance until ${certificate.rateLimitedUntil}`,
+        )
+        .join("; "),
+    }
+  const pending = certificates.filter((certificate) => certificate.status !== "active")
+  if (pending.length > 0)
+    return { ok: false, reason: Reasons.CertificatePending, message: pending.map(dnsSteps).join("; ") }
+  return {
+    ok: true,
+    reason: Reasons.CertificateActive,
+    message: `certificates issued for ${certificates.map((certificate) => certificate.hostname).join(", ")}`,
   }
 }
 
@@ -165,7 +230,13 @@ const verdicts = (observations: Observations): Record<(typeof PART_CONDITIONS)[n
                 ? "in line to create the Fly App: Fly allows one App creation a second per org"
                 : "creating the Fly App",
           }
-        : { ok: true, reason: Reasons.AppCreated, message: `Fly App ${observations.app.name} is ready` }),
+        : observations.spec?.adopt === undefined
+          ? { ok: true, reason: Reasons.AppCreated, message: `Fly App ${observations.app.name} is ready` }
+          : {
+              ok: true,
+              reason: Reasons.AppAdopted,
+              message: `Fly App ${observations.app.name} is taken over (spec.adopt) and keeps its IPv4 ${observations.spec.adopt.ipv4}`,
+            }),
     MachinesReady:
       blockedFor(observations, "MachinesReady") ??
       unhealthyHosts(machines) ??
@@ -249,7 +320,7 @@ export const tunnelStatus = (
   const target = spec === undefined ? previous?.target : targetSummary(spec)
   const regions = spec === undefined ? previous?.regions : spec.regions.join(",")
   const targetAddress = observations.targetAddress ?? previous?.targetAddress
-  const certificates = observations.certificates ?? previous?.certificates
+  const tls = observations.tls ?? previous?.tls
   const machines =
     observations.machines === undefined
       ? previous?.machines
@@ -270,18 +341,36 @@ export const tunnelStatus = (
           { ip: observations.address, type: "v4" as const },
           ...(observations.ipv6 === undefined ? [] : [{ ip: observations.ipv6, type: "v6" as const }]),
         ]
+  const hostname = observations.app === undefined ? previous?.hostname : flyHostname(observations.app)
+  // Kept when not looked at this time: they are also the record of which hostnames the tunnel added.
+  const certificates = observations.certificates ?? previous?.certificates
+  const wantsCertificates = (spec?.hostnames.length ?? previous?.certificates?.length ?? 0) > 0
   return {
     observedGeneration: observations.generation,
     phase,
     conditions: [
       condition("Ready", ready, observations.generation, before, now),
       ...PART_CONDITIONS.map((type) => condition(type, parts[type], observations.generation, before, now)),
+      // Its own condition, not part of Ready: DNS must point at the published address before Fly can issue.
+      ...(wantsCertificates
+        ? [
+            condition(
+              "CertificatesReady",
+              certificatesVerdict(observations, previous),
+              observations.generation,
+              before,
+              now,
+            ),
+          ]
+        : []),
     ],
+    ...(hostname === undefined ? {} : { hostname }),
+    ...(certificates === undefined || certificates.length === 0 ? {} : { certificates: [...certificates] }),
     ...(target === undefined ? {} : { target }),
     ...(regions === undefined ? {} : { regions }),
     ...(targetAddress === undefined ? {} : { targetAddress }),
     ...(app === undefined ? {} : { app }),
-    ...(certificates === undefined ? {} : { certificates }),
+    ...(tls === undefined ? {} : { tls }),
     ...(machines === undefined ? {} : { machines }),
     ...(addresses === undefined ? {} : { addresses }),
   }
@@ -298,7 +387,11 @@ export const teardownStatus = (
   const ready = condition(
     "Ready",
     failure === undefined
-      ? { ok: false, reason: Reasons.Deleting, message: "tearing down frpc, the IPs, the Machines and the App" }
+      ? {
+          ok: false,
+          reason: Reasons.Deleting,
+          message: "tearing down frpc, the certificates, the IPs, the Machines and the App",
+        }
       : { ok: false, reason: Reasons.DeleteFailed, message: failure.message },
     generation,
     before,

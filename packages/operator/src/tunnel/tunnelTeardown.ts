@@ -1,4 +1,4 @@
-import { Annotations, FINALIZER, Labels, Reasons } from "@fly-tunnel-operator/api"
+import { type Adopt, Annotations, FINALIZER, Labels, Reasons } from "@fly-tunnel-operator/api"
 import { FlyClient, type FlyError } from "@fly-tunnel-operator/fly"
 import { Effect } from "effect"
 import { done, type ReconcileResult, retry } from "../controller/reconcileResult.ts"
@@ -8,6 +8,8 @@ import { KubeClient, removeFinalizer } from "../kube/kubeClient.ts"
 import type { KubeError } from "../kube/kubeErrors.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { Deployment, FlyTunnel, type FlyTunnelObject, Secret } from "../kube/resourceType.ts"
+import { adoptOf } from "./appAdoption.ts"
+import { markedForTunnel } from "./clusterMark.ts"
 import { RolloutGate } from "./machineRollout.ts"
 import { TunnelBlocked } from "./tunnelBlocked.ts"
 import { flyAppName, flyNetworkName, frpcObjectName, MachineMetadata, type TunnelIdentity } from "./tunnelNames.ts"
@@ -39,13 +41,32 @@ export const removeFrpc = Effect.fn("removeFrpc")(function* (tunnelUid: string) 
 })
 
 /**
- * Deletes a tunnel's App in reverse: the IPs, the Machines, then the App. A 404 means already gone. An App of that
- * name on another network is not the tunnel's and is never touched.
+ * Deletes a tunnel's App in reverse: its certificates, the IPs, the Machines, then the App. A 404 means already gone.
+ * An App of that name on another network is not the tunnel's and is never touched; nor is an App named in spec.adopt
+ * that does not carry the tunnel's mark (it was never taken over: it stays whoever's it was). Once the App is the
+ * tunnel's, every certificate on it goes (deleting the App would take them anyway; removing them first is what is
+ * counted).
  */
-export const removeFlyApp = Effect.fn("removeFlyApp")(function* (appName: string, tunnelUid: string) {
+export const removeFlyApp = Effect.fn("removeFlyApp")(function* (appName: string, tunnelUid: string, adopted = false) {
   const fly = yield* FlyClient
   const app = yield* fly.getApp(appName).pipe(Effect.catchTag("FlyNotFound", () => Effect.succeed(undefined)))
-  if (app === undefined || app.network !== flyNetworkName({ uid: tunnelUid })) return
+  if (app === undefined) return
+  const ours = adopted
+    ? markedForTunnel(
+        yield* fly.listSecrets(appName).pipe(Effect.catchTag("FlyNotFound", () => Effect.succeed([]))),
+        tunnelUid,
+      )
+    : app.network === flyNetworkName({ uid: tunnelUid })
+  if (!ours) return
+  const certificates = yield* fly
+    .listCertificates(appName)
+    .pipe(Effect.catchTag("FlyNotFound", () => Effect.succeed([])))
+  yield* Effect.forEach(
+    certificates,
+    (certificate) =>
+      fly.deleteCertificate(appName, certificate.hostname).pipe(Effect.catchTag("FlyNotFound", () => Effect.void)),
+    { discard: true },
+  )
   const ips = yield* fly.listIpAssignments(appName).pipe(Effect.catchTag("FlyNotFound", () => Effect.succeed([])))
   yield* Effect.forEach(
     ips,
@@ -68,9 +89,9 @@ export const removeFlyApp = Effect.fn("removeFlyApp")(function* (appName: string
  * keeps the finalizer): nothing is leaked silently.
  */
 export const teardownTunnel = Effect.fn("teardownTunnel")(
-  function* (tunnel: TunnelIdentity) {
+  function* (tunnel: TunnelIdentity, adopt: Adopt | undefined) {
     yield* removeFrpc(tunnel.uid)
-    yield* removeFlyApp(flyAppName(tunnel), tunnel.uid)
+    yield* removeFlyApp(adopt?.app ?? flyAppName(tunnel), tunnel.uid, adopt !== undefined)
   },
   Effect.mapError(
     (error: FlyError | KubeError) =>
@@ -102,7 +123,7 @@ export const finalizeTunnel = Effect.fn("finalizeTunnel")(function* (
     tunnel,
     teardownStatus(tunnel.status, generation, undefined, yield* kubeTimeNow),
   )
-  const outcome = yield* Effect.result(teardownTunnel(identity))
+  const outcome = yield* Effect.result(teardownTunnel(identity, adoptOf(tunnel)))
   if (outcome._tag === "Failure") {
     const force = tunnel.metadata?.annotations?.[Annotations.forceDelete] === "true"
     yield* events.record(tunnel, {

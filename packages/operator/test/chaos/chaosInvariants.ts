@@ -3,7 +3,7 @@
 import type { EmulatorState } from "@fly-tunnel-operator/fly-emulator"
 import type { V1Deployment, V1Secret, V1Service } from "@kubernetes/client-node"
 import type { FlyTunnelObject } from "../../src/kube/resourceType.ts"
-import { type ChaosStep, finalServices, machineAdditions, machineNames } from "./chaosPlan.ts"
+import { type ChaosStep, finalServices, hostnamesByService, machineAdditions, machineNames } from "./chaosPlan.ts"
 
 /** What the cluster holds, as plain objects. */
 export interface ClusterView {
@@ -18,8 +18,8 @@ export interface ClusterView {
 const ofService = (service: string) => (app: string | undefined) => app?.startsWith(`fto-${service}-`) === true
 
 /**
- * Creates applied more often than the run asked for: per Service, more than one App or one IPv4, or more Machines
- * than Machines it ever gained (a region, or a protocol in a region). Counted over the whole run, so a duplicate later cleaned up still counts.
+ * Creates applied more often than the run asked for: per Service, more than one App or one IPv4, more Machines
+ * than Machines it ever gained (a region, or a protocol in a region), or more than one certificate per hostname. Counted over the whole run, so a duplicate later cleaned up still counts.
  */
 export const duplicateCreates = (steps: ReadonlyArray<ChaosStep>, state: EmulatorState): ReadonlyArray<string> => {
   const applied = (action: string, service: string, ipType?: string) =>
@@ -31,6 +31,7 @@ export const duplicateCreates = (steps: ReadonlyArray<ChaosStep>, state: Emulato
         (ipType === undefined || call.ipType === ipType),
     ).length
   const problems: Array<string> = []
+  const hostnames = hostnamesByService(steps)
   for (const [service, gained] of machineAdditions(steps)) {
     const apps = applied("createApp", service)
     const ipv4s = applied("createIpAssignment", service, "v4")
@@ -40,6 +41,9 @@ export const duplicateCreates = (steps: ReadonlyArray<ChaosStep>, state: Emulato
     if (ipv4s > 1) problems.push(`${service}: ${ipv4s} IPv4s allocated`)
     if (ipv6s > 1) problems.push(`${service}: ${ipv6s} IPv6s allocated`)
     if (machines > gained) problems.push(`${service}: ${machines} Machines created for ${gained} gained`)
+    const certificates = applied("createAcmeCertificate", service)
+    const wanted = hostnames.get(service)?.length ?? 0
+    if (certificates > wanted) problems.push(`${service}: ${certificates} certificates created for ${wanted} hostnames`)
   }
   return problems
 }
@@ -80,6 +84,17 @@ export const unconverged = (
     const ports = (service?.spec?.ports ?? []).map((port) => `${port.port}/${port.protocol}`).sort()
     if (JSON.stringify(ports) !== JSON.stringify(wanted.ports.map((entry) => `${entry.port}/${entry.protocol}`).sort()))
       problems.push(`${name}: the Service has ports [${ports}] (the run did not apply its change)`)
+    const certificates = state.certificates
+      .filter((certificate) => certificate.app === app)
+      .map((certificate) => certificate.hostname)
+      .sort()
+    const shown = (tunnel?.status?.certificates ?? []).map((certificate) => certificate.hostname).sort()
+    const hostnames = [...wanted.hostnames].sort()
+    if (
+      JSON.stringify(certificates) !== JSON.stringify(hostnames) ||
+      JSON.stringify(shown) !== JSON.stringify(hostnames)
+    )
+      problems.push(`${name}: certificates [${certificates}] on Fly and [${shown}] in status, wanted [${hostnames}]`)
   }
   return problems
 }
@@ -89,6 +104,7 @@ export const leaks = (state: EmulatorState, cluster: ClusterView): ReadonlyArray
   ...state.apps.map((app) => `App ${app.name}`),
   ...state.machines.filter((machine) => machine.state !== "destroyed").map((machine) => `Machine ${machine.id}`),
   ...state.ips.map((ip) => `IP ${ip.ip}`),
+  ...state.certificates.map((certificate) => `certificate ${certificate.hostname}`),
   ...cluster.tunnels.map((tunnel) => `FlyTunnel ${tunnel.metadata?.namespace}/${tunnel.metadata?.name}`),
   ...cluster.frpcDeployments.map((deployment) => `Deployment ${deployment.metadata?.name}`),
   ...cluster.frpcSecrets.map((secret) => `Secret ${secret.metadata?.name}`),

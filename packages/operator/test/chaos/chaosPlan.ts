@@ -15,12 +15,33 @@ export const servicePort = (entry: ChaosPort) => ({
   protocol: entry.protocol,
 })
 
+/**
+ * The annotations a chaos Service is created with: its regions and, with hostnames, the hostnames and Fly's `tls` edge
+ * on every TCP port name a run may give it (an annotation for a port the Service does not have is ignored).
+ */
+export const chaosAnnotations = (
+  regions: ReadonlyArray<string>,
+  hostnames: ReadonlyArray<string>,
+): Record<string, string> => ({
+  "fly-tunnel-operator.dev/fly-regions": regions.join(","),
+  ...(hostnames.length === 0
+    ? {}
+    : {
+        "fly-tunnel-operator.dev/hostnames": hostnames.join(","),
+        ...Object.fromEntries(
+          TCP_PORTS.map((port) => [`fly-tunnel-operator.dev/${servicePort(port).name}-edge`, "tls"] as const),
+        ),
+      }),
+})
+
 export type ChaosStep =
   | {
       readonly kind: "create"
       readonly service: string
       readonly ports: ReadonlyArray<ChaosPort>
       readonly regions: ReadonlyArray<string>
+      /** Fixed for the Service's life; with any, its TCP ports have Fly's `tls` edge (see chaosAnnotations). */
+      readonly hostnames: ReadonlyArray<string>
     }
   | { readonly kind: "ports"; readonly service: string; readonly ports: ReadonlyArray<ChaosPort> }
   | { readonly kind: "regions"; readonly service: string; readonly regions: ReadonlyArray<string> }
@@ -60,6 +81,11 @@ const FAULT_ACTIONS = [
   "deleteApp",
   "listApps",
   "listSecrets",
+  "listCertificates",
+  "createAcmeCertificate",
+  "getCertificate",
+  "checkCertificate",
+  "deleteCertificate",
 ] as const
 
 const pick = <A>(items: ReadonlyArray<A>) =>
@@ -75,19 +101,28 @@ const subset = <A>(items: ReadonlyArray<A>, max: number) =>
   })
 
 // TCP and UDP, and one number with both (each protocol has its own Machine per region).
-const portsOf = subset<ChaosPort>(
-  [
-    { port: 7001, protocol: "TCP" },
-    { port: 7002, protocol: "TCP" },
-    { port: 7003, protocol: "UDP" },
-    { port: 8443, protocol: "TCP" },
-    { port: 8443, protocol: "UDP" },
-  ],
-  3,
-)
+const PORTS: ReadonlyArray<ChaosPort> = [
+  { port: 7001, protocol: "TCP" },
+  { port: 7002, protocol: "TCP" },
+  { port: 7003, protocol: "UDP" },
+  { port: 8443, protocol: "TCP" },
+  { port: 8443, protocol: "UDP" },
+]
+const TCP_PORTS = PORTS.filter((entry) => entry.protocol === "TCP")
+const portsOf = subset<ChaosPort>(PORTS, 3)
+
+/** Hostnames need a port with Fly's edge, so a Service with hostnames always keeps a TCP port. */
+const withTcp = (ports: ReadonlyArray<ChaosPort>): ReadonlyArray<ChaosPort> =>
+  ports.some((entry) => entry.protocol === "TCP") ? ports : [TCP_PORTS[0] as ChaosPort, ...ports]
+
+/** None half the time, else one or two hostnames of the Service's own. */
+const hostnamesOf = (service: string) =>
+  Effect.map(Random.nextIntBetween(-1, 2), (count) =>
+    Array.from({ length: Math.max(count, 0) }, (_, index) => `${service}-${index + 1}.example.com`),
+  )
 
 /** The calls a duplicate or a leak would come from: faults hit them half the time. */
-const CREATES = ["createApp", "createMachine", "createIpAssignment", "setSecrets"] as const
+const CREATES = ["createApp", "createMachine", "createIpAssignment", "setSecrets", "createAcmeCertificate"] as const
 
 const faultOf = (hangs: boolean) =>
   Effect.gen(function* () {
@@ -109,6 +144,9 @@ const faultOf = (hangs: boolean) =>
 export const planRun = (seed: number, options: ChaosPlanOptions): Effect.Effect<ReadonlyArray<ChaosStep>> =>
   Effect.gen(function* () {
     const live: Array<string> = []
+    const hostnames = new Map<string, ReadonlyArray<string>>()
+    const portsFor = (service: string) =>
+      Effect.map(portsOf, (ports) => ((hostnames.get(service) ?? []).length > 0 ? withTcp(ports) : ports))
     const steps: Array<ChaosStep> = []
     let made = 0
     while (steps.length < options.steps) {
@@ -117,9 +155,17 @@ export const planRun = (seed: number, options: ChaosPlanOptions): Effect.Effect<
         made += 1
         const service = `chaos-${made}`
         live.push(service)
-        steps.push({ kind: "create", service, ports: yield* portsOf, regions: yield* subset(options.regions, 2) })
+        hostnames.set(service, yield* hostnamesOf(service))
+        steps.push({
+          kind: "create",
+          service,
+          ports: yield* portsFor(service),
+          regions: yield* subset(options.regions, 2),
+          hostnames: hostnames.get(service) ?? [],
+        })
       } else if (roll <= 35 && live.length > 0) {
-        steps.push({ kind: "ports", service: yield* pick(live), ports: yield* portsOf })
+        const service = yield* pick(live)
+        steps.push({ kind: "ports", service, ports: yield* portsFor(service) })
       } else if (roll <= 45 && live.length > 0) {
         steps.push({ kind: "regions", service: yield* pick(live), regions: yield* subset(options.regions, 2) })
       } else if (roll <= 55 && live.length > 0) {
@@ -141,9 +187,13 @@ export const planRun = (seed: number, options: ChaosPlanOptions): Effect.Effect<
 
 /** The Services alive after the plan, with what they finally ask for. */
 export const finalServices = (steps: ReadonlyArray<ChaosStep>) => {
-  const services = new Map<string, { ports: ReadonlyArray<ChaosPort>; regions: ReadonlyArray<string> }>()
+  const services = new Map<
+    string,
+    { ports: ReadonlyArray<ChaosPort>; regions: ReadonlyArray<string>; hostnames: ReadonlyArray<string> }
+  >()
   for (const step of steps) {
-    if (step.kind === "create") services.set(step.service, { ports: step.ports, regions: step.regions })
+    if (step.kind === "create")
+      services.set(step.service, { ports: step.ports, regions: step.regions, hostnames: step.hostnames })
     else if (step.kind === "ports" || step.kind === "regions") {
       const current = services.get(step.service)
       if (current === undefined) continue
@@ -184,3 +234,7 @@ export const machineAdditions = (steps: ReadonlyArray<ChaosStep>) => {
   }
   return additions
 }
+
+/** The hostnames of every Service the run created (each keeps its own for life). */
+export const hostnamesByService = (steps: ReadonlyArray<ChaosStep>): ReadonlyMap<string, ReadonlyArray<string>> =>
+  new Map(steps.flatMap((step) => (step.kind === "create" ? [[step.service, step.hostnames] as const] : [])))

@@ -13,13 +13,18 @@ import {
   startFastOperator,
 } from "../support/fastHarness.ts"
 import { type ClusterView, duplicateCreates, leaks, unconverged } from "./chaosInvariants.ts"
-import { type ChaosPort, type ChaosStep, servicePort } from "./chaosPlan.ts"
+import { type ChaosPort, type ChaosStep, chaosAnnotations, servicePort } from "./chaosPlan.ts"
 import type { ChaosRunResult } from "./chaosReport.ts"
 
 const NAMESPACE = "default"
 
-const serviceOf = (name: string, ports: ReadonlyArray<ChaosPort>, regions: ReadonlyArray<string>): V1Service => ({
-  metadata: { name, namespace: NAMESPACE, annotations: { "fly-tunnel-operator.dev/fly-regions": regions.join(",") } },
+const serviceOf = (
+  name: string,
+  ports: ReadonlyArray<ChaosPort>,
+  regions: ReadonlyArray<string>,
+  hostnames: ReadonlyArray<string>,
+): V1Service => ({
+  metadata: { name, namespace: NAMESPACE, annotations: chaosAnnotations(regions, hostnames) },
   spec: {
     type: "LoadBalancer",
     loadBalancerClass: LOAD_BALANCER_CLASS,
@@ -87,7 +92,7 @@ export const runInProcess = async (seed: number, steps: ReadonlyArray<ChaosStep>
     for (const step of steps) {
       switch (step.kind) {
         case "create":
-          await write(kube.client.create(Service, serviceOf(step.service, step.ports, step.regions)))
+          await write(kube.client.create(Service, serviceOf(step.service, step.ports, step.regions, step.hostnames)))
           break
         case "ports":
           await write(

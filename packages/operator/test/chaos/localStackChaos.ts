@@ -13,7 +13,7 @@ import {
 import type { V1Deployment, V1Secret, V1Service } from "@kubernetes/client-node"
 import type { FlyTunnelObject } from "../../src/kube/resourceType.ts"
 import { type ClusterView, duplicateCreates, leaks, unconverged } from "./chaosInvariants.ts"
-import { type ChaosPort, type ChaosStep, servicePort } from "./chaosPlan.ts"
+import { type ChaosPort, type ChaosStep, chaosAnnotations, servicePort } from "./chaosPlan.ts"
 import type { ChaosRunResult } from "./chaosReport.ts"
 
 const OPERATOR_NAMESPACE = "fto-chaos"
@@ -58,11 +58,16 @@ export const openLocalStackChaos = async (options: {
     const namespace = `chaos-${seed}`
     await stack.emulator.reset()
     await kubectl(["create", "namespace", namespace])
-    const service = (name: string, ports: ReadonlyArray<ChaosPort>, regions: ReadonlyArray<string>) =>
+    const service = (
+      name: string,
+      ports: ReadonlyArray<ChaosPort>,
+      regions: ReadonlyArray<string>,
+      hostnames: ReadonlyArray<string>,
+    ) =>
       JSON.stringify({
         apiVersion: "v1",
         kind: "Service",
-        metadata: { name, namespace, annotations: { "fly-tunnel-operator.dev/fly-regions": regions.join(",") } },
+        metadata: { name, namespace, annotations: chaosAnnotations(regions, hostnames) },
         spec: {
           type: "LoadBalancer",
           loadBalancerClass: LOAD_BALANCER_CLASS,
@@ -109,7 +114,7 @@ export const openLocalStackChaos = async (options: {
       for (const step of steps) {
         switch (step.kind) {
           case "create":
-            await kubectl(["apply", "-f", "-"], service(step.service, step.ports, step.regions))
+            await kubectl(["apply", "-f", "-"], service(step.service, step.ports, step.regions, step.hostnames))
             break
           case "ports":
             await kubectl([

@@ -76,6 +76,10 @@ export interface FastOperatorOptions {
   readonly emulator?: RunningEmulator
   /** A cluster shared with another replica; by default this operator's own. */
   readonly kube?: InMemoryKube["Service"]
+  /** The chart's `adoption.enabled` (off by default, as in the chart). */
+  readonly adoptionEnabled?: boolean
+  /** Where the Go operator's frpc objects are (default: the operator's namespace). */
+  readonly goOperatorNamespace?: string
   /** Run the controllers under leader election (short timings, for replicas sharing `kube`). */
   readonly leaderElection?: Omit<LeaderElection.LeaderElectionOptions, "name" | "namespace">
   /** The install's tunnel policy (default: the chart's defaults). */
@@ -111,11 +115,14 @@ export const startFastOperator = async (options: FastOperatorOptions = {}): Prom
         frpsImage: FRPS_IMAGE,
         frpcImage: FRPC_IMAGE,
         operatorNamespace: OPERATOR_NAMESPACE,
+        certificatePoll: "50 millis",
+        goOperatorNamespace: options.goOperatorNamespace ?? OPERATOR_NAMESPACE,
       }),
       Layer.succeed(ServiceSettings, {
         loadBalancerClass: LOAD_BALANCER_CLASS,
         defaultRegion: "ord",
         defaultMachineSize: "shared-cpu-1x",
+        adoptionEnabled: options.adoptionEnabled ?? false,
       }),
       FlyClient.layerNoDeps({
         baseUrl: emulator.baseUrl,

@@ -121,11 +121,13 @@ export class OperatorHarness {
           frpsImage: FRPS_IMAGE,
           frpcImage: FRPC_IMAGE,
           operatorNamespace: this.operatorNamespace,
+          goOperatorNamespace: this.operatorNamespace,
         }),
         Layer.succeed(ServiceSettings, {
           loadBalancerClass: LOAD_BALANCER_CLASS,
           defaultRegion: "ord",
           defaultMachineSize: "shared-cpu-1x",
+          adoptionEnabled: false,
         }),
         FlyRegions.layer.pipe(
           Layer.provideMerge(

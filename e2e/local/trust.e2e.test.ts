@@ -2,6 +2,8 @@
 // its own process with the chart's RBAC. A man in the middle on the control port is refused (and named on the
 // tunnel); the tunnel's Secret deleted or its token emptied heals to Ready on the same address.
 import { randomBytes } from "node:crypto"
+import { writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
 import {
   deployOperator,
   type EchoBackend,
@@ -11,7 +13,7 @@ import {
   startLocalStack,
 } from "@fly-tunnel-operator/local-stack"
 import { eventually } from "@fly-tunnel-operator/testkit"
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest"
 import { type Kubectl, loadBalancerService, makeKubectl } from "./kubectl.ts"
 import { exchange, exchangeUntil } from "./tcpExchange.ts"
 
@@ -46,7 +48,7 @@ beforeAll(async () => {
   stack = await startLocalStack({ tools, controlPlane })
   const deployment = await deployOperator(stack, { tools, namespace: operatorNamespace, release: `fto-${suffix}` })
   // A short resync: Fly's checks are not watched, and the tunnel's Secret is not cached, so both are seen at resync.
-  operator = await deployment.start({ env: { RESYNC_SECONDS: "3" } })
+  operator = await deployment.start({ env: { RESYNC_SECONDS: "3", LOG_LEVEL: "debug" } })
   kubectl = makeKubectl(tools.kubectl, controlPlane.kubeconfigPath)
   await kubectl(["create", "namespace", namespace])
 })
@@ -57,6 +59,14 @@ afterAll(async () => {
   await operator?.stop()
   await kubectl?.(["delete", "namespace", namespace, "--wait=false"]).catch(() => {})
   await stack?.stop()
+})
+
+// What the operator said, for whoever reads a failure.
+afterEach(async ({ task }) => {
+  if (task.result?.state !== "fail" || operator === undefined) return
+  const path = `${tmpdir()}/fto-trust-e2e-operator-${operator.pid}.log`
+  await writeFile(path, `${operator.output().join("\n")}\n`)
+  process.stdout.write(`operator output: ${path}\n`)
 })
 
 const tunnel = async (name: string): Promise<TunnelJson> =>

@@ -35,6 +35,11 @@ export interface FrpcInput {
     readonly serverName: string
     readonly certFile: string
     readonly keyFile: string
+    /**
+     * An environment variable holding the directory the three files are in (then they are names in it): the path is
+     * the Pod's to give, as its token is.
+     */
+    readonly directoryEnv?: string
   }
   /**
    * Exit when the first login fails instead of retrying (default false). For a UDP frpc it is how readiness is known:
@@ -86,6 +91,10 @@ export interface FrpcConfig {
 
 const PROXY_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 
+/** A TLS file's path in the config: as given, or a name in the directory the `directoryEnv` variable holds. */
+const tlsFile = (tls: NonNullable<FrpcInput["tls"]>, file: string): string =>
+  tls.directoryEnv === undefined ? escapeTemplate(file) : `${envReference(tls.directoryEnv)}/${escapeTemplate(file)}`
+
 /**
  * The frpc config shared by every replica (it goes into a Secret; the token itself comes from
  * `FRP_TOKEN`). Design choices:
@@ -118,10 +127,10 @@ export const frpcConfig = (input: FrpcInput): FrpcConfig => {
         ...(input.tls === undefined
           ? {}
           : {
-              trustedCaFile: escapeTemplate(input.tls.trustedCaFile),
+              trustedCaFile: tlsFile(input.tls, input.tls.trustedCaFile),
               serverName: escapeTemplate(input.tls.serverName),
-              certFile: escapeTemplate(input.tls.certFile),
-              keyFile: escapeTemplate(input.tls.keyFile),
+              certFile: tlsFile(input.tls, input.tls.certFile),
+              keyFile: tlsFile(input.tls, input.tls.keyFile),
             }),
       },
       tcpMux: input.tcpMux ?? TCP_MUX,

@@ -118,11 +118,15 @@ describe("the tunnel's certificates (in-memory API server, in-process Fly emulat
 
     // frpc verifies frps by the CA and the tunnel's name, and presents its own certificate, mounted from the Secret.
     const frpc = decode(stored["frpc-ord.toml"])
-    expect(frpc).toContain('trustedCaFile = "/etc/frp/tls/ca.crt"')
+    expect(frpc).toContain('trustedCaFile = "{{ .Envs.FRPC_TLS_DIR }}/ca.crt"')
     expect(frpc).toContain(`serverName = "${uid}.frps.fly-tunnel-operator.invalid"`)
-    expect(frpc).toContain('certFile = "/etc/frp/tls/tls.crt"')
-    expect(frpc).toContain('keyFile = "/etc/frp/tls/tls.key"')
+    expect(frpc).toContain('certFile = "{{ .Envs.FRPC_TLS_DIR }}/tls.crt"')
+    expect(frpc).toContain('keyFile = "{{ .Envs.FRPC_TLS_DIR }}/tls.key"')
     const deployment = target.kube.objects(Deployment, OPERATOR_NAMESPACE)[0]
+    // The directory is the tls volume's mount path, given to frpc as FRPC_TLS_DIR.
+    const container = deployment?.spec?.template.spec?.containers[0]
+    expect(container?.env).toContainEqual({ name: "FRPC_TLS_DIR", value: "/etc/frp/tls" })
+    expect(container?.volumeMounts).toContainEqual({ name: "tls", mountPath: "/etc/frp/tls", readOnly: true })
     const volume = deployment?.spec?.template.spec?.volumes?.find((item) => item.name === "tls")
     expect(volume?.secret?.items?.map((item) => item.key)).toEqual(["ca.crt", "tls.crt", "tls.key"])
 

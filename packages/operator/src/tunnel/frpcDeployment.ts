@@ -9,11 +9,15 @@ import { configKey, TlsKeys, TOKEN_KEY } from "./tunnelSecret.ts"
 const CONFIG_DIR = "/etc/frp"
 const CONFIG_FILE = "frpc.toml"
 const TLS_DIR = "/etc/frp/tls"
-/** Where frpc finds the CA bundle it verifies frps against, and its own pair (mounted from the tunnel's Secret). */
+/**
+ * Where frpc finds the CA bundle it verifies frps against, and its own pair (mounted from the tunnel's Secret): names
+ * in the directory the Pod gives as `FRPC_TLS_DIR`, the volume's mount path.
+ */
 export const FRPC_TLS_FILES = {
-  trustedCaFile: `${TLS_DIR}/ca.crt`,
-  certFile: `${TLS_DIR}/tls.crt`,
-  keyFile: `${TLS_DIR}/tls.key`,
+  trustedCaFile: "ca.crt",
+  certFile: "tls.crt",
+  keyFile: "tls.key",
+  directoryEnv: Env.tlsDir,
 } as const
 export const REGION_LABEL = `${GROUP}/region`
 /** `udp` on the frpc of a UDP Machine; absent on the TCP one's, whose selector must stay what it was. */
@@ -102,6 +106,7 @@ export const frpcDeployment = (
               env: [
                 { name: Env.token, valueFrom: { secretKeyRef: { name: frpcObjectName(tunnel), key: TOKEN_KEY } } },
                 { name: Env.podName, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                { name: Env.tlsDir, value: TLS_DIR },
               ],
               volumeMounts: [
                 { name: "config", mountPath: CONFIG_DIR, readOnly: true },

@@ -28,7 +28,12 @@ export const installAdmissionPolicy = (
 ) =>
   Effect.acquireRelease(
     Effect.gen(function* () {
-      yield* kubectl.ok(["apply", "--server-side", "-f", `${chartDir}files/crds/fly-tunnel-operator.dev_flytunnels.yaml`])
+      yield* kubectl.ok([
+        "apply",
+        "--server-side",
+        "-f",
+        `${chartDir}files/crds/fly-tunnel-operator.dev_flytunnels.yaml`,
+      ])
       const release = `adm-${namespaces[0]?.slice(-8)}`
       const manifests = (yield* renderChart(helm, { ...minimalValues, ...values }, { release })).filter((manifest) =>
         manifest.kind.startsWith("ValidatingAdmissionPolicy"),

@@ -291,6 +291,7 @@ describe("moving from the Go operator on the local stack: its tunnel adopted, it
         ? true
         : undefined
     })
+    // Only the operator's CA stays: it belongs to the operator and signs every tunnel's certificates.
     expect(
       (
         await kubectl([
@@ -304,7 +305,7 @@ describe("moving from the Go operator on the local stack: its tunnel adopted, it
           "name",
         ])
       ).trim(),
-    ).toBe("")
+    ).toBe("secret/fly-tunnel-operator-ca")
     await eventually("our frpc process gone", async () =>
       (await frpcProcessesOf(tools.frpc, operatorNamespace)).length === 0 ? true : undefined,
     )

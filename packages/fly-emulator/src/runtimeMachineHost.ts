@@ -85,7 +85,6 @@ export const runtimeMachineHost = async (options: {
         protocol: route.protocol,
         handlers: route.handlers,
         proxyProto: route.proxyProtoVersion,
-        interceptTls: route.interceptTls,
         backends: route.targets.flatMap((target) => {
           const place = places.get(target.machineId)
           return place

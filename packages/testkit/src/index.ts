@@ -1,2 +1,1 @@
 export { eventually } from "./eventually.ts"
-export { annotationsCase, type GeneratedCase, specCase, validSpec } from "./flyTunnelArbitraries.ts"

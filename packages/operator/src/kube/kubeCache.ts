@@ -43,15 +43,10 @@ export class KubeCache extends Context.Service<
     )
 }
 
-/** The legacy form of spec.loadBalancerSourceRanges, which the Service controller must see too. */
-export const SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
-
 const ownAnnotations = (annotations: Readonly<Record<string, string>> | undefined) =>
   annotations === undefined
     ? undefined
-    : Object.fromEntries(
-        Object.entries(annotations).filter(([key]) => key.startsWith(`${GROUP}/`) || key === SOURCE_RANGES_ANNOTATION),
-      )
+    : Object.fromEntries(Object.entries(annotations).filter(([key]) => key.startsWith(`${GROUP}/`)))
 
 export const trimService =
   (isManagedService: (service: V1Service) => boolean) =>

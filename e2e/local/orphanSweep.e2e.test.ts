@@ -82,8 +82,8 @@ const tunnelGone = (cluster: Cluster, name: string) =>
   )
 
 /**
- * force-delete while Fly refuses the teardown: the FlyTunnel goes, its App stays. Fly keeps refusing until the
- * operator has stopped trying (a reconcile from its cache, which still held the tunnel, may try once more).
+ * force-delete while Fly refuses the teardown: the FlyTunnel goes, its App stays. Fly keeps refusing until nothing
+ * has tried to change the App for a while: once the finalizer is gone the operator must not try again.
  */
 const orphanByForceDelete = async (cluster: Cluster, name: string, app: string) => {
   await fly().injectFault({ action: "deleteIpAssignment", kind: "status", status: 503, count: 1000 })

@@ -8,6 +8,7 @@ import { FieldManager, KubeClient } from "../src/kube/kubeClient.ts"
 import { Deployment, FlyTunnel, Namespace, Secret, Service } from "../src/kube/resourceType.ts"
 import { makeOrphanSweep, orphansRemoved } from "../src/sweep/orphanSweep.ts"
 import { clusterMarkName } from "../src/tunnel/clusterMark.ts"
+import { finalizeTunnel } from "../src/tunnel/tunnelTeardown.ts"
 import {
   type FastOperator,
   LOAD_BALANCER_CLASS,
@@ -150,6 +151,20 @@ describe("the orphan sweep, two clusters sharing one Fly organization (fast tier
         : true,
     )
     expect(a.kube.objects(Secret, OPERATOR_NAMESPACE).some((item) => item.metadata?.name === `frpc-${live}`)).toBe(true)
+  })
+
+  it("a stale copy of a tunnel that force-delete let go tears nothing down again", async () => {
+    const app = await expose(b, "stale", { "fly-tunnel-operator.dev/force-delete": "true" })
+    const copy = b.kube.objects(FlyTunnel, "default").find((item) => item.metadata?.name === "stale")
+    expect(copy?.metadata?.finalizers?.length).toBeGreaterThan(0)
+    await orphanByForceDelete(b, "stale")
+    const before = (await fly.state()).calls.length
+    // What a cache that has not yet seen the deletion hands a reconcile: the tunnel, finalizer and all.
+    const stale = { ...copy, metadata: { ...copy?.metadata, deletionTimestamp: new Date() } }
+    const uid = copy?.metadata?.uid ?? ""
+    await b.run(finalizeTunnel(stale, { namespace: "default", name: "stale", uid }))
+    expect((await fly.state()).calls.slice(before).filter((call) => call.app === app)).toEqual([])
+    expect((await fly.state()).apps.some((item) => item.name === app)).toBe(true)
   })
 
   it("a dry run and a pass within the grace period list the orphan and change nothing", async () => {

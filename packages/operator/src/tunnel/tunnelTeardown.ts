@@ -117,6 +117,18 @@ export const finalizeTunnel = Effect.fn("finalizeTunnel")(function* (
   KubeClient | KubeCache | FlyClient | TunnelSettings | EventRecorder | RolloutGate
 > {
   if (!(tunnel.metadata?.finalizers ?? []).includes(FINALIZER)) return done
+  // A fresh read, not the cache: right after this finalizer goes, the cache can still hold the tunnel with it, and a
+  // second teardown from that stale copy would go on changing Fly after force-delete let the tunnel go.
+  const fresh = yield* (yield* KubeClient)
+    .get(FlyTunnel, tunnel.metadata?.name ?? "", tunnel.metadata?.namespace)
+    .pipe(Effect.catchTag("KubeNotFound", () => Effect.succeed(undefined)))
+  if (
+    fresh === undefined ||
+    fresh.metadata?.uid !== tunnel.metadata?.uid ||
+    !(fresh.metadata?.finalizers ?? []).includes(FINALIZER)
+  )
+    return done
+  tunnel = fresh
   const events = yield* EventRecorder
   const generation = tunnel.metadata?.generation ?? 0
   const current = yield* writeTunnelStatus(

@@ -75,6 +75,8 @@ describe("chart rendering", () => {
           "Secret",
           "Service",
           "ServiceAccount",
+          "ValidatingAdmissionPolicy",
+          "ValidatingAdmissionPolicyBinding",
         ])
         const deployment = only<V1Deployment>(manifests, "Deployment")
         expect(deployment.spec?.replicas).toBe(1)
@@ -98,6 +100,16 @@ describe("chart rendering", () => {
             SWEEP_GRACE_SECONDS: "600",
             ADOPTION_ENABLED: "false",
             LEADER_ELECT: "true",
+            ADDRESS_TARGETS_ENABLED: "true",
+            ADDRESS_TARGETS_ALLOWED_CIDRS: "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
+            ADDRESS_TARGETS_ALLOWED_HOSTNAMES: "",
+            ADDRESS_TARGETS_REFUSED_CIDRS: "",
+            TENANT_MACHINE_SIZES: "",
+            TENANT_REGIONS: "",
+            TENANT_MAX_REGIONS: "10",
+            TENANT_MAX_FRPC_REPLICAS: "10",
+            TENANT_ALLOW_FRPC_SCHEDULING: "true",
+            TENANT_NAMESPACE_SELECTOR: "{}",
           },
         )
         expect(envOf(manifests).find((variable) => variable.name === "OPERATOR_NAMESPACE")?.valueFrom).toEqual({
@@ -262,23 +274,29 @@ describe("chart rendering", () => {
     }),
   )
 
-  it.effect("RBAC: the cluster-wide rules cover FlyTunnels, Services, Events and reading kube-system only", () =>
+  it.effect("RBAC: cluster-wide, exactly what the code reads and writes; nothing of Secrets or workloads", () =>
     Effect.gen(function* () {
       const manifests = yield* render()
       expect(only<V1ClusterRole>(manifests, "ClusterRole").rules).toEqual([
         {
           apiGroups: ["fly-tunnel-operator.dev"],
           resources: ["flytunnels"],
-          verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+          verbs: ["get", "list", "watch", "create", "patch", "delete"],
         },
-        { apiGroups: ["fly-tunnel-operator.dev"], resources: ["flytunnels/status"], verbs: ["get", "update", "patch"] },
-        { apiGroups: ["fly-tunnel-operator.dev"], resources: ["flytunnels/finalizers"], verbs: ["update"] },
-        { apiGroups: [""], resources: ["services"], verbs: ["get", "list", "watch", "update", "patch"] },
-        { apiGroups: [""], resources: ["services/status"], verbs: ["get", "update", "patch"] },
+        { apiGroups: ["fly-tunnel-operator.dev"], resources: ["flytunnels/status"], verbs: ["patch"] },
+        { apiGroups: [""], resources: ["services"], verbs: ["list", "watch", "patch"] },
+        { apiGroups: [""], resources: ["services/status"], verbs: ["patch"] },
         { apiGroups: [""], resources: ["services/finalizers"], verbs: ["update"] },
         { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
-        { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
-        { apiGroups: [""], resources: ["namespaces"], resourceNames: ["kube-system"], verbs: ["get"] },
+        { apiGroups: [""], resources: ["namespaces"], verbs: ["get"] },
+        { apiGroups: [""], resources: ["nodes"], verbs: ["list"] },
+        { apiGroups: ["networking.k8s.io"], resources: ["servicecidrs"], verbs: ["list"] },
+        {
+          apiGroups: ["discovery.k8s.io"],
+          resources: ["endpointslices"],
+          resourceNames: ["kubernetes"],
+          verbs: ["get"],
+        },
       ])
       const binding = only<V1ClusterRoleBinding>(manifests, "ClusterRoleBinding")
       expect(binding.roleRef).toEqual({
@@ -297,11 +315,10 @@ describe("chart rendering", () => {
       const manifests = yield* render()
       const role = only<V1Role>(manifests, "Role")
       expect(role.metadata?.namespace).toBe("fly-tunnel-operator")
-      const all = ["get", "list", "watch", "create", "update", "patch", "delete"]
       expect(role.rules).toEqual([
-        { apiGroups: [""], resources: ["secrets"], verbs: all },
-        { apiGroups: ["apps"], resources: ["deployments"], verbs: all },
-        { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: all },
+        { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "create", "patch", "delete"] },
+        { apiGroups: ["apps"], resources: ["deployments"], verbs: ["list", "watch", "create", "patch", "delete"] },
+        { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
       ])
       const binding = only<V1RoleBinding>(manifests, "RoleBinding")
       expect(binding.metadata?.namespace).toBe("fly-tunnel-operator")
@@ -313,6 +330,54 @@ describe("chart rendering", () => {
       expect(binding.subjects).toEqual([
         { kind: "ServiceAccount", name: "fto-fly-tunnel-operator", namespace: "fly-tunnel-operator" },
       ])
+    }),
+  )
+
+  it.effect("the policy values reach the operator's environment; the admission policy can be left out", () =>
+    Effect.gen(function* () {
+      const manifests = yield* renderChart(helm, {
+        ...minimalValues,
+        flyRegion: "ams",
+        addressTargets: {
+          enabled: false,
+          allowedCIDRs: ["192.168.1.0/24"],
+          allowedHostnames: [".lan"],
+          refusedCIDRs: ["10.42.0.0/16"],
+        },
+        tenants: {
+          machineSizes: ["shared-cpu-1x"],
+          regions: ["ams", "fra"],
+          maxRegions: 2,
+          maxFrpcReplicas: 3,
+          allowFrpcScheduling: false,
+          namespaceSelector: { matchLabels: { tunnels: "yes" } },
+        },
+        admissionPolicy: { enabled: false },
+      })
+      const env = Object.fromEntries(envOf(manifests).map((variable) => [variable.name, variable.value]))
+      expect(env).toMatchObject({
+        ADDRESS_TARGETS_ENABLED: "false",
+        ADDRESS_TARGETS_ALLOWED_CIDRS: "192.168.1.0/24",
+        ADDRESS_TARGETS_ALLOWED_HOSTNAMES: ".lan",
+        ADDRESS_TARGETS_REFUSED_CIDRS: "10.42.0.0/16",
+        TENANT_MACHINE_SIZES: "shared-cpu-1x",
+        TENANT_REGIONS: "ams,fra",
+        TENANT_MAX_REGIONS: "2",
+        TENANT_MAX_FRPC_REPLICAS: "3",
+        TENANT_ALLOW_FRPC_SCHEDULING: "false",
+        TENANT_NAMESPACE_SELECTOR: '{"matchLabels":{"tunnels":"yes"}}',
+      })
+      expect(kindsOf(manifests).filter((kind) => kind.startsWith("ValidatingAdmission"))).toEqual([])
+    }),
+  )
+
+  it.effect("refuses defaults the tenant limits would refuse themselves", () =>
+    Effect.gen(function* () {
+      const size = yield* helmTemplate(helm, { ...minimalValues, tenants: { machineSizes: ["performance-1x"] } })
+      expect(size.exitCode).not.toBe(0)
+      expect(size.stderr).toContain("flyMachineSize shared-cpu-1x must be one of tenants.machineSizes (performance-1x)")
+      const region = yield* helmTemplate(helm, { ...minimalValues, tenants: { regions: ["fra"] } })
+      expect(region.stderr).toContain("flyRegion ord must be one of tenants.regions (fra)")
     }),
   )
 
@@ -358,7 +423,10 @@ describe("chart rendering", () => {
           "app.kubernetes.io/managed-by": "Helm",
           "helm.sh/chart": "fly-tunnel-operator-0.1.0",
         })
-        const clusterScoped = manifest.kind.startsWith("Cluster") || manifest.kind === "CustomResourceDefinition"
+        const clusterScoped =
+          manifest.kind.startsWith("Cluster") ||
+          manifest.kind === "CustomResourceDefinition" ||
+          manifest.kind.startsWith("ValidatingAdmission")
         if (!clusterScoped) expect(manifest.metadata.namespace, manifest.kind).toBe("tunnels")
       }
     }),

@@ -103,7 +103,7 @@ const addressTunnel = (name: string) => ({
   apiVersion: "fly-tunnel-operator.dev/v1alpha1",
   kind: "FlyTunnel",
   metadata: { name, namespace: tunnelNamespace },
-  spec: { target: { address: { host: "127.0.0.1" } }, ports: [{ name: "tcp", port: 9000 }], regions: ["ord"] },
+  spec: { target: { address: { host: "192.168.100.10" } }, ports: [{ name: "tcp", port: 9000 }], regions: ["ord"] },
 })
 
 const fly = () => stack.emulator.state()

@@ -42,7 +42,7 @@ const tunnel = (namespace: string) => ({
   kind: "FlyTunnel",
   metadata: { name: "nas", namespace },
   spec: {
-    target: { address: { host: "192.0.2.20" } },
+    target: { address: { host: "192.168.2.20" } },
     ports: [{ name: "https", port: 443 }],
     regions: ["ord"],
     frpc: { replicas: 1, nodeSelector: { "kubernetes.io/os": "linux" } },

@@ -260,7 +260,8 @@ describe("moving from the Go operator on the local stack: its tunnel adopted, it
         : undefined,
     )
 
-    // The token is required: the Go operator's frpc config (no token) is refused by the adopted App's frps.
+    // The Go operator's frpc config (no token, no client certificate) is refused by the adopted App's frps: frps
+    // requires a client certificate from the operator's CA, so it ends the TLS handshake before any login.
     const controlPort = flyTunnel.status?.machines?.[0]?.controlPort ?? 7000
     const control = stack.emulator.publicAddress(go.ip, controlPort)
     const configPath = join(scratch, "go-frpc.toml")
@@ -277,7 +278,8 @@ describe("moving from the Go operator on the local stack: its tunnel adopted, it
     const exitCode = await new Promise<number | null>((resolve) => oldClient.once("exit", resolve))
     clearTimeout(giveUp)
     expect(exitCode, output.join("")).not.toBe(0)
-    expect(output.join("")).toContain("token in login doesn't match")
+    expect(output.join("")).toContain("connect to server error")
+    expect(output.join("")).not.toContain("login to server success")
 
     // Later: deleting the Service removes the adopted App, its Machine and IPs, and our frpc.
     await kubectl(["-n", namespace, "delete", "svc", "web", "--wait=true", "--timeout=120s"])
@@ -289,6 +291,7 @@ describe("moving from the Go operator on the local stack: its tunnel adopted, it
         ? true
         : undefined
     })
+    // Only the operator's CA stays: it belongs to the operator and signs every tunnel's certificates.
     expect(
       (
         await kubectl([
@@ -302,7 +305,7 @@ describe("moving from the Go operator on the local stack: its tunnel adopted, it
           "name",
         ])
       ).trim(),
-    ).toBe("")
+    ).toBe("secret/fly-tunnel-operator-ca")
     await eventually("our frpc process gone", async () =>
       (await frpcProcessesOf(tools.frpc, operatorNamespace)).length === 0 ? true : undefined,
     )

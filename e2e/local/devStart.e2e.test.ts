@@ -32,6 +32,9 @@ describe("./dev start", () => {
     child.stderr.on("data", onData)
     const code = await exited
     expect(output).toContain("bytes flow through the public address")
+    // An address target under the default policy: the LAN host, a command to run a program there, a sample.
+    expect(output).toMatch(/export LAN_EXEC="ip netns exec fto-lan-\d+-[0-9a-f]+"/)
+    expect(output).toMatch(/kind: FlyTunnel[\s\S]*host: 172\.31\.0\.\d+/)
     expect(interrupted).toBe(true)
     expect(output).toContain("removed everything")
     expect(output).not.toContain("ELIFECYCLE")

@@ -56,6 +56,18 @@ export const Reasons = {
   InvalidSpec: "InvalidSpec",
   /** The target Service does not exist or has no ClusterIP. */
   TargetNotFound: "TargetNotFound",
+  /**
+   * A Service asks for `spec.loadBalancerSourceRanges`, which the tunnel cannot enforce: a new Service is not
+   * published; a published one stays so, with a Warning, until the field goes or `ignore-source-ranges` accepts it.
+   */
+  SourceRangesNotEnforced: "SourceRangesNotEnforced",
+  /**
+   * frps presented a certificate that does not verify against the tunnel's CA: something between the cluster and
+   * Fly terminates TLS. frpc refuses to connect, so nothing is carried.
+   */
+  CertificateVerificationFailed: "CertificateVerificationFailed",
+  /** The operator's CA Secret cannot sign (unreadable, not a CA, key mismatch, expired); it is never overwritten. */
+  CertificateAuthorityInvalid: "CertificateAuthorityInvalid",
   /** Teardown is in progress. */
   Deleting: "Deleting",
   /** A Fly delete failed; the finalizer stays until it succeeds (or `force-delete` is set). */

@@ -44,6 +44,11 @@ export const Annotations = {
   /** `"true"`: teardown drops the finalizer even when deleting Fly resources fails (they may leak). */
   forceDelete: `${GROUP}/force-delete`,
   /**
+   * `"true"`: publish a Service that sets `spec.loadBalancerSourceRanges` although the ranges cannot be enforced
+   * (Fly has no allowlist); without it such a Service is not published, or warned about while it stays published.
+   */
+  ignoreSourceRanges: `${GROUP}/ignore-source-ranges`,
+  /**
    * `"true"`: a new tunnel takes over the Fly App named by `fly-app` and keeps its IPv4 `public-ip` (the Go
    * operator's App, or an App of this cluster whose FlyTunnel is gone); `"false"`: never. Unset: the chart's
    * `adoption.enabled`.

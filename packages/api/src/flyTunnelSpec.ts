@@ -1,4 +1,4 @@
-import { isIP, isIPv4 } from "node:net"
+import { BlockList, isIP, isIPv4 } from "node:net"
 import { Effect, Schema } from "effect"
 import { celRule, transitionRule } from "./celRule.ts"
 import { MAX_FRPC_REPLICAS, MAX_HOSTNAMES, MAX_PORTS, MAX_REGIONS } from "./constants.ts"
@@ -14,6 +14,18 @@ const QUANTITY =
 /** A field that decodes to `value` when absent; the CRD gets the same `default`. */
 const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"], description: string) =>
   Schema.withDecodingDefaultKey<S>(Effect.succeed(value))(schema.annotate({ description, default: value }) as S)
+
+const IPV4_MAPPED = new BlockList()
+IPV4_MAPPED.addSubnet("::ffff:0:0", 96, "ipv6")
+
+/**
+ * An IP address as Kubernetes' CEL `isIP()` takes it: no zone (`fe80::1%eth0`) and no IPv4-mapped IPv6 address
+ * (`::ffff:10.0.0.1`, which would hide an IPv4 address from IPv4 rules).
+ */
+const isKubernetesIP = (host: string): boolean =>
+  (isIP(host) === 4 || isIP(host) === 6) &&
+  !host.includes("%") &&
+  !(isIP(host) === 6 && IPV4_MAPPED.check(host, "ipv6"))
 
 const PortNumber = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 }))
 
@@ -31,11 +43,11 @@ export const AddressTarget = Schema.Struct({
         rule: `isIP(self) || self.matches('${DNS_SUBDOMAIN}')`,
         message: "must be an IPv4 or IPv6 address or a lower-case DNS name",
       },
-      (host) => isIP(host) !== 0 || new RegExp(DNS_SUBDOMAIN, "u").test(host),
+      (host) => isKubernetesIP(host) || new RegExp(DNS_SUBDOMAIN, "u").test(host),
     ),
   ).annotate({
     description:
-      "IP address or DNS name frpc dials (a name is resolved by frpc for every connection, with the cluster's DNS).",
+      "IP address or DNS name of the host. The cluster admin decides which addresses may be published (chart values addressTargets.*); loopback, link-local, unspecified, the cluster's own ranges and *.svc / *.cluster.local names never are. A name is resolved by the operator, every address it stands for is checked, and frpc dials the checked address (status.targetAddress), re-resolved on every resync.",
   }),
 }).annotate({ description: "A host outside the cluster's Services, reachable from the frpc Pods." })
 

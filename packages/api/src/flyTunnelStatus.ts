@@ -40,6 +40,12 @@ export const AppStatus = Schema.Struct({
         "Short SHA-256 digest of the token last given to the App (never the token): a new token is pushed and rolled out.",
     }),
   ),
+  tlsDigest: Schema.optionalKey(
+    Schema.String.annotate({
+      description:
+        "Short SHA-256 digest of frps's certificate and key last given to the App: new ones are pushed and rolled out.",
+    }),
+  ),
   cluster: Schema.optionalKey(
     Schema.String.annotate({
       description:
@@ -47,6 +53,24 @@ export const AppStatus = Schema.Struct({
     }),
   ),
 }).annotate({ description: "The Fly App that holds the tunnel's Machines and address." })
+
+export const TlsStatus = Schema.Struct({
+  issuer: Schema.String.annotate({
+    description:
+      "SHA-256 fingerprint (first 16 hex digits) of the operator CA that issued frps's and frpc's certificates.",
+  }),
+  trusted: Schema.Array(Schema.String.annotate({ description: "A CA fingerprint." })).annotate({
+    description:
+      "Fingerprints of the CAs both ends trust (the issuer, and any trusted beside it during a CA rotation).",
+    "x-kubernetes-list-type": "atomic",
+  }),
+  notAfter: Schema.optionalKey(Time.annotate({ description: "When frps's certificate expires." })),
+  renewAfter: Schema.optionalKey(
+    Time.annotate({
+      description: "When the certificates are renewed (two thirds into their life); frps then restarts.",
+    }),
+  ),
+}).annotate({ description: "The certificates with which frpc and frps authenticate each other." })
 
 export const MachineStatus = Schema.Struct({
   id: Schema.String.annotate({ description: "Fly Machine ID." }),
@@ -145,6 +169,7 @@ export const FlyTunnelStatus = Schema.Struct({
     }),
   ),
   app: Schema.optionalKey(AppStatus),
+  tls: Schema.optionalKey(TlsStatus),
   machines: Schema.optionalKey(
     Schema.Array(MachineStatus).annotate({
       description: "The frps Machines, one per region.",
@@ -177,6 +202,12 @@ export const FlyTunnelStatus = Schema.Struct({
   ),
   regions: Schema.optionalKey(
     Schema.String.annotate({ description: "The regions of the spec, for display: comma-separated." }),
+  ),
+  targetAddress: Schema.optionalKey(
+    Schema.String.annotate({
+      description:
+        "The address frpc dials: the target Service's ClusterIP, or the address target as resolved and checked against the cluster's policy (a host name is pinned to the address that was checked).",
+    }),
   ),
   configHash: Schema.optionalKey(
     Schema.String.annotate({

@@ -65,6 +65,9 @@ export const invalidSpecs: ReadonlyArray<readonly [string, unknown, string, stri
   ["no target", { ...base, target: {} }, "spec.target"],
   ["two targets", { ...base, target: { service: { name: "web" }, address: { host: "192.0.2.1" } } }, "spec.target"],
   ["bad host", { ...base, target: { address: { host: "not a host!" } } }, "spec.target.address.host"],
+  // The API server's isIP() takes neither (Kubernetes' CEL IP library); the decoder must agree.
+  ["IPv4-mapped IPv6 host", { ...base, target: { address: { host: "::ffff:10.0.0.1" } } }, "spec.target.address.host"],
+  ["IPv6 host with a zone", { ...base, target: { address: { host: "fe80::1%eth0" } } }, "spec.target.address.host"],
   ["bad service name", { ...base, target: { service: { name: "Web_1" } } }, "spec.target.service.name"],
   ["no ports", { ...base, ports: [] }, "spec.ports"],
   ["port 0", { ...base, ports: [{ name: "a", port: 0 }] }, "spec.ports[0].port"],

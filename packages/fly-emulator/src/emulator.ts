@@ -111,7 +111,16 @@ const RateLimitUpdate = Schema.Struct({
 
 const HostStatusUpdate = Schema.Struct({ host_status: Schema.Literals(hostStatuses) })
 
-const noProxyStats: ProxyStats = { udpDatagramsForwarded: 0, udpRepliesForwarded: 0, udpRepliesDropped: 0 }
+/** Where a test puts a man in the middle: an App's public TCP port (`POST /_emulator/interceptions`). */
+export const Interception = Schema.Struct({ app: Schema.String, port: Schema.Int })
+export type Interception = typeof Interception.Type
+
+const noProxyStats: ProxyStats = {
+  udpDatagramsForwarded: 0,
+  udpRepliesForwarded: 0,
+  udpRepliesDropped: 0,
+  tlsInterceptedConnections: 0,
+}
 
 const jsonHeaders = { "content-type": "application/json; charset=utf-8" }
 
@@ -124,6 +133,7 @@ export class Emulator {
   readonly faults = new Faults()
   readonly calls = new CallLog()
   readonly checkMarks = new CheckMarks()
+  private readonly interceptions = new Set<string>()
   readonly acmeFaults = new AcmeFaults()
   readonly latency: LatencyModel
   readonly rateLimiter: RateLimiter
@@ -185,6 +195,20 @@ export class Emulator {
   }
 
   /**
+   * A network fault for tests: from now on a man in the middle terminates TLS on the App's public `port` with a
+   * certificate of its own (proxy/tlsInterception.ts). Fly never does this; the path between a client and Fly might.
+   */
+  interceptTls(target: Interception): void {
+    this.interceptions.add(`${target.app}|${target.port}`)
+    this.syncProxy()
+  }
+
+  clearInterceptions(): void {
+    this.interceptions.clear()
+    this.syncProxy()
+  }
+
+  /**
    * Tells the emulator what the world's DNS says of a hostname. Fly validates on its own once DNS is right: every
    * pending certificate of the hostname is validated at once (and issued unless an ACME fault holds it back).
    */
@@ -208,6 +232,7 @@ export class Emulator {
     for (const hostname of hostnames) validateHostname(this.store, this.acmeFaults, hostname)
     this.store.changed()
   }
+
   setLatency(settings: Partial<Record<Action, Latency | null>>): void {
     this.latency.set(settings)
   }
@@ -269,6 +294,7 @@ export class Emulator {
     await Promise.all(publicIps.map((ip) => this.host.releasePublicIp(ip)))
     this.faults.clear()
     this.checkMarks.clear()
+    this.interceptions.clear()
     this.acmeFaults.clear()
     this.latency.replace(this.settings.latency ?? {})
     this.rateLimiter.reset(this.settings.rateLimits ?? true)
@@ -443,6 +469,15 @@ export class Emulator {
       case "DELETE /_emulator/checks":
         this.clearCheckMarks()
         return this.send(response, { status: 204 })
+      case "POST /_emulator/interceptions": {
+        const decoded = Schema.decodeUnknownResult(Interception)(body)
+        if (Result.isFailure(decoded)) return this.send(response, failure(400, decoded.failure.message))
+        this.interceptTls(decoded.success)
+        return this.send(response, { status: 204 })
+      }
+      case "DELETE /_emulator/interceptions":
+        this.clearInterceptions()
+        return this.send(response, { status: 204 })
       case "GET /_emulator/state":
         return this.send(response, {
           status: 200,
@@ -485,7 +520,11 @@ export class Emulator {
 
   /** Keeps the proxy's table equal to what apps' addresses and started machines' services say. */
   private syncProxy(): void {
-    const routes = proxyRoutes(this.store)
+    const routes = proxyRoutes(this.store).map((route) =>
+      route.protocol === "tcp" && this.interceptions.has(`${route.app}|${route.port}`)
+        ? { ...route, interceptTls: true }
+        : route,
+    )
     const serialized = JSON.stringify(routes)
     if (serialized === this.lastRoutes) return
     this.lastRoutes = serialized

@@ -29,6 +29,8 @@ export interface ProxyStats {
   readonly udpRepliesForwarded: number
   /** Machine replies dropped because they came from another source address or port. */
   readonly udpRepliesDropped: number
+  /** TCP connections a test's man in the middle terminated TLS on (interceptTls). */
+  readonly tlsInterceptedConnections: number
 }
 
 /** What a host needs to boot one machine version. */
@@ -65,6 +67,8 @@ export interface ProxyRoute {
   readonly handlers: ReadonlyArray<string>
   /** PROXY protocol version when the `proxy_proto` handler is set. */
   readonly proxyProtoVersion?: "v1" | "v2"
+  /** A test fault: a man in the middle terminates TLS on this address and port (not Fly behaviour). */
+  readonly interceptTls?: boolean
   /** `force_https` of the port (only with the `http` handler). */
   readonly forceHttps?: boolean
   /** Names the App answers to on Fly's edge: `<app>.fly.dev` and the hostnames of its certificates. */

@@ -85,6 +85,7 @@ export const runtimeMachineHost = async (options: {
         protocol: route.protocol,
         handlers: route.handlers,
         proxyProto: route.proxyProtoVersion,
+        interceptTls: route.interceptTls,
         backends: route.targets.flatMap((target) => {
           const place = places.get(target.machineId)
           return place

@@ -5,7 +5,7 @@ import type { AcmeFault } from "./acmeFaults.ts"
 import type { Action } from "./actions.ts"
 import type { CheckMark } from "./checkMarks.ts"
 import { type EdgeCa, makeEdgeCa } from "./edge/edgeCa.ts"
-import { type DnsUpdate, Emulator, type EmulatorState } from "./emulator.ts"
+import { type DnsUpdate, Emulator, type EmulatorState, type Interception } from "./emulator.ts"
 import type { Fault } from "./faults.ts"
 import type { Latency, LatencySettings } from "./latencyModel.ts"
 import { inMemoryMachineHost, type MachineHost } from "./machineHost.ts"
@@ -53,6 +53,12 @@ export interface RunningEmulator {
    */
   markChecks(mark: CheckMark): Promise<void>
   clearCheckMarks(): Promise<void>
+  /**
+   * A network fault (not Fly behaviour): a man in the middle terminates TLS on the App's public TCP `port` with its
+   * own certificate and relays to the Machine over TLS, until `clearInterceptions`. Machine runtime only.
+   */
+  interceptTls(target: Interception): Promise<void>
+  clearInterceptions(): Promise<void>
   /** Tells the emulator what the world's DNS says of a hostname; Fly then validates its pending certificates. */
   setDns(update: DnsUpdate): Promise<void>
   /** Arms a Let's Encrypt fault (validation error or rate limit) for a hostname, until cleared. */
@@ -122,6 +128,8 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Runn
       if (refusal) throw new Error(refusal.refused)
     },
     clearCheckMarks: async () => emulator.clearCheckMarks(),
+    interceptTls: async (target) => emulator.interceptTls(target),
+    clearInterceptions: async () => emulator.clearInterceptions(),
     setDns: async (update) => emulator.setDns(update),
     injectAcmeFault: async (fault) => emulator.injectAcmeFault(fault),
     clearAcmeFaults: async () => emulator.clearAcmeFaults(),

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto"
 import * as net from "node:net"
+import * as tls from "node:tls"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest"
 import { EdgeTls } from "../src/edge/edgeTls.ts"
@@ -143,5 +144,79 @@ describe("frps machine behind the Fly proxy", () => {
     expect(await frpsLog()).toContain("new proxy [echo] type [tcp] success")
     expectNoSecret(await frpsLog(), token)
     echo.close()
+  })
+
+  it("with a test's man in the middle switched on, the client meets the interceptor's certificate, not frps's", async () => {
+    const machineId = `${randomBytes(7).toString("hex")}`
+    const { publicIp, backend } = await run(
+      Effect.gen(function* () {
+        const network = yield* EmulatorNetwork
+        const place = yield* network.allocateMachineAddress(machineId)
+        const publicIp = yield* network.allocatePublicIp("v4")
+        yield* MachineRuntime.use((machines) =>
+          machines.start(
+            {
+              id: machineId,
+              app: "frp-intercepted",
+              instanceId: "01JTESTVERSION0000000000001",
+              image: "ghcr.io/fatedier/frps:v0.71.0",
+              region: "iad",
+              privateIp: "fdaa:0:1:a7b:1::3",
+              config: {
+                image: "ghcr.io/fatedier/frps:v0.71.0",
+                init: { cmd: ["-c", "/etc/frp/frps.toml"] },
+                files: [{ guest_path: "/etc/frp/frps.toml", secret_name: "FRPS_TOML" }],
+              },
+              env: { FRP_TOKEN: token },
+              secrets: { FRP_TOKEN: token, FRPS_TOML: base64(frpsToml) },
+              place,
+            },
+            () => {},
+          ),
+        )
+        return {
+          publicIp,
+          backend: {
+            machineId,
+            address: place.address,
+            globalServices: place.globalServices,
+            internalPort: 7000,
+            checks: [],
+          },
+        }
+      }),
+    )
+    const frpsLog = () => run(MachineRuntime.use((machines) => machines.log(machineId)))
+    await eventually(async () => ((await frpsLog()).includes("frps started successfully") ? true : undefined))
+    const route = (interceptTls: boolean): ProxyRoute => ({
+      publicIp,
+      port: 7000,
+      protocol: "tcp",
+      handlers: [],
+      backends: [backend],
+      interceptTls,
+    })
+    /** The subject of the certificate a TLS client is shown on the public port. */
+    const shownSubject = () =>
+      new Promise<string>((resolve) => {
+        const socket = tls.connect({ host: publicIp, port: 7000, rejectUnauthorized: false })
+        socket.once("secureConnect", () => {
+          resolve(String(socket.getPeerCertificate().subject?.CN ?? ""))
+          socket.destroy()
+        })
+        socket.once("error", (error) => resolve(`error: ${error.message}`))
+      })
+    const intercepted = () => run(FlyProxy.use((proxy) => Effect.sync(() => proxy.stats().tlsInterceptedConnections)))
+
+    await run(FlyProxy.use((proxy) => proxy.sync([route(true)])))
+    const before = await intercepted()
+    expect(await shownSubject()).toBe("intercepting proxy")
+    expect(await intercepted()).toBe(before + 1)
+
+    // Switched off again: frps answers itself (its own self-signed certificate, without a subject).
+    await run(FlyProxy.use((proxy) => proxy.sync([route(false)])))
+    expect(await shownSubject()).toBe("")
+    expect(await intercepted()).toBe(before + 1)
+    await run(FlyProxy.use((proxy) => proxy.sync([])))
   })
 })

@@ -27,6 +27,21 @@ export interface FrpcInput {
   /** Work connections kept ready for new user connections (frps allows up to 5). Default `POOL_COUNT`. */
   readonly poolCount?: number
   /**
+   * Verify frps and present frpc's own certificate: the CA bundle frps's certificate must chain to, the name it
+   * must carry, and frpc's client pair (files in the Pod). Without it frpc accepts any certificate.
+   */
+  readonly tls?: {
+    readonly trustedCaFile: string
+    readonly serverName: string
+    readonly certFile: string
+    readonly keyFile: string
+    /**
+     * An environment variable holding the directory the three files are in (then they are names in it): the path is
+     * the Pod's to give, as its token is.
+     */
+    readonly directoryEnv?: string
+  }
+  /**
    * Exit when the first login fails instead of retrying (default false). For a UDP frpc it is how readiness is known:
    * a Pod that keeps running has logged in, and its UDP proxies are registered (UDP has no Fly check).
    */
@@ -59,7 +74,13 @@ export interface FrpcConfig {
   readonly auth: { readonly method: "token"; readonly token: string; readonly additionalScopes: ReadonlyArray<string> }
   readonly transport: {
     readonly protocol: "tcp"
-    readonly tls: { readonly enable: true }
+    readonly tls: {
+      readonly enable: true
+      readonly trustedCaFile?: string
+      readonly serverName?: string
+      readonly certFile?: string
+      readonly keyFile?: string
+    }
     readonly tcpMux: boolean
     readonly poolCount: number
   }
@@ -70,6 +91,10 @@ export interface FrpcConfig {
 
 const PROXY_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 
+/** A TLS file's path in the config: as given, or a name in the directory the `directoryEnv` variable holds. */
+const tlsFile = (tls: NonNullable<FrpcInput["tls"]>, file: string): string =>
+  tls.directoryEnv === undefined ? escapeTemplate(file) : `${envReference(tls.directoryEnv)}/${escapeTemplate(file)}`
+
 /**
  * The frpc config shared by every replica (it goes into a Secret; the token itself comes from
  * `FRP_TOKEN`). Design choices:
@@ -79,9 +104,9 @@ const PROXY_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
  *   UDP has no groups in frp: one replica serves a UDP port at a time.
  * - No `transport.proxyProtocolVersion`: PROXY headers come from Fly's `proxy_proto` handler and
  *   pass through frps and frpc untouched (frps never parses an incoming PROXY header); adding frpc's would send two.
- * - TLS on, but unverified: frp verifies the server only with a `trustedCaFile`, and frps makes a
- *   fresh self-signed certificate at each start. The token (with both auth scopes) is what keeps
- *   strangers out; an operator-issued CA is the next step.
+ * - TLS both ways when `tls` is given (the operator always gives it): frpc verifies frps's
+ *   certificate against the operator's CA and the tunnel's name, and presents its own, which frps
+ *   requires; the token (with both auth scopes) must match as well.
  * - `loginFailExit = false` unless asked: frps may not be up yet; frpc keeps retrying instead of crash-looping.
  */
 export const frpcConfig = (input: FrpcInput): FrpcConfig => {
@@ -97,7 +122,17 @@ export const frpcConfig = (input: FrpcInput): FrpcConfig => {
     auth: { method: "token", token: envReference(Env.token), additionalScopes: AUTH_SCOPES },
     transport: {
       protocol: "tcp",
-      tls: { enable: true },
+      tls: {
+        enable: true,
+        ...(input.tls === undefined
+          ? {}
+          : {
+              trustedCaFile: tlsFile(input.tls, input.tls.trustedCaFile),
+              serverName: escapeTemplate(input.tls.serverName),
+              certFile: tlsFile(input.tls, input.tls.certFile),
+              keyFile: tlsFile(input.tls, input.tls.keyFile),
+            }),
+      },
       tcpMux: input.tcpMux ?? TCP_MUX,
       poolCount: input.poolCount ?? POOL_COUNT,
     },

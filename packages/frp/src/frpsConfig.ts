@@ -28,6 +28,12 @@ export interface FrpsInput {
   readonly bindAddr?: string
   /** Address the public ports bind; frp's default (= bindAddr) unless set. */
   readonly proxyBindAddr?: string
+  /**
+   * frps's own certificate and the CA frpc's certificate must come from (files on the Machine). With
+   * `trustedCaFile` frps requires and verifies a client certificate. Without any, frps makes a fresh self-signed
+   * certificate at each start, which no client can verify.
+   */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly trustedCaFile: string }
   /** Stream multiplexing over one connection per frpc; must match frpc's. Default: `TCP_MUX` (see there). */
   readonly tcpMux?: boolean
 }
@@ -38,7 +44,15 @@ export interface FrpsConfig {
   readonly bindPort: number
   readonly proxyBindAddr?: string
   readonly auth: { readonly method: "token"; readonly token: string; readonly additionalScopes: ReadonlyArray<string> }
-  readonly transport: { readonly tls: { readonly force: true }; readonly tcpMux: boolean }
+  readonly transport: {
+    readonly tls: {
+      readonly force: true
+      readonly certFile?: string
+      readonly keyFile?: string
+      readonly trustedCaFile?: string
+    }
+    readonly tcpMux: boolean
+  }
   readonly allowPorts: ReadonlyArray<{ readonly single: number }>
   readonly maxPortsPerClient: number
   readonly detailedErrorsToClient: boolean
@@ -59,7 +73,19 @@ export const frpsConfig = (input: FrpsInput): FrpsConfig => {
     bindPort: input.bindPort,
     ...(input.proxyBindAddr === undefined ? {} : { proxyBindAddr: escapeTemplate(input.proxyBindAddr) }),
     auth: { method: "token", token: envReference(Env.token), additionalScopes: AUTH_SCOPES },
-    transport: { tls: { force: true }, tcpMux: input.tcpMux ?? TCP_MUX },
+    transport: {
+      tls: {
+        force: true,
+        ...(input.tls === undefined
+          ? {}
+          : {
+              certFile: escapeTemplate(input.tls.certFile),
+              keyFile: escapeTemplate(input.tls.keyFile),
+              trustedCaFile: escapeTemplate(input.tls.trustedCaFile),
+            }),
+      },
+      tcpMux: input.tcpMux ?? TCP_MUX,
+    },
     allowPorts: ports.map((single) => ({ single })),
     // Per frpc connection: each replica registers every port once.
     maxPortsPerClient: input.ports.length,

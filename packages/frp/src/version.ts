@@ -18,4 +18,6 @@ export const Env = {
   token: "FRP_TOKEN",
   /** The frpc Pod's name (Downward API): makes proxy names unique per replica. */
   podName: "POD_NAME",
+  /** The directory frpc's TLS files are mounted in: its config names them through it, as it names the token. */
+  tlsDir: "FRPC_TLS_DIR",
 } as const

@@ -10,6 +10,7 @@ export {
 export { ControlPlaneError } from "./controlPlane/errors.ts"
 export { type KubeconfigCredentials, renderKubeconfig } from "./controlPlane/kubeconfig.ts"
 export { serviceAccountKubeconfig } from "./controlPlane/serviceAccountKubeconfig.ts"
+export { acquireLanHost, type LanHost, type RunningLanHost, startLanHost } from "./lanHost/lanHost.ts"
 export { installCrds } from "./localStack/crdInstall.ts"
 export { type LocalStack, type LocalStackOptions, startLocalStack } from "./localStack/localStack.ts"
 export { deployOperator, type OperatorDeployment } from "./localStack/operatorDeployment.ts"

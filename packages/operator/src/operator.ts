@@ -4,16 +4,20 @@ import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { type Duration, Effect, Layer, Ref } from "effect"
 import type { OperatorConfig } from "./config/operatorConfig.ts"
 import { ClusterIdentity } from "./kube/clusterIdentity.ts"
+import { ClusterRanges } from "./kube/clusterRanges.ts"
 import { EventRecorder } from "./kube/eventRecorder.ts"
 import { KubeCache } from "./kube/kubeCache.ts"
 import { KubeClient } from "./kube/kubeClient.ts"
 import * as LeaderElection from "./kube/leaderElection.ts"
+import { HostResolver } from "./policy/hostResolver.ts"
+import { TunnelPolicy, tunnelPolicyOf } from "./policy/tunnelPolicy.ts"
 import { isManagedService } from "./service/serviceClass.ts"
 import { makeServiceController } from "./service/serviceController.ts"
 import { ServiceSettings } from "./service/serviceSettings.ts"
 import { type OrphanSweeperOptions, runOrphanSweeper } from "./sweep/orphanSweeper.ts"
 import { CapacityBackoff } from "./tunnel/capacityBackoff.ts"
 import { FlyRegions } from "./tunnel/flyRegions.ts"
+import { FrpsDialer } from "./tunnel/frpsDialer.ts"
 import { RolloutGate } from "./tunnel/machineRollout.ts"
 import { makeTunnelController } from "./tunnel/tunnelController.ts"
 import { TunnelSettings } from "./tunnel/tunnelSettings.ts"
@@ -79,6 +83,10 @@ export const operatorLayer = (config: OperatorLayerConfig) =>
     FlyRegions.layer.pipe(
       Layer.provideMerge(FlyClient.layer({ baseUrl: config.flyApiBaseUrl, token: config.flyApiToken })),
     ),
+    ClusterRanges.layer,
+    HostResolver.layer,
+    FrpsDialer.layer,
+    Layer.succeed(TunnelPolicy, tunnelPolicyOf(config)),
   ).pipe(
     Layer.provideMerge(
       config.kubeconfig === "" ? KubeClient.layerDefault : KubeClient.layerFromFile(config.kubeconfig),

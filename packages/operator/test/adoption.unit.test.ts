@@ -10,6 +10,7 @@ import { ConfigMap, Deployment, FlyTunnel, Namespace, Service } from "../src/kub
 import { SERVICE_CONDITION } from "../src/service/serviceStatus.ts"
 import { orphansRemoved } from "../src/sweep/orphanSweep.ts"
 import { clusterMarkName, tunnelMarkName } from "../src/tunnel/clusterMark.ts"
+import { FrpsTlsSecrets } from "../src/tunnel/flySecret.ts"
 import { type FastOperator, LOAD_BALANCER_CLASS, startFastOperator, until } from "./support/fastHarness.ts"
 import {
   type GoTunnel,
@@ -184,13 +185,21 @@ describe("adopting the Go operator's tunnels (fast tier)", () => {
     const machines = state.machines.filter((machine) => machine.app === go.app && machine.state !== "destroyed")
     expect(machines.map((machine) => machine.name)).toEqual(["frps-ord"])
     expect(machines[0]?.config.image).not.toContain("snowdreamtech")
-    // Marked as this cluster's and this tunnel's, with the tunnel's token.
+    // Marked as this cluster's and this tunnel's, with the tunnel's token and frps's certificate and key.
     expect(
       state.secrets
         .filter((secret) => secret.app === go.app)
         .map((secret) => secret.name)
         .sort(),
-    ).toEqual(["FRP_TOKEN", clusterMarkName(clusterIdOf(running)), tunnelMarkName(uid)].sort())
+    ).toEqual(
+      [
+        "FRP_TOKEN",
+        FrpsTlsSecrets.cert,
+        FrpsTlsSecrets.key,
+        clusterMarkName(clusterIdOf(running)),
+        tunnelMarkName(uid),
+      ].sort(),
+    )
     // The old frpc is gone; the other Service's stays.
     expect(goObjectsLeft(running).sort()).toEqual(
       [other.configMap.metadata?.name, other.deployment.metadata?.name].sort(),

@@ -6,7 +6,7 @@ import { FlyTunnel, type FlyTunnelObject } from "../src/kube/resourceType.ts"
 import { type FastOperator, startFastOperator, until } from "./support/fastHarness.ts"
 
 const spec = (regions: ReadonlyArray<string>, ports = [{ name: "http", port: 8080 }]): FlyTunnelSpecInput => ({
-  target: { address: { host: "192.0.2.10" } },
+  target: { address: { host: "192.168.2.10" } },
   ports,
   regions: [...regions],
 })

@@ -58,12 +58,14 @@ describe("names", () => {
 
 describe("frpsMachineConfig", () => {
   const plan = { region: "ord", role: "tcp", controlPort: 7000 } as const
-  const config = frpsMachineConfig(tunnel, spec(), plan, "frps:1", "digest-1")
+  const trustPem = "-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----\n"
+  const secrets = (tokenDigest: string, tlsDigest = "tls-1") => ({ tokenDigest, tlsDigest, trustPem })
+  const config = frpsMachineConfig(tunnel, spec(), plan, "frps:1", secrets("digest-1"))
   const udpPlan = { region: "ord", role: "udp", controlPort: 7001 } as const
-  const udpConfig = frpsMachineConfig(tunnel, spec(), udpPlan, "frps:1", "digest-1")
+  const udpConfig = frpsMachineConfig(tunnel, spec(), udpPlan, "frps:1", secrets("digest-1"))
   const frpsToml = (of: typeof config) => Buffer.from(of.files?.[0]?.raw_value ?? "", "base64").toString()
 
-  it("runs frps with its config as a file and no token in plain config", () => {
+  it("runs frps with its config as a file and no token or private key in plain config", () => {
     expect(config).toMatchObject({
       image: "frps:1",
       guest: { cpu_kind: "shared", cpus: 1, memory_mb: 256 },
@@ -74,6 +76,15 @@ describe("frpsMachineConfig", () => {
     const toml = Buffer.from(config.files?.[0]?.raw_value ?? "", "base64").toString()
     expect(toml).toContain(`token = "{{ .Envs.${Env.token} }}"`)
     expect(JSON.stringify(config)).not.toContain("digest-1")
+    // frps serves the operator-issued certificate and requires frpc's, from files Fly writes from app secrets.
+    expect(toml).toContain('certFile = "/etc/frp/tls/frps.crt"')
+    expect(toml).toContain('keyFile = "/etc/frp/tls/frps.key"')
+    expect(toml).toContain('trustedCaFile = "/etc/frp/tls/ca.crt"')
+    expect(config.files?.slice(1)).toEqual([
+      { guest_path: "/etc/frp/tls/frps.crt", secret_name: "FRPS_TLS_CERT" },
+      { guest_path: "/etc/frp/tls/frps.key", secret_name: "FRPS_TLS_KEY" },
+      { guest_path: "/etc/frp/tls/ca.crt", raw_value: Buffer.from(trustPem).toString("base64") },
+    ])
   })
 
   it("the TCP Machine publishes the control port and each TCP port with its check and handlers, and no UDP", () => {
@@ -112,13 +123,20 @@ describe("frpsMachineConfig", () => {
     expect(udpConfig.metadata).toMatchObject({ [MachineMetadata.region]: "ord", [MachineMetadata.role]: "udp" })
   })
 
-  it("marks the Machine with the tunnel, the region and a hash that changes with the config or the token only", () => {
+  it("marks the Machine with the tunnel, the region and a hash that changes with the config, token or certificates only", () => {
     expect(config.metadata).toMatchObject({ [MachineMetadata.tunnelUid]: tunnel.uid, [MachineMetadata.region]: "ord" })
-    const same = frpsMachineConfig(tunnel, spec(), plan, "frps:1", "digest-1")
+    const same = frpsMachineConfig(tunnel, spec(), plan, "frps:1", secrets("digest-1"))
     expect(configHashOf(same)).toBe(configHashOf(config))
-    expect(configHashOf(frpsMachineConfig(tunnel, spec(), plan, "frps:1", "digest-2"))).not.toBe(configHashOf(config))
+    expect(configHashOf(frpsMachineConfig(tunnel, spec(), plan, "frps:1", secrets("digest-2")))).not.toBe(
+      configHashOf(config),
+    )
+    expect(configHashOf(frpsMachineConfig(tunnel, spec(), plan, "frps:1", secrets("digest-1", "tls-2")))).not.toBe(
+      configHashOf(config),
+    )
     expect(
-      configHashOf(frpsMachineConfig(tunnel, spec({ machineSize: "shared-cpu-2x" }), plan, "frps:1", "digest-1")),
+      configHashOf(
+        frpsMachineConfig(tunnel, spec({ machineSize: "shared-cpu-2x" }), plan, "frps:1", secrets("digest-1")),
+      ),
     ).not.toBe(configHashOf(config))
   })
 })

@@ -47,7 +47,7 @@ describe("Tunnel controller against the local control plane and the Fly emulator
 
   it("provisions an address target to Ready with a public IPv4, then tears everything down", async () => {
     await applyTunnel("web", {
-      target: { address: { host: "127.0.0.1" } },
+      target: { address: { host: "192.168.100.10" } },
       ports: [{ name: "http", port: 8080 }],
       regions: ["ord"],
     })
@@ -91,7 +91,7 @@ describe("Tunnel controller against the local control plane and the Fly emulator
 
   it("runs one Machine and one frpc Deployment per region, each on its own control port", async () => {
     await applyTunnel("regions", {
-      target: { address: { host: "127.0.0.1" } },
+      target: { address: { host: "192.168.100.10" } },
       ports: [{ name: "http", port: 7000 }],
       regions: ["ord", "ams"],
     })
@@ -108,7 +108,7 @@ describe("Tunnel controller against the local control plane and the Fly emulator
 
   it("a restart of the operator on a converged tunnel makes no mutating Fly call", async () => {
     await applyTunnel("steady", {
-      target: { address: { host: "127.0.0.1" } },
+      target: { address: { host: "192.168.100.10" } },
       ports: [{ name: "http", port: 8081 }],
       regions: ["ord"],
     })

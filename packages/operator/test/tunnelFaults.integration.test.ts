@@ -21,7 +21,7 @@ describe("Tunnel controller under faults, crashes and drift", () => {
       apiVersion: "fly-tunnel-operator.dev/v1alpha1",
       kind: "FlyTunnel",
       metadata: { name, namespace: harness.namespace },
-      spec: { target: { address: { host: "127.0.0.1" } }, ports, regions: ["ord"] },
+      spec: { target: { address: { host: "192.168.100.10" } }, ports, regions: ["ord"] },
     })
 
   const tunnel = (name: string) => harness.getJson<Tunnel>(ResourceTypes.FlyTunnel, name, harness.namespace)
@@ -219,9 +219,12 @@ describe("Tunnel controller under faults, crashes and drift", () => {
     )
     expect(deployment.stdout).not.toContain(token)
     expect(harness.logs.join("\n")).not.toContain(token)
-    // frps gets it only as a Fly app secret (beside the cluster's mark, whose name is all it carries).
+    // frps gets it only as a Fly app secret (beside frps's certificate and key, and the cluster's mark, whose name
+    // is all it carries).
     expect(fly.state.secrets.filter((secret) => fly.apps.includes(secret.app)).map((secret) => secret.name)).toEqual([
       "FRP_TOKEN",
+      "FRPS_TLS_CERT",
+      "FRPS_TLS_KEY",
       expect.stringMatching(/^FTO_CLUSTER_[0-9A-F]{32}$/),
     ])
     await deleteTunnel("secret", ready.metadata.uid)

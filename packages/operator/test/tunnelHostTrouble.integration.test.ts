@@ -25,7 +25,7 @@ describe("Tunnel controller when a Machine's host is unreachable", () => {
       apiVersion: "fly-tunnel-operator.dev/v1alpha1",
       kind: "FlyTunnel",
       metadata: { name, namespace: harness.namespace },
-      spec: { target: { address: { host: "127.0.0.1" } }, ports, regions },
+      spec: { target: { address: { host: "192.168.100.10" } }, ports, regions },
     })
 
   const tunnel = (name: string) => harness.getJson<Tunnel>(ResourceTypes.FlyTunnel, name, harness.namespace)

@@ -37,7 +37,7 @@ const converged: Observations = {
   generation: 3,
   spec,
   app,
-  token: { secretsVersion: 2, tokenDigest: "abc", cluster: "c1" },
+  token: { secretsVersion: 2, tokenDigest: "abc", tlsDigest: "def", cluster: "c1" },
   machines: [machine("ord", "started", passing), machine("ams", "started", passing)],
   address: "203.0.113.7",
   ipv6: "2001:db8:f1e::7",

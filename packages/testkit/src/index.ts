@@ -1,1 +1,2 @@
 export { eventually } from "./eventually.ts"
+export { annotationsCase, type GeneratedCase, specCase, validSpec } from "./flyTunnelArbitraries.ts"

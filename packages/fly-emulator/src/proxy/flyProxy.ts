@@ -5,6 +5,7 @@ import { makeHealthChecks } from "./healthChecks.ts"
 import { ProxyError } from "./proxyError.ts"
 import { type ProxyBackend, type ProxyRoute, routeKey, type WatchedCheck } from "./proxyRoute.ts"
 import { forwardTcp } from "./tcpForwarding.ts"
+import { makeInterceptorCredentials } from "./tlsInterception.ts"
 import { forwardUdp, type UdpCounters } from "./udpForwarding.ts"
 
 /** One public address, port and protocol; on a shared IPv4, one route per App behind it. */
@@ -35,7 +36,7 @@ export class FlyProxy extends Context.Service<
     readonly observations: (
       machineId: string,
     ) => ReadonlyMap<string, { readonly passing: boolean; readonly output: string; readonly since: string }>
-    readonly stats: () => Readonly<UdpCounters>
+    readonly stats: () => Readonly<UdpCounters & { readonly tlsInterceptedConnections: number }>
   }
 >()("@fly-tunnel-operator/fly-emulator/proxy/FlyProxy") {
   static readonly layer = Layer.effect(
@@ -46,6 +47,13 @@ export class FlyProxy extends Context.Service<
       const health = makeHealthChecks()
       const listeners = new Map<string, Listener>()
       const counters: UdpCounters = { udpDatagramsForwarded: 0, udpRepliesForwarded: 0, udpRepliesDropped: 0 }
+      let tlsInterceptedConnections = 0
+      const interceptor = {
+        credentials: yield* Effect.promise(makeInterceptorCredentials),
+        onIntercepted: () => {
+          tlsInterceptedConnections += 1
+        },
+      }
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
           for (const listener of listeners.values()) listener.close()
@@ -66,6 +74,7 @@ export class FlyProxy extends Context.Service<
                   () => listener.routes,
                   healthyBackends,
                   ca,
+                  interceptor,
                 )
               : forwardUdp(
                   yield* network.bindUdp(first.publicIp, first.port),
@@ -110,7 +119,7 @@ export class FlyProxy extends Context.Service<
         watchMachine: health.watchMachine,
         unwatchMachine: health.unwatchMachine,
         observations: health.observations,
-        stats: () => ({ ...counters }),
+        stats: () => ({ ...counters, tlsInterceptedConnections }),
       }
     }),
   )

@@ -20,6 +20,8 @@ export interface ProxyRoute {
   /** `force_https` of the port: plain HTTP requests are redirected to HTTPS. */
   readonly forceHttps?: boolean
   readonly backends: ReadonlyArray<ProxyBackend>
+  /** A test fault: a man in the middle terminates TLS on this port (proxy/tlsInterception.ts). */
+  readonly interceptTls?: boolean | undefined
 }
 
 export interface ProxyBackend {

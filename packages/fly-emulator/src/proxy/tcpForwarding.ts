@@ -4,6 +4,7 @@ import { type EdgeCa, makeEdgeCa } from "../edge/edgeCa.ts"
 import { makeEdgeHttp } from "./edgeHttp.ts"
 import { proxyHeaderV1, proxyHeaderV2 } from "./proxyHeader.ts"
 import type { ProxyBackend, ProxyRoute } from "./proxyRoute.ts"
+import { type InterceptorCredentials, interceptTls } from "./tlsInterception.ts"
 
 /**
  * Serves one public TCP listener as Fly's edge does, by the port's handlers:
@@ -15,13 +16,16 @@ import type { ProxyBackend, ProxyRoute } from "./proxyRoute.ts"
  * handshake, an unknown Host gets a 404. Without a healthy backend a connection is closed, as Fly's proxy does once it
  * gives up.
  * Both legs run without Nagle's algorithm, as a relay of byte streams must: with it, a message relayed in two writes
- * waits for the peer's delayed ACK (40 ms) before its second half goes on.
+ * waits for the peer's delayed ACK (40 ms) before its second half goes on. A route a test marked `interceptTls` goes
+ * through a man in the middle instead (a network fault, see tlsInterception.ts).
  */
 export const forwardTcp = (
   server: net.Server,
   current: () => ReadonlyArray<ProxyRoute>,
   healthyBackends: (route: ProxyRoute) => ReadonlyArray<ProxyBackend>,
   ca: EdgeCa,
+  /** The man in the middle for routes marked `interceptTls`; none where no route is (the bench's relay). */
+  interceptor?: { readonly credentials: InterceptorCredentials; readonly onIntercepted: () => void },
 ) => {
   const connections = new Set<net.Socket>()
   let turn = 0
@@ -129,6 +133,21 @@ export const forwardTcp = (
       return
     }
     const sole = routes.length === 1 && routes[0]?.shared !== true ? routes[0] : undefined
+    if (sole?.interceptTls === true && interceptor !== undefined) {
+      const backend = pickBackend(sole)
+      if (backend === undefined) {
+        client.destroy()
+        return
+      }
+      interceptor.onIntercepted()
+      for (const socket of interceptTls(
+        client,
+        { host: backend.address, port: backend.internalPort },
+        interceptor.credentials,
+      ))
+        track(socket)
+      return
+    }
     afterHandlers(client, sole, false, source)
   })
   return {

@@ -11,6 +11,24 @@ import { ensureTools } from "../tools/ensureTools.ts"
 const SAMPLE = { namespace: "default", name: "echo", port: 8080 }
 const OPERATOR_NAMESPACE = "fly-tunnel-operator"
 
+/** The sample FlyTunnel `./dev start` prints for its LAN host. */
+export const lanHostSample = (address: string): string =>
+  [
+    "apiVersion: fly-tunnel-operator.dev/v1alpha1",
+    "kind: FlyTunnel",
+    "metadata:",
+    "  name: lan-host",
+    "  namespace: default",
+    "spec:",
+    "  target:",
+    "    address:",
+    `      host: ${address}`,
+    "  ports:",
+    "    - name: echo",
+    "      port: 9000",
+    "  regions: [ord]",
+  ].join("\n")
+
 const progress = (line: string) => process.stderr.write(`[start] ${line}\n`)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -172,6 +190,15 @@ Local stack is up. In another shell (as root):
 
   # your own backend: create a LoadBalancer Service of class fly-tunnel-operator.dev/lb, then
   # $BACKEND_EXEC <program listening on its ClusterIP:port>
+
+  # an address target: a LAN host at ${stack.lanHost.address} (a network namespace; a private address, which the
+  # default policy allows — 127.0.0.1 or 169.254.169.254 would be refused). Run a program there, e.g. an echo server:
+  export LAN_EXEC="${stack.lanHost.execCommand}"
+  $LAN_EXEC node -e 'require("net").createServer(s=>s.pipe(s)).listen(9000,"${stack.lanHost.address}")' &
+  kubectl apply -f - <<'YAML'
+${lanHostSample(stack.lanHost.address)}
+YAML
+  kubectl get flytunnel lan-host    # ADDRESS: its public address, port 9000
 
 Operator logs: ${operatorLog}
 Ctrl-C stops everything and removes it.

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type RunningEmulator, startEmulator } from "@fly-tunnel-operator/fly-emulator"
 import { type ControlPlaneEndpoint, startControlPlane } from "../controlPlane/controlPlane.ts"
+import { type RunningLanHost, startLanHost } from "../lanHost/lanHost.ts"
 import { type NodeAgent, startNodeAgent } from "../nodeAgent/nodeAgent.ts"
 import { type RunningServiceNetwork, startServiceNetwork } from "../serviceNetwork/serviceNetwork.ts"
 import type { Tools } from "../tools/toolNames.ts"
@@ -21,13 +22,16 @@ export interface LocalStackOptions {
 /**
  * Everything but the operator: a control plane, the service network that stands in for kube-proxy (ClusterIPs are
  * reachable from the host and bindable by backends run with `serviceNetwork.exec`), the Fly emulator with its
- * machine runtime (real frps in network namespaces) and a node agent that runs frpc Pods as processes.
+ * machine runtime (real frps in network namespaces), a node agent that runs frpc Pods as processes, and a LAN host
+ * (a network namespace with a private address) that an address target can publish.
  */
 export interface LocalStack {
   readonly controlPlane: ControlPlaneEndpoint
   readonly serviceNetwork: RunningServiceNetwork
   readonly emulator: RunningEmulator
   readonly nodeAgent: NodeAgent
+  /** A private-address host beside the cluster, for FlyTunnels with an address target. */
+  readonly lanHost: RunningLanHost
   /** A 0600 file holding the emulator's API token, for FLY_API_TOKEN_FILE. */
   readonly flyApiTokenFile: string
   /** Stops and removes everything this stack started, in reverse order. */
@@ -82,7 +86,11 @@ export const startLocalStack = async (options: LocalStackOptions): Promise<Local
     cleanups.push(() => nodeAgent.stop())
     log(`node agent runs frpc Pods on node ${nodeAgent.nodeName} (log: ${nodeAgentLog.path})`)
 
-    return { controlPlane, serviceNetwork, emulator, nodeAgent, flyApiTokenFile, stop }
+    const lanHost = await startLanHost()
+    cleanups.push(() => lanHost.stop())
+    log(`LAN host ${lanHost.address} (network namespace ${lanHost.namespace}) for address targets`)
+
+    return { controlPlane, serviceNetwork, emulator, nodeAgent, lanHost, flyApiTokenFile, stop }
   } catch (error) {
     await stop()
     throw error

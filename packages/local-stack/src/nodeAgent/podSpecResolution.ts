@@ -207,8 +207,11 @@ export const resolveContainer = async (
     if (dir === undefined) throw new PodResolutionError(`volumeMount ${mount.name} has no volume`)
     return { mountPath: mount.mountPath.replace(/\/$/, ""), hostPath: mount.subPath ? join(dir, mount.subPath) : dir }
   })
+  // The deepest mount holding a path is the one it is in, as with nested mounts in a container (a Secret at
+  // /etc/frp/tls inside a volume at /etc/frp).
+  const deepestFirst = [...mounts].sort((a, b) => b.mountPath.length - a.mountPath.length)
   const toHost = (argument: string): string => {
-    for (const mount of mounts) {
+    for (const mount of deepestFirst) {
       if (argument === mount.mountPath || argument.startsWith(`${mount.mountPath}/`)) {
         return mount.hostPath + argument.slice(mount.mountPath.length)
       }

@@ -10,6 +10,8 @@ export interface EchoBackend {
   readonly host: string
   readonly port: number
   readonly pid: number
+  /** Connections it accepted so far. */
+  connections(): number
   /** SIGTERM, then SIGKILL after two seconds; resolves once the process is gone. */
   stop(): Promise<void>
 }
@@ -46,9 +48,15 @@ export const startEchoBackend = (options: {
     child.once("exit", (code, signal) =>
       reject(new Error(`echo backend on ${options.host}:${options.port} exited (${signal ?? code}): ${stderr.trim()}`)),
     )
-    createInterface({ input: child.stdout }).once("line", (line) => {
+    let accepted = 0
+    const lines = createInterface({ input: child.stdout })
+    lines.on("line", (line) => {
+      if (line === "accepted") accepted += 1
+    })
+    lines.once("line", (line) => {
       const port = Number(line.split(":").at(-1))
       resolve({
+        connections: () => accepted,
         host: options.host,
         port,
         pid: child.pid ?? -1,

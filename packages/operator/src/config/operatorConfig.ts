@@ -61,6 +61,20 @@ const parseFlags = (argv: ReadonlyArray<string>) => {
   return { values, problems }
 }
 
+/** Defaults the tenant limits themselves refuse: every Service without annotations would be refused. */
+const policyConflicts = (settings: Decoded): ReadonlyArray<string> => [
+  ...(settings.tenantMachineSizes.length > 0 && !settings.tenantMachineSizes.includes(settings.flyMachineSize)
+    ? [
+        `${settingName(SETTINGS.flyMachineSize)}=${JSON.stringify(settings.flyMachineSize)} is not among ${settingName(SETTINGS.tenantMachineSizes)}`,
+      ]
+    : []),
+  ...(settings.tenantRegions.length > 0 && !settings.tenantRegions.includes(settings.flyRegion)
+    ? [
+        `${settingName(SETTINGS.flyRegion)}=${JSON.stringify(settings.flyRegion)} is not among ${settingName(SETTINGS.tenantRegions)}`,
+      ]
+    : []),
+]
+
 /**
  * Reads the operator's settings from flags and environment. Every problem is reported at once, each naming the
  * setting, so a bad start is fixed in one go.
@@ -103,6 +117,7 @@ export const loadOperatorConfig = (
     if (token === "" && problems.every((problem) => !problem.includes("FLY_API_TOKEN_FILE"))) {
       problems.push("a Fly API token is required: set FLY_API_TOKEN_FILE (--fly-api-token-file) or FLY_API_TOKEN")
     }
+    if (Result.isSuccess(decoded)) problems.push(...policyConflicts(decoded.success))
     if (problems.length > 0 || Result.isFailure(decoded)) return Effect.fail(new OperatorConfigError({ problems }))
     const { flyApiToken: _token, flyApiTokenFile: _file, leaderElect, adoptionEnabled, ...settings } = decoded.success
     return Effect.succeed({

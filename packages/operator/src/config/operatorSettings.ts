@@ -1,5 +1,8 @@
-import { MachineSize, Region } from "@fly-tunnel-operator/api"
-import { Schema } from "effect"
+import { MAX_FRPC_REPLICAS, MAX_REGIONS, MachineSize, Region } from "@fly-tunnel-operator/api"
+import { Schema, SchemaTransformation } from "effect"
+import { IpRangeText, splitList } from "../policy/ipRange.ts"
+import { LabelSelector } from "../policy/labelSelector.ts"
+import { DEFAULT_ALLOWED_CIDRS } from "../policy/tunnelPolicy.ts"
 
 /**
  * Every setting of the operator process: its flag, its environment variable, and how its text is decoded.
@@ -25,6 +28,26 @@ const Enabled = Schema.Literals(["true", "false"])
 const PositiveInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThan(0))
 const NonNegativeInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0))
 const NonEmpty = Schema.NonEmptyString
+const Bounded = (maximum: number) => PositiveInt.check(Schema.isLessThanOrEqualTo(maximum))
+
+/** Comma-separated items, each decoded by `item` (empty text: none). */
+const commaList = <S extends Schema.Codec<unknown, string>>(item: S) =>
+  Schema.String.pipe(
+    Schema.decodeTo(
+      Schema.Array(item),
+      SchemaTransformation.transform<ReadonlyArray<string>, string>({
+        decode: splitList,
+        encode: (items) => items.join(","),
+      }),
+    ),
+  )
+
+/** A host name suffix: a DNS name, optionally written with a leading dot. */
+const HostSuffix = Schema.String.check(
+  Schema.isPattern(/^\.?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/u, {
+    expected: "a lower-case DNS name such as lan.example.com",
+  }),
+)
 
 export const SETTINGS = {
   kubeconfig: setting({
@@ -146,6 +169,76 @@ export const SETTINGS = {
     description: "period of the drift check of every tunnel",
     schema: PositiveInt,
     default: "600",
+  }),
+  addressTargetsEnabled: setting({
+    flag: "address-targets-enabled",
+    env: "ADDRESS_TARGETS_ENABLED",
+    description: "whether a FlyTunnel may target an address (not a Service) at all",
+    schema: Enabled,
+    default: "true",
+  }),
+  addressTargetsAllowedCidrs: setting({
+    flag: "address-targets-allowed-cidrs",
+    env: "ADDRESS_TARGETS_ALLOWED_CIDRS",
+    description: "comma-separated IP ranges an address target may lie in",
+    schema: commaList(IpRangeText),
+    default: DEFAULT_ALLOWED_CIDRS.join(","),
+  }),
+  addressTargetsAllowedHostnames: setting({
+    flag: "address-targets-allowed-hostnames",
+    env: "ADDRESS_TARGETS_ALLOWED_HOSTNAMES",
+    description: "comma-separated host name suffixes an address target may name (empty: IP addresses only)",
+    schema: commaList(HostSuffix),
+    default: "",
+  }),
+  addressTargetsRefusedCidrs: setting({
+    flag: "address-targets-refused-cidrs",
+    env: "ADDRESS_TARGETS_REFUSED_CIDRS",
+    description: "comma-separated IP ranges always refused, besides the cluster ranges the operator discovers",
+    schema: commaList(IpRangeText),
+    default: "",
+  }),
+  tenantMachineSizes: setting({
+    flag: "tenant-machine-sizes",
+    env: "TENANT_MACHINE_SIZES",
+    description: "comma-separated Machine sizes tunnels may use (empty: every size)",
+    schema: commaList(MachineSize),
+    default: "",
+  }),
+  tenantRegions: setting({
+    flag: "tenant-regions",
+    env: "TENANT_REGIONS",
+    description: "comma-separated Fly regions tunnels may use (empty: every region)",
+    schema: commaList(Region),
+    default: "",
+  }),
+  tenantMaxRegions: setting({
+    flag: "tenant-max-regions",
+    env: "TENANT_MAX_REGIONS",
+    description: `most regions (Machines) per tunnel, 1-${MAX_REGIONS}`,
+    schema: Bounded(MAX_REGIONS),
+    default: String(MAX_REGIONS),
+  }),
+  tenantMaxFrpcReplicas: setting({
+    flag: "tenant-max-frpc-replicas",
+    env: "TENANT_MAX_FRPC_REPLICAS",
+    description: `most frpc replicas per tunnel, 1-${MAX_FRPC_REPLICAS}`,
+    schema: Bounded(MAX_FRPC_REPLICAS),
+    default: String(MAX_FRPC_REPLICAS),
+  }),
+  tenantAllowFrpcScheduling: setting({
+    flag: "tenant-allow-frpc-scheduling",
+    env: "TENANT_ALLOW_FRPC_SCHEDULING",
+    description: "whether tunnels may set spec.frpc.nodeSelector and spec.frpc.tolerations",
+    schema: Enabled,
+    default: "true",
+  }),
+  tenantNamespaceSelector: setting({
+    flag: "tenant-namespace-selector",
+    env: "TENANT_NAMESPACE_SELECTOR",
+    description: "namespaces that may have tunnels, a LabelSelector as JSON (empty object: every namespace)",
+    schema: Schema.fromJsonString(LabelSelector),
+    default: "{}",
   }),
   concurrency: setting({
     flag: "concurrency",

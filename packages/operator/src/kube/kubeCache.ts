@@ -43,10 +43,15 @@ export class KubeCache extends Context.Service<
     )
 }
 
+/** The legacy form of spec.loadBalancerSourceRanges, which the Service controller must see too. */
+export const SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
+
 const ownAnnotations = (annotations: Readonly<Record<string, string>> | undefined) =>
   annotations === undefined
     ? undefined
-    : Object.fromEntries(Object.entries(annotations).filter(([key]) => key.startsWith(`${GROUP}/`)))
+    : Object.fromEntries(
+        Object.entries(annotations).filter(([key]) => key.startsWith(`${GROUP}/`) || key === SOURCE_RANGES_ANNOTATION),
+      )
 
 export const trimService =
   (isManagedService: (service: V1Service) => boolean) =>

@@ -7,11 +7,14 @@ import type {
   CoreV1Event,
   V1ConfigMap,
   V1Deployment,
+  V1EndpointSlice,
   V1Lease,
   V1Namespace,
+  V1Node,
   V1ObjectMeta,
   V1Secret,
   V1Service,
+  V1ServiceCIDR,
 } from "@kubernetes/client-node"
 
 /** Any Kubernetes object as it comes over the wire (raw JSON; decode what you rely on with Schema). */
@@ -125,5 +128,22 @@ export const FlyTunnel = make<FlyTunnelObject>({
   version: VERSION,
   kind: KIND,
   plural: PLURAL,
+  namespaced: true,
+})
+
+// Read by the tunnel policy: the cluster's own ranges (kube/clusterRanges.ts).
+export const Node = make<V1Node>({ group: "", version: "v1", kind: "Node", plural: "nodes", namespaced: false })
+export const ServiceCIDR = make<V1ServiceCIDR>({
+  group: "networking.k8s.io",
+  version: "v1",
+  kind: "ServiceCIDR",
+  plural: "servicecidrs",
+  namespaced: false,
+})
+export const EndpointSlice = make<V1EndpointSlice>({
+  group: "discovery.k8s.io",
+  version: "v1",
+  kind: "EndpointSlice",
+  plural: "endpointslices",
   namespaced: true,
 })

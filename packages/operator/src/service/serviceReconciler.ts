@@ -11,10 +11,20 @@ import { FlyTunnel, type FlyTunnelObject, parseKey, Service } from "../kube/reso
 import { adoptInputFor, adoptionWanted, notAdopted } from "./serviceAdoption.ts"
 import { isOurService } from "./serviceClass.ts"
 import { writeFlyHostnameAnnotation } from "./serviceHostnameAnnotation.ts"
+import { servicePolicyProblems } from "./servicePolicy.ts"
 import { ServiceSettings } from "./serviceSettings.ts"
-import { invalidServiceStatus, releasedServiceStatus, serviceStatusFor, tunnelFailure } from "./serviceStatus.ts"
+import {
+  invalidServiceStatus,
+  ownedStatusOf,
+  releasedServiceStatus,
+  serviceStatusFor,
+  tunnelFailure,
+  unpublishedServiceStatus,
+  withSourceRangesWarning,
+} from "./serviceStatus.ts"
 import { writeServiceStatus } from "./serviceStatusWriter.ts"
 import { describeProblem, tunnelSpecFromService } from "./serviceTunnelSpec.ts"
+import { sourceRangesVerdict } from "./sourceRanges.ts"
 
 /** While the tunnel is being deleted, how soon to look again before releasing the Service. */
 const TEARDOWN_POLL = "2 seconds"
@@ -117,10 +127,28 @@ export const reconcileService = Effect.fn("reconcileService")(function* (key: st
     return done
   }
 
+  const refusals = yield* servicePolicyProblems(service, desired.success)
+  if (refusals.length > 0) {
+    const message = refusals.join("; ")
+    yield* writeServiceStatus(service, invalidServiceStatus(service, message, yield* kubeTimeNow))
+    yield* events.record(service, { type: "Warning", reason: Reasons.InvalidSpec, message })
+    return done
+  }
+
   if (Option.isSome(existing) && !ownedBy(existing.value, service)) {
     const message = `FlyTunnel ${namespace}/${name} exists and is not owned by this Service; rename one of them`
     yield* writeServiceStatus(service, invalidServiceStatus(service, message, yield* kubeTimeNow))
     yield* events.record(service, { type: "Warning", reason: Reasons.InvalidSpec, message })
+    return done
+  }
+  const sourceRanges = sourceRangesVerdict(service)
+  if (!sourceRanges.enforced && Option.isNone(existing)) {
+    const unpublished = unpublishedServiceStatus(service, sourceRanges, yield* kubeTimeNow)
+    if (ownedStatusOf(service).condition?.message !== unpublished.condition?.message) {
+      const message = unpublished.condition?.message ?? ""
+      yield* events.record(service, { type: "Warning", reason: Reasons.SourceRangesNotEnforced, message })
+    }
+    yield* writeServiceStatus(service, unpublished)
     return done
   }
   const wanted = desiredTunnel(service, desired.success)
@@ -134,7 +162,17 @@ export const reconcileService = Effect.fn("reconcileService")(function* (key: st
     })
   }
   const before = service.status?.loadBalancer?.ingress?.[0]?.ip
-  const status = serviceStatusFor(service, tunnel.status, yield* kubeTimeNow, notAdopted(service, tunnel))
+  const status = withSourceRangesWarning(
+    service,
+    serviceStatusFor(service, tunnel.status, yield* kubeTimeNow, notAdopted(service, tunnel)),
+    sourceRanges,
+    yield* kubeTimeNow,
+  )
+  const warned = ownedStatusOf(service).sourceRanges
+  if (status.sourceRanges !== undefined && warned?.message !== status.sourceRanges.message) {
+    const message = status.sourceRanges.message
+    yield* events.record(service, { type: "Warning", reason: Reasons.SourceRangesNotEnforced, message })
+  }
   service = yield* writeServiceStatus(service, status)
   // Only where Fly's edge serves the name: a Service that uses none of it is never written (a Gateway implementation
   // owns its Service's metadata).

@@ -7,6 +7,13 @@ import {
 } from "@fly-tunnel-operator/api"
 import type { V1Condition, V1LoadBalancerIngress, V1Service } from "@kubernetes/client-node"
 import type { NamedApp } from "./serviceAdoption.ts"
+import {
+  notPublishedMessage,
+  publishedAnywayMessage,
+  SOURCE_RANGES_CONDITION,
+  type SourceRangesVerdict,
+  sourceRangesCondition,
+} from "./sourceRanges.ts"
 
 /** The condition on our Services; `kubectl describe svc` shows it, and a `<pending>` Service always has one. */
 export const SERVICE_CONDITION = "fly-tunnel-operator.dev/TunnelReady"
@@ -35,6 +42,12 @@ const advice: Record<Reason, string> = {
   [Reasons.FlyError]: "a Fly API call failed; it is retried (the FlyTunnel's Events have the details)",
   [Reasons.InvalidSpec]: "the tunnel spec is invalid; check the Service's ports and annotations",
   [Reasons.TargetNotFound]: "the Service has no ClusterIP to forward to",
+  [Reasons.CertificateVerificationFailed]:
+    "frpc refuses the certificate it is shown: something between the cluster and Fly intercepts TLS; nothing is carried",
+  [Reasons.CertificateAuthorityInvalid]:
+    "the operator's CA Secret cannot sign certificates; fix or delete it (the operator's namespace, fly-tunnel-operator-ca)",
+  [Reasons.SourceRangesNotEnforced]:
+    "the tunnel cannot enforce loadBalancerSourceRanges; remove them or accept that they are ignored",
   [Reasons.Deleting]: "the tunnel is being deleted",
   [Reasons.DeleteFailed]: `removing the Fly resources failed; it is retried (set ${Annotations.forceDelete}=true to give up)`,
   [Reasons.CertificateActive]: "every hostname has an issued Fly certificate",
@@ -57,6 +70,8 @@ const failureReasons: ReadonlySet<string> = new Set<Reason>([
   Reasons.FlyError,
   Reasons.InvalidSpec,
   Reasons.TargetNotFound,
+  Reasons.CertificateVerificationFailed,
+  Reasons.CertificateAuthorityInvalid,
   Reasons.DeleteFailed,
 ])
 
@@ -95,15 +110,19 @@ const tunnelReady = (status: FlyTunnelStatus | undefined): boolean => readyCondi
 export interface OwnedServiceStatus {
   readonly ingress?: ReadonlyArray<V1LoadBalancerIngress>
   readonly condition?: V1Condition
+  /** While loadBalancerSourceRanges are asked for and not enforced (service/sourceRanges.ts). */
+  readonly sourceRanges?: V1Condition
 }
 
 /** What the Service shows now of the fields we own. */
 export const ownedStatusOf = (service: V1Service): OwnedServiceStatus => {
   const ingress = service.status?.loadBalancer?.ingress
   const condition = service.status?.conditions?.find((item) => item.type === SERVICE_CONDITION)
+  const sourceRanges = service.status?.conditions?.find((item) => item.type === SOURCE_RANGES_CONDITION)
   return {
     ...(ingress === undefined || ingress.length === 0 ? {} : { ingress }),
     ...(condition === undefined ? {} : { condition }),
+    ...(sourceRanges === undefined ? {} : { sourceRanges }),
   }
 }
 
@@ -167,6 +186,31 @@ export const invalidServiceStatus = (service: V1Service, message: string, now: s
     condition: conditionFor(service, { status: "False", reason: Reasons.InvalidSpec, message }, now),
   }
 }
+
+type Unenforced = Extract<SourceRangesVerdict, { enforced: false }>
+
+/** A new Service whose source ranges cannot be enforced: not published, and the condition says why and what to do. */
+export const unpublishedServiceStatus = (service: V1Service, verdict: Unenforced, now: string): OwnedServiceStatus => ({
+  condition: conditionFor(
+    service,
+    { status: "False", reason: Reasons.SourceRangesNotEnforced, message: notPublishedMessage(verdict) },
+    now,
+  ),
+})
+
+/** A published Service whose source ranges cannot be enforced: its status plus the Warning condition. */
+export const withSourceRangesWarning = (
+  service: V1Service,
+  status: OwnedServiceStatus,
+  verdict: SourceRangesVerdict,
+  now: string,
+): OwnedServiceStatus =>
+  verdict.enforced
+    ? status
+    : {
+        ...status,
+        sourceRanges: sourceRangesCondition(publishedAnywayMessage(verdict), ownedStatusOf(service).sourceRanges, now),
+      }
 
 /** A Service we no longer manage: none of our fields. */
 export const releasedServiceStatus: OwnedServiceStatus = {}

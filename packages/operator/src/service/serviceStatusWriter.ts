@@ -7,7 +7,7 @@ import { type OwnedServiceStatus, ownedStatusOf } from "./serviceStatus.ts"
 
 /**
  * The Service controller's one status writer: a server-side apply of the fields it owns (its ingress and its
- * condition) under its field manager, so other controllers' conditions are left alone; skipped when nothing changed.
+ * conditions) under its field manager, so other controllers' conditions are left alone; skipped when nothing changed.
  */
 export const writeServiceStatus = Effect.fn("writeServiceStatus")(function* (
   service: V1Service,
@@ -19,7 +19,7 @@ export const writeServiceStatus = Effect.fn("writeServiceStatus")(function* (
     metadata: Struct.pick(service.metadata ?? {}, ["name", "namespace", "uid"]),
     status: {
       loadBalancer: owned.ingress === undefined ? {} : { ingress: [...owned.ingress] },
-      conditions: owned.condition === undefined ? [] : [owned.condition],
+      conditions: [owned.condition, owned.sourceRanges].filter((condition) => condition !== undefined),
     },
   })
 })

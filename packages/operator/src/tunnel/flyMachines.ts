@@ -90,6 +90,7 @@ export const ensureMachines = Effect.fn("ensureMachines")(function* (
   spec: FlyTunnelSpec,
   app: App,
   token: PushedToken,
+  trustPem: string,
   listed: ReadonlyArray<Machine> | undefined,
   adopted = false,
 ) {
@@ -110,7 +111,7 @@ export const ensureMachines = Effect.fn("ensureMachines")(function* (
   const live = existing.filter((machine) => isOurs(machine) && isLive(machine))
   const plans = machinePlans(spec).map((plan) => ({
     ...plan,
-    config: frpsMachineConfig(tunnel, spec, plan, settings.frpsImage, token.tokenDigest),
+    config: frpsMachineConfig(tunnel, spec, plan, settings.frpsImage, { ...token, trustPem }),
   }))
   // One Machine per slot: the first of a slot is kept (one with a known config first), any other (or one of a
   // dropped slot) goes — unless its config is unknown.

@@ -5,11 +5,12 @@ import { Effect, type Option } from "effect"
 import { KubeCache } from "../kube/kubeCache.ts"
 import { KubeClient } from "../kube/kubeClient.ts"
 import { Deployment } from "../kube/resourceType.ts"
-import { clientRolledOut, frpcDeployment, SPEC_HASH_ANNOTATION } from "./frpcDeployment.ts"
+import { clientRolledOut, FRPC_TLS_FILES, frpcDeployment, SPEC_HASH_ANNOTATION } from "./frpcDeployment.ts"
 import type { FrpsMachinePlan } from "./frpsMachineConfig.ts"
 import { portsOfRole, slotKey } from "./frpsSlot.ts"
+import { frpsServerName, type TunnelTls } from "./tunnelCertificates.ts"
 import { frpcDeploymentName, type TunnelIdentity } from "./tunnelNames.ts"
-import { tokenDigest, writeTunnelSecret } from "./tunnelSecret.ts"
+import { clientTlsDigest, tokenDigest, writeTunnelSecret } from "./tunnelSecret.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
 
 /**
@@ -25,7 +26,7 @@ import { TunnelSettings } from "./tunnelSettings.ts"
 export const ensureClient = Effect.fn("ensureClient")(function* (
   tunnel: TunnelIdentity,
   spec: FlyTunnelSpec,
-  credentials: { readonly token: string; readonly secret: Option.Option<V1Secret> },
+  credentials: { readonly token: string; readonly tls: TunnelTls; readonly secret: Option.Option<V1Secret> },
   address: string,
   plans: ReadonlyArray<FrpsMachinePlan>,
   target: string,
@@ -43,6 +44,7 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
         serverAddr: address,
         serverPort: plan.controlPort,
         localIP: target,
+        tls: { ...FRPC_TLS_FILES, serverName: frpsServerName(tunnel) },
         // UDP has no Fly check: a UDP frpc that keeps running has logged in (see UDP_MIN_READY_SECONDS).
         loginFailExit: plan.role === "udp",
         ports: portsOfRole(spec, plan.role).map((port) => ({
@@ -56,9 +58,11 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
   }))
   yield* writeTunnelSecret(tunnel, credentials.secret, {
     token: credentials.token,
+    tls: credentials.tls,
     configs: Object.fromEntries(clients.map((client) => [slotKey(client.slot), client.toml])),
   })
-  const digest = tokenDigest(credentials.token)
+  // What frpc reads at start besides its config: a new token or new certificates roll the Pods.
+  const digest = `${tokenDigest(credentials.token)}:${clientTlsDigest(credentials.tls)}`
   const existing = (yield* cache.deployments.list(namespace)).filter(
     (deployment) => deployment.metadata?.labels?.[Labels.tunnelUid] === tunnel.uid,
   )
@@ -86,4 +90,22 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
     { discard: true },
   )
   return rolledOut.every(Boolean)
+})
+
+/** Stops carrying traffic: the tunnel's frpc Deployments go (the Fly side and the Secret stay). */
+export const removeClients = Effect.fn("removeClients")(function* (tunnel: TunnelIdentity) {
+  const kube = yield* KubeClient
+  const cache = yield* KubeCache
+  const settings = yield* TunnelSettings
+  const existing = (yield* cache.deployments.list(settings.operatorNamespace)).filter(
+    (deployment) => deployment.metadata?.labels?.[Labels.tunnelUid] === tunnel.uid,
+  )
+  yield* Effect.forEach(
+    existing,
+    (deployment) =>
+      kube
+        .delete(Deployment, deployment.metadata?.name ?? "", settings.operatorNamespace)
+        .pipe(Effect.catchTag("KubeNotFound", () => Effect.void)),
+    { discard: true },
+  )
 })

@@ -4,10 +4,21 @@ import { Env } from "@fly-tunnel-operator/frp"
 import type { V1Deployment } from "@kubernetes/client-node"
 import { type FrpsSlot, slotKey } from "./frpsSlot.ts"
 import { frpcDeploymentName, frpcObjectName, type TunnelIdentity, tunnelLabels } from "./tunnelNames.ts"
-import { configKey, TOKEN_KEY } from "./tunnelSecret.ts"
+import { configKey, TlsKeys, TOKEN_KEY } from "./tunnelSecret.ts"
 
 const CONFIG_DIR = "/etc/frp"
 const CONFIG_FILE = "frpc.toml"
+const TLS_DIR = "/etc/frp/tls"
+/**
+ * Where frpc finds the CA bundle it verifies frps against, and its own pair (mounted from the tunnel's Secret): names
+ * in the directory the Pod gives as `FRPC_TLS_DIR`, the volume's mount path.
+ */
+export const FRPC_TLS_FILES = {
+  trustedCaFile: "ca.crt",
+  certFile: "tls.crt",
+  keyFile: "tls.key",
+  directoryEnv: Env.tlsDir,
+} as const
 export const REGION_LABEL = `${GROUP}/region`
 /** `udp` on the frpc of a UDP Machine; absent on the TCP one's, whose selector must stay what it was. */
 export const ROLE_LABEL = `${GROUP}/role`
@@ -20,7 +31,7 @@ export const ROLE_LABEL = `${GROUP}/role`
 export const UDP_MIN_READY_SECONDS = 15
 /** On the Deployment: a digest of everything the operator sets, so an unchanged one is not applied again. */
 export const SPEC_HASH_ANNOTATION = `${GROUP}/spec-hash`
-/** On the Pod template: what frpc reads at start (its config and token), so a change rolls the Pods. */
+/** On the Pod template: what frpc reads at start (its config, token and certificates), so a change rolls the Pods. */
 export const CONFIG_CHECKSUM_ANNOTATION = `${GROUP}/config-checksum`
 
 export interface FrpcClientPlan {
@@ -45,7 +56,8 @@ export const frpcDeployment = (
   image: string,
   namespace: string,
   client: FrpcClientPlan,
-  tokenDigest: string,
+  /** Digest of the token and certificates frpc reads at start: when they change, the Pods roll. */
+  secretsDigest: string,
 ): V1Deployment => {
   const udp = client.slot.role === "udp"
   const labels = {
@@ -53,7 +65,7 @@ export const frpcDeployment = (
     [REGION_LABEL]: client.slot.region,
     ...(udp ? { [ROLE_LABEL]: client.slot.role } : {}),
   }
-  const checksum = createHash("sha256").update(client.toml).update(tokenDigest).digest("hex")
+  const checksum = createHash("sha256").update(client.toml).update(secretsDigest).digest("hex")
   const resources = spec.frpc.resources ?? DEFAULT_FRPC_RESOURCES
   const requests = quantities(resources.requests)
   const limits = quantities(resources.limits)
@@ -78,6 +90,8 @@ export const frpcDeployment = (
             runAsNonRoot: true,
             runAsUser: 65532,
             runAsGroup: 65532,
+            // The key files are group-readable (0440) for this group only.
+            fsGroup: 65532,
             seccompProfile: { type: "RuntimeDefault" },
           },
           ...(spec.frpc.nodeSelector === undefined ? {} : { nodeSelector: { ...spec.frpc.nodeSelector } }),
@@ -92,8 +106,12 @@ export const frpcDeployment = (
               env: [
                 { name: Env.token, valueFrom: { secretKeyRef: { name: frpcObjectName(tunnel), key: TOKEN_KEY } } },
                 { name: Env.podName, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                { name: Env.tlsDir, value: TLS_DIR },
               ],
-              volumeMounts: [{ name: "config", mountPath: CONFIG_DIR, readOnly: true }],
+              volumeMounts: [
+                { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+                { name: "tls", mountPath: TLS_DIR, readOnly: true },
+              ],
               resources: {
                 ...(requests === undefined ? {} : { requests }),
                 ...(limits === undefined ? {} : { limits }),
@@ -112,6 +130,19 @@ export const frpcDeployment = (
               secret: {
                 secretName: frpcObjectName(tunnel),
                 items: [{ key: configKey(slotKey(client.slot)), path: CONFIG_FILE }],
+              },
+            },
+            {
+              name: "tls",
+              secret: {
+                secretName: frpcObjectName(tunnel),
+                // frpc's own pair and the CA bundle only: frps's key never reaches the cluster's Pods.
+                items: [
+                  { key: TlsKeys.trust, path: "ca.crt" },
+                  { key: TlsKeys.clientCert, path: "tls.crt" },
+                  { key: TlsKeys.clientKey, path: "tls.key" },
+                ],
+                defaultMode: 0o440,
               },
             },
           ],

@@ -2,12 +2,27 @@ import { createHash } from "node:crypto"
 import { type FlyTunnelSpec, machineGuests, type Port } from "@fly-tunnel-operator/api"
 import type { MachineConfig, MachineService } from "@fly-tunnel-operator/fly"
 import { frpsConfig, renderFrpsToml } from "@fly-tunnel-operator/frp"
+import { FrpsTlsSecrets } from "./flySecret.ts"
 import { type FrpsSlot, portsOfRole } from "./frpsSlot.ts"
 import { MachineMetadata, type TunnelIdentity } from "./tunnelNames.ts"
 
 const FRPS_CONFIG_PATH = "/etc/frp/frps.toml"
 /** The Machine's address Fly delivers UDP to (and takes replies from), by its name in the Machine's /etc/hosts. */
 const FLY_GLOBAL_SERVICES = "fly-global-services"
+/** frps's certificate, key and the CA bundle frpc's certificate must chain to, as files on the Machine. */
+const FRPS_TLS = {
+  certFile: "/etc/frp/tls/frps.crt",
+  keyFile: "/etc/frp/tls/frps.key",
+  trustedCaFile: "/etc/frp/tls/ca.crt",
+} as const
+
+/** What frps reads at start besides its config: digests of the token and certificates (app secrets), the CA bundle. */
+export interface FrpsSecrets {
+  readonly tokenDigest: string
+  readonly tlsDigest: string
+  /** The CA bundle, public: it goes into the config as a file of its own. */
+  readonly trustPem: string
+}
 
 /** One Machine of the tunnel (see frpsSlot.ts), with its own control port (see chooseControlPorts). */
 export interface FrpsMachinePlan extends FrpsSlot {
@@ -64,7 +79,8 @@ const services = (spec: FlyTunnelSpec, plan: FrpsMachinePlan): ReadonlyArray<Mac
 ]
 
 /**
- * The whole config of one frps Machine. The frp token is not in it: frps.toml refers to `FRP_TOKEN`, an app secret.
+ * The whole config of one frps Machine. Neither the frp token nor frps's private key is in it: frps.toml refers to
+ * `FRP_TOKEN`, an app secret, and the certificate and key are files Fly writes from app secrets (`secret_name`).
  * The hash in metadata is how a converged Machine is recognised without an update (updates restart frps).
  */
 export const frpsMachineConfig = (
@@ -72,26 +88,38 @@ export const frpsMachineConfig = (
   spec: FlyTunnelSpec,
   plan: FrpsMachinePlan,
   image: string,
-  tokenDigest: string,
+  secrets: FrpsSecrets,
 ): MachineConfig => {
   const toml = renderFrpsToml(
     frpsConfig({
       bindPort: plan.controlPort,
       ports: portsOfRole(spec, plan.role),
       ...(plan.role === "udp" ? { proxyBindAddr: FLY_GLOBAL_SERVICES } : {}),
+      tls: FRPS_TLS,
     }),
   )
   const config = {
     image,
     guest: { ...machineGuests[spec.machineSize] },
     init: { cmd: ["-c", FRPS_CONFIG_PATH] },
-    files: [{ guest_path: FRPS_CONFIG_PATH, raw_value: Buffer.from(toml).toString("base64") }],
+    files: [
+      { guest_path: FRPS_CONFIG_PATH, raw_value: Buffer.from(toml).toString("base64") },
+      { guest_path: FRPS_TLS.certFile, secret_name: FrpsTlsSecrets.cert },
+      { guest_path: FRPS_TLS.keyFile, secret_name: FrpsTlsSecrets.key },
+      { guest_path: FRPS_TLS.trustedCaFile, raw_value: Buffer.from(secrets.trustPem).toString("base64") },
+    ],
     restart: { policy: "always" as const },
     services: services(spec, plan),
     auto_destroy: false,
   }
-  // The token is an app secret frps reads at start, so a new token must restart it: its digest is part of the hash.
-  const hash = createHash("sha256").update(JSON.stringify(config)).update(tokenDigest).digest("hex").slice(0, 16)
+  // The token and certificates are app secrets frps reads at start, so new ones must restart it: their digests are
+  // part of the hash (a renewal is thus the one restart of a converged tunnel).
+  const hash = createHash("sha256")
+    .update(JSON.stringify(config))
+    .update(secrets.tokenDigest)
+    .update(secrets.tlsDigest)
+    .digest("hex")
+    .slice(0, 16)
   return {
     ...config,
     metadata: {

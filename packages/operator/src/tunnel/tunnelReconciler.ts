@@ -27,11 +27,14 @@ import { FlyProgress } from "./flyProgress.ts"
 import { checkRegions } from "./flyRegions.ts"
 import { ensureFlySecret } from "./flySecret.ts"
 import { ensureClient } from "./frpcClient.ts"
+import { checkFrpsCertificates } from "./frpsCertificateCheck.ts"
 import { slotKey } from "./frpsSlot.ts"
 import { removeGoOperatorClient } from "./goOperatorClient.ts"
 import { invalidSpec, isTunnelBlocked, TunnelBlocked } from "./tunnelBlocked.ts"
+import { ensureTunnelCredentials } from "./tunnelCredentials.ts"
+import { haltTunnel } from "./tunnelHalt.ts"
 import { flyAppName, type TunnelIdentity } from "./tunnelNames.ts"
-import { newToken, readTunnelSecret, secretContent, writeTunnelSecret } from "./tunnelSecret.ts"
+import { checkTunnelPolicy, isRefused } from "./tunnelPolicyCheck.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
 import { checkedPorts, isReady, type Observations, portsNotPassing, tunnelStatus } from "./tunnelStatus.ts"
 import { writeTunnelStatus } from "./tunnelStatusWriter.ts"
@@ -88,11 +91,13 @@ const awaitOnFly = (progress: FlyProgress["Service"], key: string, observations:
 
 /**
  * The Tunnel controller's reconcile: reads the FlyTunnel from the cache, converges Fly and the cluster, then writes
- * what it saw as status. Regions are checked against Fly's list before anything is created. Independent steps run
+ * what it saw as status. The cluster's policy and the tunnel's credentials (token, certificates) come before any Fly
+ * call; regions are checked against Fly's list before anything is created. Independent steps run
  * side by side: the App first (created at once for a new tunnel, in line for Fly's per-org limit; or, with spec.adopt,
  * the App taken over once its ownership rule holds, see appAdoption.ts), then the Machine
- * branch (the token and mark secret, one Machine per slot) beside the address branch (the IPv4 and IPv6, then the
- * hostnames' certificates beside frpc, which needs only the address). Reads whose answer is known are skipped: a
+ * branch (the token, frps's certificate and the mark as secrets, one Machine per slot) beside the address branch (the
+ * IPv4 and IPv6, then the hostnames' certificates beside frpc, which needs only the address and dials the pinned
+ * target). Reads whose answer is known are skipped: a
  * just-created App has no Machines, IPs or certificates, and a recorded App's are listed alongside its look. Every step looks before it creates, so a crash or a lost
  * answer at any point is repaired by the next pass without duplicates. What the tunnel then waits for wakes it (see
  * FlyProgress); no fixed requeue.
@@ -145,18 +150,21 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
     return done
   }
   const spec = decoded.success.spec
+  // The cluster's policy, before anything is created (no finalizer either: a refused new tunnel owns nothing).
+  const verdict = yield* checkTunnelPolicy(namespace, spec, tunnel.status?.targetAddress)
+  if (isRefused(verdict)) {
+    yield* gone
+    return yield* haltTunnel(tunnel, identity, spec, verdict.blocked, { stopClients: verdict.addressRefused })
+  }
   tunnel = yield* addFinalizer(FlyTunnel, tunnel, FINALIZER)
 
-  // The token: kept while the Secret holds one; a missing or emptied one is replaced, and the new one is stored
-  // before Fly or frpc ever see it.
-  let secret = yield* readTunnelSecret(identity)
-  const current = Option.map(secret, secretContent)
-  const stored = Option.match(current, { onNone: () => "", onSome: (content) => content.token })
-  const token = stored === "" ? newToken() : stored
-  if (stored === "") {
-    const configs = Option.match(current, { onNone: () => ({}), onSome: (content) => content.configs })
-    secret = Option.some(yield* writeTunnelSecret(identity, secret, { token, configs }))
+  // The token and the certificates, made whole and stored before Fly or frpc ever see them.
+  const credentials = yield* ensureTunnelCredentials(identity).pipe(Effect.catchTag("TunnelBlocked", Effect.succeed))
+  if (isTunnelBlocked(credentials)) {
+    yield* gone
+    return yield* haltTunnel(tunnel, identity, spec, credentials, { stopClients: false })
   }
+  const { token, tls } = credentials
 
   const blocked: Array<TunnelBlocked> = []
   const fly = yield* FlyClient
@@ -166,7 +174,7 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
   const appName = adopt?.app ?? flyAppName(identity)
   // A region Fly does not have is refused before anything of the tunnel is created.
   const regionsKnown = yield* attempt(blocked, checkRegions(spec.regions))
-  let observations: Observations = { generation, spec, blocked }
+  let observations: Observations = { generation, spec, blocked, tls: credentials.tlsStatus }
   // After Fly had no capacity, the Machines wait their turn; what already runs keeps running.
   const capacityWait = yield* capacity.remaining(identity.uid)
   if (Option.isSome(regionsKnown)) {
@@ -195,7 +203,7 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
     if (Result.isFailure(app)) {
       // In line for its App: say so; AppCreator wakes the tunnel with the answer.
       const waiting = tunnelStatus(
-        { generation, spec, blocked, appCreationQueued: true },
+        { generation, spec, blocked, tls: credentials.tlsStatus, appCreationQueued: true },
         tunnel.status,
         yield* kubeTimeNow,
       )
@@ -213,7 +221,7 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
           .filter((machine) => machine.state === "started" && isTunnelMachine(identity, adopted)(machine))
           .map(slotKeyOf),
       )
-      const pushToken = attempt(blocked, ensureFlySecret(identity, token, flyApp, tunnel.status?.app, adopted))
+      const pushToken = attempt(blocked, ensureFlySecret(identity, token, tls, flyApp, tunnel.status?.app, adopted))
       // Nothing changes on an adopted App before it carries the marks that let teardown remove what was changed: its
       // token and marks go first, and neither branch starts without them.
       const pushedFirst = adopted ? Option.some(yield* pushToken) : Option.none()
@@ -228,7 +236,7 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
               return { pushed, machines: Option.none<ReadonlyArray<TunnelMachine>>() }
             const machines = yield* attempt(
               blocked,
-              ensureMachines(identity, spec, flyApp, pushed.value, known(listedMachines), adopted),
+              ensureMachines(identity, spec, flyApp, pushed.value, tls.trustPem, known(listedMachines), adopted),
             )
             return { pushed, machines }
           }),
@@ -236,8 +244,10 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
             if (!marked)
               return {
                 address: Option.none<TunnelAddresses>(),
+                target: Option.none<string>(),
                 certificates: Option.none<ReadonlyArray<CertificateDetail>>(),
                 rolledOut: undefined,
+                serverAddress: undefined,
               }
             const address = yield* attempt(
               blocked,
@@ -252,7 +262,14 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
                 known(listedIps),
               ),
             )
-            if (Option.isNone(address)) return { address, certificates: Option.none(), rolledOut: undefined }
+            if (Option.isNone(address))
+              return {
+                address,
+                target: Option.none<string>(),
+                certificates: Option.none(),
+                rolledOut: undefined,
+                serverAddress: undefined,
+              }
             // Certificates come right after the addresses (so Fly's DNS instructions name them) and never wait for
             // the tunnel to carry bytes: DNS can only be pointed at an address once it is published. frpc goes out
             // beside them.
@@ -270,21 +287,23 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
             // shared IPv4 requires of the spec).
             const serverAddress = spec.ipv4 === "shared" ? address.value.v6 : address.value.v4
             const client = Effect.gen(function* () {
-              if (serverAddress === undefined) return undefined
-              const target = yield* attempt(blocked, resolveTarget(namespace, spec))
-              if (Option.isNone(target)) return undefined
-              return yield* ensureClient(
+              if (serverAddress === undefined) return { target: Option.none<string>(), rolledOut: undefined }
+              // An address target is dialled at the address the policy checked (pinned), never re-resolved by frpc.
+              const target = yield* attempt(blocked, resolveTarget(namespace, spec, verdict.targetAddress))
+              if (Option.isNone(target)) return { target, rolledOut: undefined }
+              const rolledOut = yield* ensureClient(
                 identity,
                 spec,
-                { token, secret },
+                credentials,
                 serverAddress,
                 machinePlans(spec),
                 target.value,
                 (plan) => plan.role === "udp" && !startedSlots.has(slotKey(plan)),
               )
+              return { target, rolledOut }
             })
-            const [issued, rolledOut] = yield* Effect.all([certificates, client], { concurrency: 2 })
-            return { address, certificates: issued, rolledOut }
+            const [issued, { target, rolledOut }] = yield* Effect.all([certificates, client], { concurrency: 2 })
+            return { address, target, certificates: issued, rolledOut, serverAddress }
           }),
         ],
         { concurrency: 2 },
@@ -308,12 +327,17 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
             message: `removed the Go operator's frpc of ${adopt.app}: ${removed.value.join(", ")}`,
           })
       }
+      // frpc runs but Fly does not see it: if the certificate frpc is shown is why, say so (on ClientReady).
+      const serverAddress = addressBranch.serverAddress
+      if (addressBranch.rolledOut === true && serverAddress !== undefined && Option.isSome(machineBranch.machines))
+        yield* attempt(blocked, checkFrpsCertificates(identity, serverAddress, machineBranch.machines.value, tls))
       observations = {
         ...observations,
         ...(Option.isSome(machineBranch.pushed) ? { token: machineBranch.pushed.value } : {}),
         ...(Option.isSome(machineBranch.machines) ? { machines: machineBranch.machines.value } : {}),
         ...(Option.isSome(address) ? { address: address.value.v4 } : {}),
         ...(Option.isSome(address) && address.value.v6 !== undefined ? { ipv6: address.value.v6 } : {}),
+        ...(Option.isSome(addressBranch.target) ? { targetAddress: addressBranch.target.value } : {}),
         ...(addressBranch.rolledOut === undefined ? {} : { clientRolledOut: addressBranch.rolledOut }),
         ...(Option.isSome(addressBranch.certificates)
           ? { certificates: addressBranch.certificates.value.map(certificateStatus) }

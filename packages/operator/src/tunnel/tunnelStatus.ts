@@ -30,6 +30,10 @@ export interface Observations {
   readonly address?: string
   /** The public IPv6, when the spec wants one and it exists. */
   readonly ipv6?: string
+  /** The certificates with which frpc and frps authenticate each other. */
+  readonly tls?: FlyTunnelStatus["tls"]
+  /** Where frpc delivers the traffic: a Service's ClusterIP, or the checked address of an address target. */
+  readonly targetAddress?: string
   /** frpc rolled out (every replica available). */
   readonly clientRolledOut?: boolean
   /** The certificate of each spec hostname, when they were looked at this time. */
@@ -279,6 +283,7 @@ const appStatus = (observations: Observations, previous: FlyTunnelStatus["app"])
       ? {
           secretsVersion: previous.secretsVersion,
           tokenDigest: previous.tokenDigest,
+          ...(previous.tlsDigest === undefined ? {} : { tlsDigest: previous.tlsDigest }),
           ...(previous.cluster === undefined ? {} : { cluster: previous.cluster }),
         }
       : undefined)
@@ -314,6 +319,8 @@ export const tunnelStatus = (
   const spec = observations.spec
   const target = spec === undefined ? previous?.target : targetSummary(spec)
   const regions = spec === undefined ? previous?.regions : spec.regions.join(",")
+  const targetAddress = observations.targetAddress ?? previous?.targetAddress
+  const tls = observations.tls ?? previous?.tls
   const machines =
     observations.machines === undefined
       ? previous?.machines
@@ -361,7 +368,9 @@ export const tunnelStatus = (
     ...(certificates === undefined || certificates.length === 0 ? {} : { certificates: [...certificates] }),
     ...(target === undefined ? {} : { target }),
     ...(regions === undefined ? {} : { regions }),
+    ...(targetAddress === undefined ? {} : { targetAddress }),
     ...(app === undefined ? {} : { app }),
+    ...(tls === undefined ? {} : { tls }),
     ...(machines === undefined ? {} : { machines }),
     ...(addresses === undefined ? {} : { addresses }),
   }

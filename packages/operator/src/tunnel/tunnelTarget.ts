@@ -10,9 +10,16 @@ const targetNotFound = (message: string) =>
 export const targetSummary = (spec: FlyTunnelSpec): string =>
   spec.target.service !== undefined ? `svc/${spec.target.service.name}` : (spec.target.address?.host ?? "")
 
-/** The address frpc dials: the target Service's ClusterIP (no DNS, no cluster-domain guess) or the address host. */
-export const resolveTarget = Effect.fn("resolveTarget")(function* (namespace: string, spec: FlyTunnelSpec) {
-  if (spec.target.address !== undefined) return spec.target.address.host
+/**
+ * The address frpc dials: the target Service's ClusterIP (no DNS, no cluster-domain guess), or for an address target
+ * the address the tunnel policy checked (`pinned`).
+ */
+export const resolveTarget = Effect.fn("resolveTarget")(function* (
+  namespace: string,
+  spec: FlyTunnelSpec,
+  pinned: string | undefined,
+) {
+  if (spec.target.address !== undefined) return pinned ?? spec.target.address.host
   const name = spec.target.service?.name ?? ""
   const cache = yield* KubeCache
   const service = yield* cache.services.get(name, namespace)

@@ -37,7 +37,10 @@ const view = (kube: InMemoryKube["Service"]): ClusterView => ({
   services: kube.objects(Service, NAMESPACE),
   tunnels: kube.objects(FlyTunnel),
   frpcDeployments: kube.objects(Deployment, OPERATOR_NAMESPACE),
-  frpcSecrets: kube.objects(Secret, OPERATOR_NAMESPACE),
+  // A tunnel's own Secret carries its UID; the operator's CA Secret outlives every tunnel, by design.
+  frpcSecrets: kube
+    .objects(Secret, OPERATOR_NAMESPACE)
+    .filter((secret) => secret.metadata?.labels?.["fly-tunnel-operator.dev/tunnel-uid"] !== undefined),
 })
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

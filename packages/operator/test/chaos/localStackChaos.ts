@@ -79,7 +79,8 @@ export const openLocalStackChaos = async (options: {
       tunnels: await items<FlyTunnelObject>(["get", "flytunnels", "--all-namespaces"]),
       frpcDeployments: await items<V1Deployment>(["-n", OPERATOR_NAMESPACE, "get", "deployments"]),
       frpcSecrets: (await items<V1Secret>(["-n", OPERATOR_NAMESPACE, "get", "secrets"])).filter(
-        (secret) => secret.metadata?.labels?.["app.kubernetes.io/managed-by"] === "fly-tunnel-operator",
+        // A tunnel's own Secret carries its UID; the operator's CA Secret outlives every tunnel, by design.
+        (secret) => secret.metadata?.labels?.["fly-tunnel-operator.dev/tunnel-uid"] !== undefined,
       ),
     })
     const settle = async (problems: () => Promise<ReadonlyArray<string>>, timeoutMs: number) => {

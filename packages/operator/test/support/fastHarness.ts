@@ -8,17 +8,21 @@ import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { type Duration, Effect, Fiber, Layer, Logger, ManagedRuntime, Metric, Redacted } from "effect"
 import { reconcileTotal } from "../../src/controller/controllerMetrics.ts"
 import { ClusterIdentity } from "../../src/kube/clusterIdentity.ts"
+import { ClusterRanges } from "../../src/kube/clusterRanges.ts"
 import { EventRecorder } from "../../src/kube/eventRecorder.ts"
 import { InMemoryKube, layerInMemoryKube } from "../../src/kube/inMemoryKube.ts"
 import { KubeCache } from "../../src/kube/kubeCache.ts"
 import { KubeClient } from "../../src/kube/kubeClient.ts"
 import * as LeaderElection from "../../src/kube/leaderElection.ts"
 import { runControllers } from "../../src/operator.ts"
+import { HostResolver } from "../../src/policy/hostResolver.ts"
+import { TunnelPolicy, type TunnelPolicyShape } from "../../src/policy/tunnelPolicy.ts"
 import { isManagedService } from "../../src/service/serviceClass.ts"
 import { ServiceSettings } from "../../src/service/serviceSettings.ts"
 import type { OrphanSweeperOptions } from "../../src/sweep/orphanSweeper.ts"
 import { CapacityBackoff } from "../../src/tunnel/capacityBackoff.ts"
 import { FlyRegions } from "../../src/tunnel/flyRegions.ts"
+import { FrpsDialer } from "../../src/tunnel/frpsDialer.ts"
 import { RolloutGate } from "../../src/tunnel/machineRollout.ts"
 import { TunnelSettings } from "../../src/tunnel/tunnelSettings.ts"
 
@@ -37,6 +41,9 @@ type Services =
   | TunnelSettings
   | ServiceSettings
   | ClusterIdentity
+  | ClusterRanges
+  | HostResolver
+  | FrpsDialer
 
 export interface FastOperator {
   readonly emulator: RunningEmulator
@@ -75,6 +82,10 @@ export interface FastOperatorOptions {
   readonly goOperatorNamespace?: string
   /** Run the controllers under leader election (short timings, for replicas sharing `kube`). */
   readonly leaderElection?: Omit<LeaderElection.LeaderElectionOptions, "name" | "namespace">
+  /** The install's tunnel policy (default: the chart's defaults). */
+  readonly policy?: TunnelPolicyShape
+  /** What host names resolve to (default: none resolves); tests may change it between passes. */
+  readonly hosts?: ReadonlyMap<string, ReadonlyArray<string>>
 }
 
 export const startFastOperator = async (options: FastOperatorOptions = {}): Promise<FastOperator> => {
@@ -126,6 +137,11 @@ export const startFastOperator = async (options: FastOperatorOptions = {}): Prom
       CapacityBackoff.layer,
       // As the operator: this (in-memory) cluster's kube-system UID.
       ClusterIdentity.layer("").pipe(Layer.orDie),
+      ClusterRanges.layer,
+      HostResolver.layerTable(options.hosts ?? new Map()),
+      // The in-memory Fly runs no frps, and its public addresses lead off this host.
+      FrpsDialer.layerNothingListens,
+      ...(options.policy === undefined ? [] : [Layer.succeed(TunnelPolicy, options.policy)]),
       Logger.layer([]),
     ).pipe(
       Layer.provideMerge(

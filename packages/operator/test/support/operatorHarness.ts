@@ -8,15 +8,18 @@ import { FRPC_IMAGE, FRPS_IMAGE } from "@fly-tunnel-operator/frp"
 import { type NodeAgent, startNodeAgent, type Tools } from "@fly-tunnel-operator/local-stack"
 import { type Duration, type Effect, Exit, Fiber, Layer, Logger, ManagedRuntime, Redacted } from "effect"
 import { ClusterIdentity } from "../../src/kube/clusterIdentity.ts"
+import { ClusterRanges } from "../../src/kube/clusterRanges.ts"
 import { EventRecorder } from "../../src/kube/eventRecorder.ts"
 import { KubeCache } from "../../src/kube/kubeCache.ts"
 import { KubeClient } from "../../src/kube/kubeClient.ts"
 import * as ResourceType from "../../src/kube/resourceType.ts"
 import { runControllers } from "../../src/operator.ts"
+import { HostResolver } from "../../src/policy/hostResolver.ts"
 import { isManagedService } from "../../src/service/serviceClass.ts"
 import { ServiceSettings } from "../../src/service/serviceSettings.ts"
 import { CapacityBackoff } from "../../src/tunnel/capacityBackoff.ts"
 import { FlyRegions } from "../../src/tunnel/flyRegions.ts"
+import { FrpsDialer } from "../../src/tunnel/frpsDialer.ts"
 import { RolloutGate } from "../../src/tunnel/machineRollout.ts"
 import { TunnelSettings } from "../../src/tunnel/tunnelSettings.ts"
 
@@ -33,6 +36,8 @@ export interface HarnessOptions {
   readonly machineRuntime: boolean
   /** Drift-check period of the Tunnel controller (default 30 seconds). */
   readonly resync?: Duration.Input
+  /** Labels of the operator's namespace, e.g. a Pod Security level it enforces. */
+  readonly operatorNamespaceLabels?: Readonly<Record<string, string>>
 }
 
 type Services =
@@ -46,6 +51,9 @@ type Services =
   | TunnelSettings
   | ServiceSettings
   | ClusterIdentity
+  | ClusterRanges
+  | HostResolver
+  | FrpsDialer
 
 /**
  * One operator in this process against the local control plane and a Fly emulator, plus a node agent that runs the
@@ -77,6 +85,17 @@ export class OperatorHarness {
     ])
     for (const namespace of [this.namespace, this.operatorNamespace]) {
       await run(tools.kubectl, ["--kubeconfig", kubeconfigPath, "create", "namespace", namespace])
+    }
+    const labels = Object.entries(this.options.operatorNamespaceLabels ?? {}).map(([key, value]) => `${key}=${value}`)
+    if (labels.length > 0) {
+      await run(tools.kubectl, [
+        "--kubeconfig",
+        kubeconfigPath,
+        "label",
+        "namespace",
+        this.operatorNamespace,
+        ...labels,
+      ])
     }
     this.emulator = await startEmulator(this.options.machineRuntime ? { frpsPath: tools.frps } : {})
     // Without the machine runtime no frps runs and nothing is probed: these tests assume frpc has
@@ -122,6 +141,10 @@ export class OperatorHarness {
         RolloutGate.layer(5),
         CapacityBackoff.layer,
         ClusterIdentity.layer(""),
+        ClusterRanges.layer,
+        HostResolver.layer,
+        // Without the machine runtime no frps answers, and Fly's public addresses lead off this host.
+        this.options.machineRuntime ? FrpsDialer.layer : FrpsDialer.layerNothingListens,
         Logger.layer([logger]),
       ).pipe(Layer.provideMerge(KubeClient.layerFromFile(kubeconfigPath))),
     )
@@ -174,6 +197,18 @@ export class OperatorHarness {
       jsonPath,
     )
     return Buffer.from(stdout, "base64").toString()
+  }
+
+  /** kubectl with `input` on stdin; rejects with kubectl's error output. */
+  kubectlInput(args: ReadonlyArray<string>, input: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = execFile(
+        this.options.tools.kubectl,
+        ["--kubeconfig", this.options.kubeconfigPath, ...args],
+        (error, stdout, stderr) => (error ? reject(new Error(stderr || error.message)) : resolve(stdout)),
+      )
+      child.stdin?.end(input)
+    })
   }
 
   kubectl(...args: ReadonlyArray<string>): Promise<{ stdout: string; stderr: string }> {

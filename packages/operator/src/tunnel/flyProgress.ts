@@ -33,7 +33,11 @@ export class FlyProgress extends Context.Service<
     readonly source: Source
     /** Wakes the tunnel once every one of these Machines is `started` (or a wait gave up). */
     readonly awaitStarted: (key: string, app: string, machines: ReadonlyArray<AwaitedMachine>) => Effect.Effect<void>
-    /** Wakes the tunnel once Fly reports the check of each of these ports passing on its Machine. */
+    /**
+     * Wakes the tunnel once Fly reports every awaited port passing on one of these Machines: progress, not the end.
+     * During a rollout one of them may pass only after the tunnel's next step (an outdated Machine whose frpc already
+     * dials its new config), so waiting for all of them would leave each step to the safety net.
+     */
     readonly awaitChecks: (
       key: string,
       app: string,
@@ -90,7 +94,7 @@ export class FlyProgress extends Context.Service<
                 ),
               { concurrency: "unbounded" },
             ).pipe(
-              Effect.map((passing) => passing.every(Boolean)),
+              Effect.map((passing) => passing.some(Boolean)),
               Effect.repeat({ schedule: checksPolling, until: (passing) => passing }),
             ),
           ),

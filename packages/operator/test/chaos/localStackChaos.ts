@@ -1,6 +1,8 @@
 // The local-stack chaos mode: two operator processes under leader election against a real control plane, real frps
 // Machines and real frpc Pods; `kill -9` and graceful stops of the leader. Tens of runs, one stack for all of them.
 import { execFile } from "node:child_process"
+import { mkdir, writeFile } from "node:fs/promises"
+import { fileURLToPath } from "node:url"
 import {
   type ControlPlaneEndpoint,
   deployOperator,
@@ -18,6 +20,8 @@ import type { ChaosRunResult } from "./chaosReport.ts"
 
 const OPERATOR_NAMESPACE = "fto-chaos"
 const LOAD_BALANCER_CLASS = "fly-tunnel-operator.dev/lb"
+
+const DIAGNOSES = fileURLToPath(new URL("../../../../.bench/chaos-diagnoses/", import.meta.url))
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -91,6 +95,47 @@ export const openLocalStackChaos = async (options: {
         last = await problems()
       }
       return last
+    }
+
+    /**
+     * What a run that did not converge leaves to read: each stuck tunnel's status, its Machines as Fly holds them
+     * (state, checks, config metadata), the frpc Deployments' rollout and the replicas' last log lines.
+     */
+    const diagnose = async (seed: number, stuck: ReadonlyArray<string>) => {
+      const state = await stack.emulator.state()
+      const cluster = await view()
+      const names = stuck.map((problem) => problem.split(":")[0] ?? "")
+      const tunnels = cluster.tunnels.filter((tunnel) => names.includes(tunnel.metadata?.name ?? ""))
+      const apps = new Set(tunnels.map((tunnel) => tunnel.status?.app?.name))
+      const uids = new Set(tunnels.map((tunnel) => tunnel.metadata?.uid))
+      await mkdir(DIAGNOSES, { recursive: true })
+      const file = `${DIAGNOSES}${seed}.json`
+      await writeFile(
+        file,
+        JSON.stringify(
+          {
+            seed,
+            stuck,
+            tunnels: tunnels.map((tunnel) => ({ spec: tunnel.spec, status: tunnel.status })),
+            machines: state.machines
+              .filter((machine) => apps.has(machine.app))
+              .map(({ config, ...machine }) => ({ ...machine, metadata: config.metadata, services: config.services })),
+            frpc: cluster.frpcDeployments
+              .filter((deployment) => uids.has(deployment.metadata?.labels?.["fly-tunnel-operator.dev/tunnel-uid"]))
+              .map((deployment) => ({
+                name: deployment.metadata?.name,
+                generation: deployment.metadata?.generation,
+                annotations: deployment.metadata?.annotations,
+                status: deployment.status,
+              })),
+            calls: state.calls.filter((call) => apps.has(call.app)).slice(-80),
+            logs: replicas.map((replica) => ({ pid: replica.pid, last: replica.output().slice(-150) })),
+          },
+          null,
+          2,
+        ),
+      )
+      console.error(`[chaos] seed ${seed} did not converge; diagnosis in ${file}`)
     }
 
     const replicas: Array<OperatorProcess> = []
@@ -168,6 +213,7 @@ export const openLocalStackChaos = async (options: {
 
       await stack.emulator.clearFaults()
       const stuck = await settle(async () => unconverged(steps, await stack.emulator.state(), await view()), 180_000)
+      if (stuck.length > 0) await diagnose(seed, stuck)
       const duplicates = duplicateCreates(steps, await stack.emulator.state())
       await kubectl(["-n", namespace, "delete", "services", "--all", "--wait=false"])
       const left = await settle(async () => leaks(await stack.emulator.state(), await view()), 180_000)

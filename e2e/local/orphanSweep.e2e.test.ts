@@ -162,12 +162,16 @@ describe("the orphan sweep with two clusters sharing one Fly organization", () =
     expect(changes.filter((call) => call.action === "deleteApp" && call.applied).map((call) => call.app)).toEqual([
       gone,
     ])
-    const metrics = await (await fetch(a.operator.metricsUrl)).text()
-    const removedApps = metrics
-      .split("\n")
-      .filter((line) => /^fly_tunnel_operator_orphans_removed_total\{.*kind="App"/.test(line))
-      .map((line) => Number(line.split(" ").at(-1)))
-    expect(removedApps).toEqual([1])
+    // The sweep counts a removal once Fly's answer is back, a moment after Fly applied it.
+    const removedApps = async () =>
+      (await (await fetch(a.operator.metricsUrl)).text())
+        .split("\n")
+        .filter((line) => /^fly_tunnel_operator_orphans_removed_total\{.*kind="App"/.test(line))
+        .map((line) => Number(line.split(" ").at(-1)))
+    await eventually("A's sweep to count its removal", async () =>
+      (await removedApps()).length > 0 ? true : undefined,
+    )
+    expect(await removedApps()).toEqual([1])
   })
 
   it("B's own sweep command removes B's orphan; then deleting the Services leaves Fly empty", async () => {

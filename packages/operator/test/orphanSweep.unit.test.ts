@@ -112,7 +112,11 @@ describe("the orphan sweep, two clusters sharing one Fly organization (fast tier
     expect(state.apps.map((app) => app.name).sort()).toEqual([aKeep, bGone, legacy].sort())
     expect(state.ips.filter((ip) => ip.app === aGone)).toEqual([])
     expect(state.machines.filter((machine) => machine.app === aGone && machine.state !== "destroyed")).toEqual([])
-    // Counted: one App removed by the sweep, and nothing ever changed on B's or the unmarked App.
+    // Counted: one App removed by the sweep (counted once its answer is back, a moment after Fly applied it), and
+    // nothing ever changed on B's or the unmarked App.
+    await until("the sweep to count its removal", async () =>
+      (await removedApps(a)) - removedBefore >= 1 ? true : undefined,
+    )
     expect((await removedApps(a)) - removedBefore).toBe(1)
     const changes = state.calls.slice(orphanedAt).filter((call) => call.method !== "GET")
     expect(changes.filter((call) => call.app === bGone || call.app === legacy)).toEqual([])

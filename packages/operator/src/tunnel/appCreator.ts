@@ -21,6 +21,8 @@ interface Request {
   readonly key: string
   readonly body: CreateAppRequest
   readonly answer: Deferred.Deferred<CreateAppResponse, FlyError>
+  /** Sent to Fly: from then on it may land, whatever becomes of the tunnel. */
+  sent: boolean
 }
 
 export class AppCreator extends Context.Service<
@@ -32,7 +34,10 @@ export class AppCreator extends Context.Service<
     readonly create: (key: string, body: CreateAppRequest) => Effect.Effect<AppCreation>
     /** Whether the tunnel's create is in line or answered and not yet read. */
     readonly asked: (key: string) => Effect.Effect<boolean>
-    /** The tunnel is gone: drop its request or its unread answer. */
+    /**
+     * The tunnel is gone: drop its request or its unread answer. A create already sent is waited for, answered or
+     * failed, so that a teardown that looks for the App next cannot miss one that lands just after it looked.
+     */
     readonly forget: (key: string) => Effect.Effect<void>
   }
 >()("@fly-tunnel-operator/operator/tunnel/AppCreator") {
@@ -50,6 +55,7 @@ export class AppCreator extends Context.Service<
         waiting--
         // A tunnel deleted while in line takes no token.
         if (requests.get(request.key) !== request) return
+        request.sent = true
         const exit = yield* Effect.exit(fly.createApp(request.body))
         yield* Deferred.done(request.answer, exit)
         yield* Queue.offer(woken, request.key)
@@ -64,7 +70,7 @@ export class AppCreator extends Context.Service<
           let request = requests.get(key)
           const ahead = waiting
           if (request === undefined) {
-            request = { key, body, answer: yield* Deferred.make<CreateAppResponse, FlyError>() }
+            request = { key, body, answer: yield* Deferred.make<CreateAppResponse, FlyError>(), sent: false }
             requests.set(key, request)
             waiting++
             yield* Queue.offer(line, request)
@@ -76,7 +82,12 @@ export class AppCreator extends Context.Service<
           return { _tag: "Answered", answer: answer.value } as const
         }),
       asked: (key) => Effect.sync(() => requests.has(key)),
-      forget: (key) => Effect.sync(() => void requests.delete(key)),
+      forget: (key) =>
+        Effect.gen(function* () {
+          const request = requests.get(key)
+          requests.delete(key)
+          if (request?.sent) yield* Deferred.await(request.answer).pipe(Effect.exit, Effect.asVoid)
+        }),
     })
   })
 }

@@ -98,7 +98,7 @@ export const openLocalStackChaos = async (options: {
     }
 
     /**
-     * What a run that did not converge leaves to read: each stuck tunnel's status, its Machines as Fly holds them
+     * What a run that did not converge or leaked leaves to read: each stuck tunnel's status, its Machines as Fly holds them
      * (state, checks, config metadata), the frpc Deployments' rollout and the replicas' last log lines.
      */
     const diagnose = async (seed: number, stuck: ReadonlyArray<string>) => {
@@ -106,7 +106,10 @@ export const openLocalStackChaos = async (options: {
       const cluster = await view()
       const names = stuck.map((problem) => problem.split(":")[0] ?? "")
       const tunnels = cluster.tunnels.filter((tunnel) => names.includes(tunnel.metadata?.name ?? ""))
-      const apps = new Set(tunnels.map((tunnel) => tunnel.status?.app?.name))
+      const apps = new Set([
+        ...tunnels.map((tunnel) => tunnel.status?.app?.name),
+        ...stuck.flatMap((problem) => (problem.startsWith("App ") ? [problem.slice(4)] : [])),
+      ])
       const uids = new Set(tunnels.map((tunnel) => tunnel.metadata?.uid))
       await mkdir(DIAGNOSES, { recursive: true })
       const file = `${DIAGNOSES}${seed}.json`
@@ -135,7 +138,7 @@ export const openLocalStackChaos = async (options: {
           2,
         ),
       )
-      console.error(`[chaos] seed ${seed} did not converge; diagnosis in ${file}`)
+      console.error(`[chaos] seed ${seed}: ${stuck.length} problems; diagnosis in ${file}`)
     }
 
     const replicas: Array<OperatorProcess> = []
@@ -217,6 +220,7 @@ export const openLocalStackChaos = async (options: {
       const duplicates = duplicateCreates(steps, await stack.emulator.state())
       await kubectl(["-n", namespace, "delete", "services", "--all", "--wait=false"])
       const left = await settle(async () => leaks(await stack.emulator.state(), await view()), 180_000)
+      if (left.length > 0) await diagnose(seed, left)
       return {
         seed,
         mode: "local-stack",

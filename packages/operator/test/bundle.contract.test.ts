@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process"
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises"
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
@@ -43,6 +43,34 @@ describe("the operator bundle", () => {
     expect(failure?.code).toBe(2)
     expect(failure?.stderr).toContain("--fly-org (FLY_ORG) is required")
     expect(failure?.stderr).toContain("a Fly API token is required")
+  })
+
+  it("stops at start with exit code 2 for a kubeconfig user that signs in through exec, naming the field", async () => {
+    const kubeconfig = join(dir, "exec-kubeconfig")
+    await writeFile(
+      kubeconfig,
+      JSON.stringify({
+        "current-context": "c",
+        clusters: [{ name: "c", cluster: { server: "https://127.0.0.1:6443" } }],
+        users: [{ name: "u", user: { exec: { command: "aws", apiVersion: "client.authentication.k8s.io/v1" } } }],
+        contexts: [{ name: "c", context: { cluster: "c", user: "u" } }],
+      }),
+    )
+    const failure = await run(process.execPath, [bundle], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH ?? "",
+        KUBECONFIG: kubeconfig,
+        FLY_ORG: "acme",
+        FLY_API_TOKEN: "fm2_test",
+        OPERATOR_NAMESPACE: "fto",
+      },
+    }).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    )
+    expect(failure?.code).toBe(2)
+    expect(failure?.stderr).toContain("users[u].user.exec is not supported")
   })
 
   it("is run by the image with the options and environment pnpm bench measures", async () => {

@@ -4,14 +4,7 @@ import { FlyTimeout, FlyTransport } from "./errors.ts"
 import type { RetryMode } from "./retryPolicy.ts"
 
 /** Failures that happen before a request can reach Fly, so nothing can have been applied. */
-const notSentCodes = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "UND_ERR_CONNECT_TIMEOUT",
-])
+const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"])
 
 const codeOf = (cause: unknown): string | undefined =>
   Predicate.hasProperty(cause, "code") && Predicate.isString(cause.code) ? cause.code : undefined
@@ -22,7 +15,7 @@ const causesOf = (cause: unknown): ReadonlyArray<unknown> => [
   ...(Predicate.hasProperty(cause, "reason") ? [cause.reason] : []),
 ]
 
-/** The first error code found in the cause chain (undici and Node nest them). */
+/** The first error code found in the cause chain (Node nests them: a connect that tried several addresses fails with an AggregateError). */
 const firstCode = (cause: unknown, depth = 0): string | undefined =>
   depth > 5
     ? undefined

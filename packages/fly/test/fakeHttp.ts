@@ -29,12 +29,9 @@ export const makeFakeHttp = (answer: (request: RecordedRequest, attempt: number)
       const reply = answer(recorded, requests.length)
       if ("hang" in reply) return yield* Effect.never
       if ("fail" in reply) {
-        const cause = Object.assign(
-          new Error(reply.fail === "refused" ? "connect ECONNREFUSED" : "other side closed"),
-          {
-            code: reply.fail === "refused" ? "ECONNREFUSED" : "UND_ERR_SOCKET",
-          },
-        )
+        const cause = Object.assign(new Error(reply.fail === "refused" ? "connect ECONNREFUSED" : "socket hang up"), {
+          code: reply.fail === "refused" ? "ECONNREFUSED" : "ECONNRESET",
+        })
         return yield* Effect.fail(
           new HttpClientError.HttpClientError({ reason: new HttpClientError.TransportError({ request, cause }) }),
         )

@@ -35,7 +35,7 @@ const clientLayer = (
     token: Redacted.make(options.token ?? emu.token),
     retry: fastRetry,
     requestTimeout: options.requestTimeout ?? "20 seconds",
-  }).pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(options.budget ?? RateBudget.layer))
+  }).pipe(Layer.provide(NodeHttpClient.layerNodeHttp), Layer.provide(options.budget ?? RateBudget.layer))
 
 let counter = 0
 const appName = (prefix: string) => `fly-ct-${prefix}-${process.pid}-${++counter}`

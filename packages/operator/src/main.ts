@@ -60,8 +60,8 @@ const program = Effect.gen(function* () {
 })
 
 program.pipe(
-  // A setting the operator cannot start with: say which, and exit 2 (as a bad flag does).
-  Effect.catchTag("OperatorConfigError", (error) =>
+  // A setting the operator cannot start with (a kubeconfig among them): say which, and exit 2 (as a bad flag does).
+  Effect.catchTag(["OperatorConfigError", "KubeconfigError"], (error) =>
     Effect.sync(() => {
       process.stderr.write(`${error.message}\n`)
       process.exit(2)

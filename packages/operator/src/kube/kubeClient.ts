@@ -1,8 +1,10 @@
 // The operator's client for the API server, generic over ResourceType. Writes carry the field
 // manager of the controller that makes them (the FieldManager reference), so each controller owns
 // exactly the fields it applies. A live layer (kubeconfig) and an in-memory one (inMemoryKube.ts).
-import { KubeConfig } from "@kubernetes/client-node"
 import { Context, Effect, Layer, Schema, type Stream } from "effect"
+import type { KubeconfigError } from "./kubeconfigError.ts"
+import type { KubeEndpoint } from "./kubeEndpoint.ts"
+import { loadDefaultEndpoint, loadKubeconfigFile } from "./kubeEndpointLoader.ts"
 import { type KubeError, KubeUnavailable } from "./kubeErrors.ts"
 import { makeKubeTransport } from "./kubeTransport.ts"
 import { finalizersPatch, withTypeMeta } from "./patches.ts"
@@ -52,8 +54,8 @@ const ListPage = Schema.Struct({
 })
 const decodeListPage = Schema.decodeUnknownEffect(ListPage)
 
-const make = Effect.fnUntraced(function* (config: KubeConfig) {
-  const transport = yield* makeKubeTransport(config)
+const make = Effect.fnUntraced(function* (endpoint: KubeEndpoint) {
+  const transport = yield* makeKubeTransport(endpoint)
   const asObject = <A extends KubeObject>(type: ResourceType<A>) =>
     Effect.map((json: unknown) => fromServer(type, typeof json === "object" && json !== null ? json : {}))
   const write = <A extends KubeObject>(
@@ -223,27 +225,15 @@ export class KubeClient extends Context.Service<
     ) => Stream.Stream<WatchEvent<A>, KubeError>
   }
 >()("@fly-tunnel-operator/operator/kube/KubeClient") {
-  /** From a kubeconfig file (tests, `--kubeconfig`). */
-  static readonly layerFromFile = (path: string): Layer.Layer<KubeClient, KubeUnavailable> =>
-    KubeClient.layerFrom((config) => config.loadFromFile(path))
+  /** From a kubeconfig file's current context (tests, `--kubeconfig`). */
+  static readonly layerFromFile = (path: string): Layer.Layer<KubeClient, KubeconfigError> =>
+    KubeClient.layerFrom(loadKubeconfigFile(path))
 
   /** $KUBECONFIG, ~/.kube/config, or the Pod's service account, like kubectl. */
-  static readonly layerDefault: Layer.Layer<KubeClient, KubeUnavailable> = KubeClient.layerFrom((config) =>
-    config.loadFromDefault(),
-  )
+  static readonly layerDefault: Layer.Layer<KubeClient, KubeconfigError> = KubeClient.layerFrom(loadDefaultEndpoint())
 
-  static layerFrom(load: (config: KubeConfig) => void): Layer.Layer<KubeClient, KubeUnavailable> {
-    return Layer.effect(
-      KubeClient,
-      Effect.try({
-        try: () => {
-          const config = new KubeConfig()
-          load(config)
-          return config
-        },
-        catch: (cause) => new KubeUnavailable({ request: "load kubeconfig", message: String(cause) }),
-      }).pipe(Effect.flatMap(make)),
-    )
+  static layerFrom<E>(endpoint: Effect.Effect<KubeEndpoint, E>): Layer.Layer<KubeClient, E> {
+    return Layer.effect(KubeClient, Effect.flatMap(endpoint, make))
   }
 }
 

@@ -4,3 +4,9 @@ import { DateTime, Effect } from "effect"
 export const kubeTimeNow: Effect.Effect<string> = DateTime.now.pipe(
   Effect.map((time) => DateTime.formatIso(time).replace(/\.\d{3}Z$/, "Z")),
 )
+
+/**
+ * A metav1.MicroTime, as Lease times are written: RFC 3339 with six fractional digits (client-go's layout); the
+ * clock gives milliseconds, so the last three are zeros.
+ */
+export const kubeMicroTime = (millis: number): string => new Date(millis).toISOString().replace(/Z$/, "000Z")

@@ -1,12 +1,11 @@
-// Requests to the API server through Effect's HTTP client (undici underneath), with the
-// kubeconfig's credentials: client-node's KubeConfig supplies the headers (a bearer token it may
-// refresh) for every request, and the TLS settings of one shared dispatcher. A request that
-// outlives its timeout is interrupted, which aborts it on the wire.
+// Requests to the API server through Effect's HTTP client on Node's own http/https (undici would cost the process
+// ~27 MiB of memory), with the endpoint's credentials: one keep-alive agent holds the TLS settings (CA, client
+// certificate), and every request carries the bearer token, read again when its file rotates. A request that outlives
+// its timeout is interrupted, which aborts it on the wire.
 import { NodeHttpClient } from "@effect/platform-node"
-import { type KubeConfig, RequestContext } from "@kubernetes/client-node"
-import { Duration, Effect, Metric, Stream } from "effect"
-import { type HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
-import type { Dispatcher } from "undici"
+import { Duration, Effect, Metric, type Scope, Stream } from "effect"
+import { HttpClientRequest, type HttpClientResponse } from "effect/http"
+import type { KubeEndpoint } from "./kubeEndpoint.ts"
 import { fromStatus, type KubeError, KubeUnavailable } from "./kubeErrors.ts"
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
@@ -73,51 +72,12 @@ const causeMessage = (cause: unknown): string => {
   return String(cause)
 }
 
-/** What a dispatcher's TLS settings come from: the cluster's CA and the user's client certificate. */
-const tlsIdentity = (config: KubeConfig): string => {
-  const cluster = config.getCurrentCluster()
-  const user = config.getCurrentUser()
-  return JSON.stringify([
-    cluster?.server,
-    cluster?.caData,
-    cluster?.caFile,
-    cluster?.skipTLSVerify,
-    cluster?.tlsServerName,
-    cluster?.proxyUrl,
-    user?.certData,
-    user?.certFile,
-    user?.keyData,
-    user?.keyFile,
-  ])
-}
-
-export const makeKubeTransport = (config: KubeConfig): Effect.Effect<KubeTransport, KubeUnavailable> =>
+export const makeKubeTransport = (endpoint: KubeEndpoint): Effect.Effect<KubeTransport, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const cluster = config.getCurrentCluster()
-    if (cluster === null) {
-      return yield* new KubeUnavailable({ request: "load kubeconfig", message: "kubeconfig has no current cluster" })
-    }
-    const server = cluster.server.replace(/\/+$/, "")
-    // client-node hands out a new dispatcher (an undici Agent) with every request's credentials; used as given, each
-    // request would open and keep its own TLS connection (hundreds, and most of the process's memory, at 200
-    // tunnels). One dispatcher per TLS identity is kept instead, so every request shares one HTTP/2 connection.
-    let shared: { readonly identity: string; readonly client: HttpClient.HttpClient } | undefined
-    const globalClient = yield* NodeHttpClient.makeUndici.pipe(Effect.provide(NodeHttpClient.dispatcherLayerGlobal))
-    const clientFor = (dispatcher: Dispatcher | undefined) =>
-      Effect.gen(function* () {
-        if (dispatcher === undefined) return globalClient
-        const identity = tlsIdentity(config)
-        if (shared?.identity === identity) {
-          // Never connected: closing it releases nothing but the object.
-          yield* Effect.promise(() => dispatcher.close())
-          return shared.client
-        }
-        const client = yield* NodeHttpClient.makeUndici.pipe(
-          Effect.provideService(NodeHttpClient.Dispatcher, dispatcher),
-        )
-        shared = { identity, client }
-        return client
-      })
+    const server = endpoint.server
+    // One agent for the process: requests reuse its idle connections; watches hold one each while they run.
+    const agent = yield* NodeHttpClient.makeAgent({ ...endpoint.tls, keepAlive: true, timeout: 60_000 })
+    const client = yield* NodeHttpClient.makeNodeHttp.pipe(Effect.provideService(NodeHttpClient.HttpAgent, agent))
 
     const prepare = (request: KubeRequest) =>
       Effect.gen(function* () {
@@ -125,31 +85,31 @@ export const makeKubeTransport = (config: KubeConfig): Effect.Effect<KubeTranspo
         for (const [key, value] of Object.entries(request.query ?? {})) {
           if (value !== undefined) url.searchParams.set(key, value)
         }
-        const context = new RequestContext(url.toString(), request.method)
-        yield* Effect.tryPromise(() => config.applySecurityAuthentication(context))
-        const client = yield* clientFor(context.getDispatcher())
+        const token = yield* endpoint.token.pipe(
+          Effect.mapError((error) => new KubeUnavailable({ request: label(request), message: error.message })),
+        )
         const base = HttpClientRequest.make(request.method)(url, {
-          headers: { ...context.getHeaders(), accept: "application/json" },
+          headers:
+            token === undefined
+              ? { accept: "application/json" }
+              : { accept: "application/json", authorization: `Bearer ${token}` },
         })
-        const withBody =
-          request.body === undefined
-            ? base
-            : HttpClientRequest.bodyText(base, JSON.stringify(request.body), request.contentType ?? "application/json")
-        return { client, request: withBody }
-      }).pipe(
-        Effect.mapError(
-          (error) => new KubeUnavailable({ request: label(request), message: causeMessage(error.cause) }),
-        ),
-      )
+        return request.body === undefined
+          ? base
+          : HttpClientRequest.bodyText(base, JSON.stringify(request.body), request.contentType ?? "application/json")
+      })
 
     const execute = (request: KubeRequest): Effect.Effect<HttpClientResponse.HttpClientResponse, KubeError> =>
       countRequest(request).pipe(
         Effect.andThen(prepare(request)),
-        Effect.flatMap(({ client, request: prepared }) => client.execute(prepared)),
-        Effect.mapError((error) =>
-          error._tag === "KubeUnavailable"
-            ? error
-            : new KubeUnavailable({ request: label(request), message: causeMessage(error) }),
+        Effect.flatMap((prepared) =>
+          client
+            .execute(prepared)
+            .pipe(
+              Effect.mapError(
+                (error) => new KubeUnavailable({ request: label(request), message: causeMessage(error) }),
+              ),
+            ),
         ),
       )
 

@@ -9,12 +9,12 @@
 // successor waits, the 5 s between them is the time in-flight reconciles have to be cut, and every write checks the
 // fence first — also the first write after a freeze (SIGSTOP) ends: nothing more is sent once the lease may have moved.
 import { MutationGate } from "@fly-tunnel-operator/fly"
-import { type V1Lease, V1MicroTime } from "@kubernetes/client-node"
 import { Clock, Deferred, Duration, Effect, Fiber, Option, Schedule } from "effect"
 import { KubeClient } from "./kubeClient.ts"
 import type { KubeError } from "./kubeErrors.ts"
+import { kubeMicroTime } from "./kubeTime.ts"
 import { fenceGate, fenceOf, LeadershipFence } from "./leadershipFence.ts"
-import { Lease } from "./resourceType.ts"
+import { Lease, type LeaseObject } from "./resourceType.ts"
 import { WriteGate } from "./writeGate.ts"
 
 export interface LeaderElectionOptions {
@@ -36,9 +36,6 @@ export interface LeaderElectionOptions {
    */
   readonly releaseOnCancel?: boolean | undefined
 }
-
-/** A MicroTime (microsecond RFC 3339), as Lease times are written. */
-const microTime = (millis: number): V1MicroTime => new V1MicroTime(millis)
 
 /**
  * client-go's defaults, but a retry period of 1 s: a standby then takes over within about a second of a graceful
@@ -72,7 +69,7 @@ export const runTerm = <A, E, R>(
     let validUntil = 0
     let settlingUntil = 0
 
-    const observe = (lease: V1Lease, now: number) => {
+    const observe = (lease: LeaseObject, now: number) => {
       const resourceVersion = lease.metadata?.resourceVersion
       if (observed === undefined || observed.resourceVersion !== resourceVersion)
         observed = { resourceVersion, at: now }
@@ -91,8 +88,8 @@ export const runTerm = <A, E, R>(
           spec: {
             holderIdentity: options.identity,
             leaseDurationSeconds: leaseSeconds,
-            acquireTime: microTime(now),
-            renewTime: microTime(now),
+            acquireTime: kubeMicroTime(now),
+            renewTime: kubeMicroTime(now),
             leaseTransitions: 0,
           },
         })
@@ -112,8 +109,8 @@ export const runTerm = <A, E, R>(
           ...lease.spec,
           holderIdentity: options.identity,
           leaseDurationSeconds: leaseSeconds,
-          renewTime: microTime(now),
-          acquireTime: heldByUs ? (lease.spec?.acquireTime ?? microTime(now)) : microTime(now),
+          renewTime: kubeMicroTime(now),
+          acquireTime: heldByUs ? (lease.spec?.acquireTime ?? kubeMicroTime(now)) : kubeMicroTime(now),
           leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + (heldByUs ? 0 : 1),
         },
       })
@@ -142,8 +139,8 @@ export const runTerm = <A, E, R>(
           ...lease.spec,
           holderIdentity: "",
           leaseDurationSeconds: 1,
-          renewTime: microTime(now),
-          acquireTime: microTime(now),
+          renewTime: kubeMicroTime(now),
+          acquireTime: kubeMicroTime(now),
         },
       })
       yield* Effect.logInfo("released leadership")

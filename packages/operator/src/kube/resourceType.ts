@@ -9,6 +9,7 @@ import type {
   V1Deployment,
   V1EndpointSlice,
   V1Lease,
+  V1LeaseSpec,
   V1Namespace,
   V1Node,
   V1ObjectMeta,
@@ -22,6 +23,14 @@ export interface KubeObject {
   readonly apiVersion?: string
   readonly kind?: string
   readonly metadata?: V1ObjectMeta
+}
+
+/** A Lease with its times as the wire has them: MicroTime strings (kubeTime.ts), not client-node's Date class. */
+export interface LeaseObject extends Omit<V1Lease, "spec"> {
+  readonly spec?: Omit<V1LeaseSpec, "acquireTime" | "renewTime"> & {
+    readonly acquireTime?: string
+    readonly renewTime?: string
+  }
 }
 
 /** A FlyTunnel as the API server has it: metadata and status as written, the spec still to be decoded. */
@@ -116,7 +125,7 @@ export const Deployment = make<V1Deployment>({
   plural: "deployments",
   namespaced: true,
 })
-export const Lease = make<V1Lease>({
+export const Lease = make<LeaseObject>({
   group: "coordination.k8s.io",
   version: "v1",
   kind: "Lease",

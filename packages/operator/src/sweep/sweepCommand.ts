@@ -77,7 +77,9 @@ export const sweepMain = (
     yield* runSweep({ dryRun, grace: `${config.sweepGraceSeconds} seconds` }).pipe(Effect.provide(services))
     return 0
   }).pipe(
-    Effect.catchTag("OperatorConfigError", (error) => Console.error(error.message).pipe(Effect.as(2))),
+    Effect.catchTag(["OperatorConfigError", "KubeconfigError"], (error) =>
+      Console.error(error.message).pipe(Effect.as(2)),
+    ),
     Effect.catch((error) => Console.error(`sweep failed: ${error.message}`).pipe(Effect.as(1))),
     // The report is the output; the sweep's own log lines would repeat it.
     Effect.provide(Logger.layer([])),

@@ -69,7 +69,9 @@ export const uninstallMain = (
     const kube = config.kubeconfig === "" ? KubeClient.layerDefault : KubeClient.layerFromFile(config.kubeconfig)
     return yield* runUninstall(config).pipe(Effect.provide(kube))
   }).pipe(
-    Effect.catchTag("OperatorConfigError", (error) => Console.error(error.message).pipe(Effect.as(2))),
+    Effect.catchTag(["OperatorConfigError", "KubeconfigError"], (error) =>
+      Console.error(error.message).pipe(Effect.as(2)),
+    ),
     Effect.catch((error) =>
       Console.error(`[uninstall] failed: ${error._tag}: ${"message" in error ? error.message : ""}`).pipe(Effect.as(1)),
     ),

@@ -1,10 +1,11 @@
 // The fast chaos mode: operator replicas in this process, under leader election on the in-memory API server, against
 // the emulator's API (Machines without processes). Hundreds of runs in minutes.
 import { startEmulator } from "@fly-tunnel-operator/fly-emulator"
-import { V1MicroTime, type V1Service } from "@kubernetes/client-node"
+import type { V1Service } from "@kubernetes/client-node"
 import { Effect } from "effect"
 import { type InMemoryKube, makeInMemoryKube } from "../../src/kube/inMemoryKube.ts"
 import { FieldManager } from "../../src/kube/kubeClient.ts"
+import { kubeMicroTime } from "../../src/kube/kubeTime.ts"
 import { Deployment, FlyTunnel, Lease, Secret, Service } from "../../src/kube/resourceType.ts"
 import {
   type FastOperator,
@@ -130,7 +131,7 @@ export const runInProcess = async (seed: number, steps: ReadonlyArray<ChaosStep>
             await write(
               kube.client.replace(Lease, {
                 ...released,
-                spec: { ...held.spec, renewTime: new V1MicroTime(Date.now()) },
+                spec: { ...held.spec, renewTime: kubeMicroTime(Date.now()) },
               }),
             )
           await spawn()

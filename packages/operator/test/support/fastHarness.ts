@@ -130,7 +130,7 @@ export const startFastOperator = async (options: FastOperatorOptions = {}): Prom
         retry: { maxRetries: 2, baseDelay: "5 millis", maxDelay: "20 millis" },
         // Short, so an injected hang costs a test a moment, not the default half minute.
         requestTimeout: "400 millis",
-      }).pipe(Layer.provide(NodeHttpClient.layerUndici), Layer.provide(budget), (client) =>
+      }).pipe(Layer.provide(NodeHttpClient.layerNodeHttp), Layer.provide(budget), (client) =>
         FlyRegions.layer.pipe(Layer.provideMerge(client)),
       ),
       RolloutGate.layer(options.rolloutsAtOnce ?? 5),

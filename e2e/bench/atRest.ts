@@ -44,6 +44,9 @@ const byAction = (calls: ReadonlyArray<{ action: string; method: string; status:
   }
   return counts
 }
+/** A tunnel's own reads: those on its App. Org-wide ones (the orphan sweep's listApps, listRegions) are not a tunnel's. */
+const ofApps = <A extends { readonly app?: string | undefined }>(calls: ReadonlyArray<A>) =>
+  calls.filter((call) => call.app !== undefined)
 const total = (counts: Readonly<Record<string, number>>) => Object.values(counts).reduce((sum, value) => sum + value, 0)
 const servicesRequests = (sample: MetricsSample) =>
   sample.kubeRequests("services") - sample.kubeRequests("services", "WATCH")
@@ -126,7 +129,7 @@ export const measureRest = async (options: {
     tunnelReconciles,
     flyMutations: byAction(calls, true),
     flyReads: reads,
-    readsPerTunnelPerResync: tunnelReconciles === 0 ? 0 : total(reads) / tunnelReconciles,
+    readsPerTunnelPerResync: tunnelReconciles === 0 ? 0 : total(byAction(ofApps(calls), false)) / tunnelReconciles,
     kubeWrites: writesBetween(before, after),
     otherServices: options.others,
     otherServiceUpdates: updates,
@@ -167,7 +170,7 @@ export const measureRestart = async (options: {
       tunnelReconciles: after.reconciles("tunnel"),
       flyMutations: byAction(calls, true),
       flyReads: reads,
-      readsPerTunnel: total(reads) / options.tunnels,
+      readsPerTunnel: total(byAction(ofApps(calls), false)) / options.tunnels,
       kubeWrites: after.kubeWrites(),
     },
     operator,

@@ -9,8 +9,8 @@ import { FlyTunnel, type FlyTunnelObject } from "../kube/resourceType.ts"
  * The FlyTunnel's one status writer: a server-side apply of the whole status (the Tunnel controller owns all of it),
  * skipped when nothing changed, so a converged tunnel costs no write and no watch event. The uid keeps a deleted
  * tunnel from being written to under a new incarnation of its name. A write returns once the shared cache shows it
- * (or after a short bound, should another writer have moved it on meanwhile): the tunnel's next pass reads the cache, and a pass on the status this one replaced would
- * repeat what this one did and recorded (push the token to Fly again, say).
+ * (or after a short bound, should another writer have moved it on meanwhile): the tunnel's next pass reads the cache,
+ * and a pass on the status this one replaced would repeat what this one did and recorded (push the token again, say).
  */
 export const writeTunnelStatus = Effect.fn("writeTunnelStatus")(function* (
   tunnel: FlyTunnelObject,

@@ -122,7 +122,6 @@ try {
   for (let run = 0; run < ADDRESS_RUNS; run++) {
     const measured = await measureTimeToAddress({
       stack,
-      kubectl,
       namespace: NAMESPACE,
       operatorNamespace: OPERATOR_NAMESPACE,
       name: `address-${run}`,

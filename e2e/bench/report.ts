@@ -239,7 +239,8 @@ Fly-like latency (ms): ${Object.entries(address.flyLatencyMs)
 |---|${MILESTONES.map(() => "---").join("|")}|
 ${address.runs.map((run, index) => row([index + 1, ...MILESTONES.map(([key]) => run.milestones[key] ?? "–")])).join("\n")}
 
-(ms after \`kubectl apply\` of the Service, each first seen by polling every 25 ms.)
+(ms after the Service's create was sent to the API server — what \`kubectl apply\` sends, without kubectl's own start —, each
+first seen by reading every source at once, every 25 ms.)
 
 ![where the time goes](address.svg)
 

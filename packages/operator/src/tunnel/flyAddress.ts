@@ -90,8 +90,19 @@ export const ensureAddresses = Effect.fn("ensureAddresses")(function* (
       retryAfterMillis: settlingUntil - now,
     })
   }
-  v4 ??= (yield* fly.createIpAssignment(app.name, { type: wanted.ipv4 === "shared" ? "shared_v4" : "v4" })).ip
-  if (wanted.ipv6) v6 ??= (yield* fly.createIpAssignment(app.name, { type: "v6" })).ip
+  // Both at once: neither depends on the other, and each is one of Fly's slower answers. Each is let finish even when
+  // the other fails (one cut short on the wire could be made unseen, then made again by the next pass).
+  const [createdV4, createdV6] = yield* Effect.all(
+    [
+      v4 === undefined
+        ? fly.createIpAssignment(app.name, { type: wanted.ipv4 === "shared" ? "shared_v4" : "v4" })
+        : Effect.succeed({ ip: v4 }),
+      wanted.ipv6 && v6 === undefined ? fly.createIpAssignment(app.name, { type: "v6" }) : Effect.succeed(undefined),
+    ],
+    { concurrency: 2, mode: "result" },
+  )
+  v4 = (yield* Effect.fromResult(createdV4)).ip
+  v6 = (yield* Effect.fromResult(createdV6))?.ip ?? v6
   // Moving between kinds: the old IPv4 goes once the new one exists.
   yield* release(otherKind)
   return { v4, ...(v6 === undefined ? {} : { v6 }) } satisfies TunnelAddresses

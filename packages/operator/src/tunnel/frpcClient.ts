@@ -16,10 +16,11 @@ import { TunnelSettings } from "./tunnelSettings.ts"
 /**
  * frpc for the tunnel: one config per Machine in the tunnel's Secret (next to the token), and one
  * Deployment per Machine, each dialling that Machine's own control port through the shared
- * address and registering the ports that Machine serves (its TCP or its UDP ones). It needs only
- * the address and the plan, so a TCP frpc goes out while the Machines are still being created (the
- * Pods start meanwhile; frpc logs in once frps is up). A plan `deferred` says is not yet due (a UDP
- * frpc, whose first failed login ends it, waits for its Machine) is neither applied nor removed.
+ * address and registering the ports that Machine serves (its TCP or its UDP ones). A plan `deferred`
+ * says is not yet due — its Machine is not started — is neither applied nor removed: frpc's first
+ * logins back off (1, 2, 4, 8 s), so one started before its frps waited out up to a whole step after
+ * frps came up (measured: 0.1 to 2.1 s), longer than a Pod takes to start; and a UDP frpc ends at its
+ * first failed login (that is how its readiness is known).
  * A Deployment whose desired content did not change is not applied again. Returns whether every
  * one has rolled out, as the shared cache last saw them.
  */

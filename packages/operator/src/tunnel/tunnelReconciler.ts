@@ -64,7 +64,7 @@ const attempt = <A, E, R>(
     ),
   )
 
-/** Asks FlyProgress for what the tunnel waits on at Fly now: Machines to start, or then their checks to pass. */
+/** Asks FlyProgress for what the tunnel waits on at Fly now: Machines to start, or then (frpc applied) their checks. */
 const awaitOnFly = (progress: FlyProgress["Service"], key: string, observations: Observations) => {
   const { app, machines, spec } = observations
   if (app === undefined || machines === undefined || spec === undefined || machines.length === 0) return Effect.void
@@ -78,8 +78,10 @@ const awaitOnFly = (progress: FlyProgress["Service"], key: string, observations:
       starting.map(({ machine }) => ({ id: machine.id, version: machine.instance_id })),
     )
   }
+  // From the moment frpc is applied, not once it rolled out: its Pod starting and Fly's next probe overlap, and the
+  // tunnel is woken by whichever comes last (the Deployment informer reports the rollout).
   const checking = machines.filter((entry) => portsNotPassing(entry.machine, checkedPorts(entry, spec)).length > 0)
-  if (observations.clientRolledOut === true && checking.length > 0) {
+  if (observations.clientRolledOut !== undefined && checking.length > 0) {
     return progress.awaitChecks(
       key,
       app.name,
@@ -215,7 +217,7 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
       observations = { ...observations, app: flyApp }
       const known = <A>(listed: Option.Option<ReadonlyArray<A>>): ReadonlyArray<A> | undefined =>
         created ? [] : Option.getOrUndefined(listed)
-      // A UDP frpc ends at its first failed login (that is how its readiness is known), so it waits for its Machine.
+      // Each frpc goes out once its Machine is started (see ensureClient).
       const startedSlots = new Set(
         (known(listedMachines) ?? [])
           .filter((machine) => machine.state === "started" && isTunnelMachine(identity, adopted)(machine))
@@ -298,7 +300,7 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
                 serverAddress,
                 machinePlans(spec),
                 target.value,
-                (plan) => plan.role === "udp" && !startedSlots.has(slotKey(plan)),
+                (plan) => !startedSlots.has(slotKey(plan)),
               )
               return { target, rolledOut }
             })

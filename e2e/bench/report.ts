@@ -82,6 +82,7 @@ export const figures = (results: BenchResults): ReadonlyArray<Figure> => {
   const earliestIp = Math.max(...address.runs.map((run) => -run.externalIpAfterFirstByteMs))
   const machineStarted = median(address.runs.map((run) => run.milestones.machineStarted ?? Number.NaN))
   const frpcAvailable = median(address.runs.map((run) => run.milestones.frpcAvailable ?? Number.NaN))
+  const checksPassing = median(address.runs.map((run) => run.milestones.checksPassing ?? Number.NaN))
   const restRss = rest.rss.map((sample) => sample.rssMiB)
   const rssSpread = restRss.length === 0 ? Number.NaN : Math.max(...restRss) / Math.min(...restRss)
   const restWrites = withoutLeases(rest.kubeWrites)
@@ -119,10 +120,12 @@ export const figures = (results: BenchResults): ReadonlyArray<Figure> => {
       value: `${fixed(externalIp / address.criticalPathMs, 2)} (${externalIp} ÷ ${address.criticalPathMs} ms)`,
       target: "≤ 1.1",
       ok: externalIp <= 1.1 * address.criticalPathMs,
-      why: `the address is published once Fly routes to it (its checks pass): that cannot come before the Machine is started
-  (median ${machineStarted} ms = ${fixed(machineStarted / address.criticalPathMs, 2)}× the critical path: Fly answers the create, then boots the Machine),
-  then frpc must log in (it starts once its Machine is started: median ${frpcAvailable - machineStarted} ms more to its Pod being available) and
-  Fly's next probe pass (every 1 s, its phase is Fly's). Publishing earlier would hand out an address that refuses connections.`,
+      why: `the address is published once Fly routes to it (its checks pass); publishing earlier would hand out an address
+  that refuses connections. That cannot come before the Machine is started (median ${machineStarted} ms = ${fixed(machineStarted / address.criticalPathMs, 2)}× the critical path:
+  Fly answers the create, then boots the Machine); then frpc starts and logs in (median ${frpcAvailable - machineStarted} ms to its Pod being available) and
+  Fly's next probe passes (every 1 s, at Fly's phase): checks passing at median ${checksPassing} ms. The operator's own share after that is median
+  ${externalIp - checksPassing} ms: the checks are polled (Fly has no wait for them), then one pass reads the App, its Machines and IPs within Fly's
+  per-App read limits (1 a second, the burst spent by the passes just before) and writes the status.`,
     },
     {
       figure: "apply → first byte ÷ Fly critical path",
@@ -175,8 +178,8 @@ export const figures = (results: BenchResults): ReadonlyArray<Figure> => {
 const MILESTONES: ReadonlyArray<[keyof Milestones, string]> = [
   ["appCreated", "App created"],
   ["addressAllocated", "IPv4 allocated"],
-  ["frpcApplied", "frpc Deployment applied"],
   ["machineStarted", "Machine started"],
+  ["frpcApplied", "frpc Deployment applied"],
   ["frpcAvailable", "frpc Pod available"],
   ["checksPassing", "Fly checks passing"],
   ["firstByte", "first byte through"],

@@ -1,10 +1,16 @@
-import type { FlyTunnelStatus } from "@fly-tunnel-operator/api"
+import { type FlyTunnelStatus, Labels } from "@fly-tunnel-operator/api"
 import type { Call } from "@fly-tunnel-operator/fly-emulator"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { FieldManager, KubeClient } from "../src/kube/kubeClient.ts"
-import { FlyTunnel, type FlyTunnelObject } from "../src/kube/resourceType.ts"
-import { type FastOperator, type FastOperatorOptions, startFastOperator, until } from "./support/fastHarness.ts"
+import { Deployment, FlyTunnel, type FlyTunnelObject } from "../src/kube/resourceType.ts"
+import {
+  type FastOperator,
+  type FastOperatorOptions,
+  OPERATOR_NAMESPACE,
+  startFastOperator,
+  until,
+} from "./support/fastHarness.ts"
 
 const WRITES = new Set(["create", "replace", "delete", "apply", "applyStatus", "mergePatch"])
 
@@ -74,6 +80,25 @@ describe("Tunnel reconcile pacing (in-memory API server, in-process Fly emulator
     ])
     const addressTypes = calls.filter((call) => call.action === "createIpAssignment").map((call) => call.ipType)
     expect(addressTypes.sort()).toEqual(["v4", "v6"])
+  })
+
+  it("applies each frpc once its Machine is started, never while Fly is still creating it", async () => {
+    const fast = await start()
+    // The create answered late, as on Fly: an frpc applied beside the address would be out long before its frps.
+    await fast.emulator.setLatency({ createMachine: { ms: 300 } })
+    await create(fast, "ordered")
+    const machinesWhenApplied = await until("the frpc Deployment", async () => {
+      const uid = fast.kube.objects(FlyTunnel, "default").find((item) => item.metadata?.name === "ordered")?.metadata
+        ?.uid
+      const applied = fast.kube
+        .objects(Deployment, OPERATOR_NAMESPACE)
+        .some((deployment) => uid !== undefined && deployment.metadata?.labels?.[Labels.tunnelUid] === uid)
+      if (!applied) return undefined
+      const app = statusOf(fast, "ordered")?.app?.name
+      return (await fast.emulator.state()).machines.filter((machine) => app !== undefined && machine.app === app)
+    })
+    expect(machinesWhenApplied.map((machine) => machine.state)).toEqual(["started"])
+    await ready(fast, "ordered")
   })
 
   it("is Ready only once Fly's checks pass, woken by them: no reconcile while it waits, no polling after", async () => {

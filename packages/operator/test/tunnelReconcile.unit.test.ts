@@ -88,8 +88,8 @@ describe("Tunnel reconcile pacing (in-memory API server, in-process Fly emulator
     await fast.emulator.setLatency({ createMachine: { ms: 300 } })
     await create(fast, "ordered")
     const machinesWhenApplied = await until("the frpc Deployment", async () => {
-      const uid = fast.kube.objects(FlyTunnel, "default").find((item) => item.metadata?.name === "ordered")?.metadata
-        ?.uid
+      const uid = fast.kube.objects(FlyTunnel, "default").find((item) => item.metadata?.name === "ordered")
+        ?.metadata?.uid
       const applied = fast.kube
         .objects(Deployment, OPERATOR_NAMESPACE)
         .some((deployment) => uid !== undefined && deployment.metadata?.labels?.[Labels.tunnelUid] === uid)

@@ -1,7 +1,7 @@
 // The operator's client for the API server, generic over ResourceType. Writes carry the field
 // manager of the controller that makes them (the FieldManager reference), so each controller owns
 // exactly the fields it applies. A live layer (kubeconfig) and an in-memory one (inMemoryKube.ts).
-import { Context, Effect, Layer, Schema, type Stream } from "effect"
+import { Context, Effect, Layer, Option, Schema, type Stream } from "effect"
 import type { KubeconfigError } from "./kubeconfigError.ts"
 import type { KubeEndpoint } from "./kubeEndpoint.ts"
 import { loadDefaultEndpoint, loadKubeconfigFile } from "./kubeEndpointLoader.ts"
@@ -236,6 +236,15 @@ export class KubeClient extends Context.Service<
     return Layer.effect(KubeClient, Effect.flatMap(endpoint, make))
   }
 }
+
+/** The object as the API server has it now, not as the cache last saw it; none once it is gone. */
+export const readFresh = <A extends KubeObject>(type: ResourceType<A>, name: string, namespace?: string) =>
+  KubeClient.use((kube) =>
+    kube.get(type, name, namespace).pipe(
+      Effect.map(Option.some),
+      Effect.catchTag("KubeNotFound", () => Effect.succeedNone),
+    ),
+  )
 
 /** Adds a finalizer unless present, conditional on `object`'s resourceVersion (KubeConflict when stale). */
 export const addFinalizer = <A extends KubeObject>(type: ResourceType<A>, object: A, finalizer: string) =>

@@ -4,7 +4,7 @@ import { Duration, Effect, Option, Result } from "effect"
 import { done, type ReconcileResult, requeueAfter, retry } from "../controller/reconcileResult.ts"
 import { EventRecorder } from "../kube/eventRecorder.ts"
 import { KubeCache } from "../kube/kubeCache.ts"
-import { addFinalizer, KubeClient } from "../kube/kubeClient.ts"
+import { addFinalizer, readFresh } from "../kube/kubeClient.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { FlyTunnel, parseKey } from "../kube/resourceType.ts"
 import { ensureAdoptedApp } from "./appAdoption.ts"
@@ -122,11 +122,7 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
     // Until status records the App, the cache may lag behind this controller's own last status write (an App
     // recorded a moment ago, the tunnel woken at once by frpc's rollout): a pass on that view would ask for the App
     // again and push the token again. Read it fresh (one GET, only while the tunnel is new).
-    const kube = yield* KubeClient
-    const fresh = yield* kube.get(FlyTunnel, name, namespace).pipe(
-      Effect.map(Option.some),
-      Effect.catchTag("KubeNotFound", () => Effect.succeedNone),
-    )
+    const fresh = yield* readFresh(FlyTunnel, name, namespace)
     if (Option.isNone(fresh)) {
       yield* gone
       return done

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from "node:crypto"
 import type { V1Secret } from "@kubernetes/client-node"
 import { Effect, Option } from "effect"
-import { KubeClient } from "../kube/kubeClient.ts"
+import { KubeClient, readFresh } from "../kube/kubeClient.ts"
 import { sameJson } from "../kube/patches.ts"
 import { Secret } from "../kube/resourceType.ts"
 import type { TunnelTls } from "./tunnelCertificates.ts"
@@ -83,12 +83,8 @@ export const newToken = (): string => randomBytes(32).toString("hex")
  * in the operator's memory only while a reconcile uses them.
  */
 export const readTunnelSecret = Effect.fn("readTunnelSecret")(function* (tunnel: TunnelIdentity) {
-  const kube = yield* KubeClient
   const settings = yield* TunnelSettings
-  return yield* kube.get(Secret, frpcObjectName(tunnel), settings.operatorNamespace).pipe(
-    Effect.map(Option.some),
-    Effect.catchTag("KubeNotFound", () => Effect.succeedNone),
-  )
+  return yield* readFresh(Secret, frpcObjectName(tunnel), settings.operatorNamespace)
 })
 
 /** Makes the Secret hold exactly `content`; writes nothing when it already does. */

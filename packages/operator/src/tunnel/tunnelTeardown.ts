@@ -1,10 +1,10 @@
 import { type Adopt, Annotations, FINALIZER, Labels, Reasons } from "@fly-tunnel-operator/api"
 import { FlyClient, type FlyError } from "@fly-tunnel-operator/fly"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { done, type ReconcileResult, retry } from "../controller/reconcileResult.ts"
 import { EventRecorder } from "../kube/eventRecorder.ts"
 import { KubeCache } from "../kube/kubeCache.ts"
-import { KubeClient, removeFinalizer } from "../kube/kubeClient.ts"
+import { KubeClient, readFresh, removeFinalizer } from "../kube/kubeClient.ts"
 import type { KubeError } from "../kube/kubeErrors.ts"
 import { kubeTimeNow } from "../kube/kubeTime.ts"
 import { Deployment, FlyTunnel, type FlyTunnelObject, Secret } from "../kube/resourceType.ts"
@@ -119,9 +119,9 @@ export const finalizeTunnel = Effect.fn("finalizeTunnel")(function* (
   if (!(tunnel.metadata?.finalizers ?? []).includes(FINALIZER)) return done
   // A fresh read, not the cache: right after this finalizer goes, the cache can still hold the tunnel with it, and a
   // second teardown from that stale copy would go on changing Fly after force-delete let the tunnel go.
-  const fresh = yield* (yield* KubeClient)
-    .get(FlyTunnel, tunnel.metadata?.name ?? "", tunnel.metadata?.namespace)
-    .pipe(Effect.catchTag("KubeNotFound", () => Effect.succeed(undefined)))
+  const fresh = Option.getOrUndefined(
+    yield* readFresh(FlyTunnel, tunnel.metadata?.name ?? "", tunnel.metadata?.namespace),
+  )
   if (
     fresh === undefined ||
     fresh.metadata?.uid !== tunnel.metadata?.uid ||

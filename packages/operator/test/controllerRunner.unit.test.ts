@@ -12,8 +12,7 @@ const fakeSource = Effect.gen(function* () {
   const synced = yield* Deferred.make<void>()
   const known = new Set<string>()
   const source: Source.Source = {
-    changes: Stream.fromQueue(keys),
-    synced: Deferred.await(synced),
+    subscribe: Deferred.await(synced).pipe(Effect.as({ initial: [], changes: Stream.fromQueue(keys) })),
     keys: Effect.sync(() => [...known]),
   }
   const emit = (key: string) => Effect.sync(() => known.add(key)).pipe(Effect.andThen(Queue.offer(keys, key)))
@@ -48,6 +47,31 @@ describe("Controller", () => {
       yield* emit("ns/b")
       yield* settle
       assert.deepStrictEqual(seen, ["ns/a", "ns/b"])
+    }),
+  )
+
+  it.effect("queues every source's initial keys before a worker starts: a key several sources report runs once", () =>
+    Effect.gen(function* () {
+      const late = yield* Deferred.make<void>()
+      const initially = (keys: ReadonlyArray<string>, synced: Effect.Effect<void> = Effect.void): Source.Source => ({
+        subscribe: Effect.as(synced, { initial: keys, changes: Stream.never }),
+        keys: Effect.succeed(keys),
+      })
+      const seen: Array<string> = []
+      const controller = Controller.make({
+        name: "t",
+        // Two workers, and the last source to sync reports keys the first one already queued.
+        concurrency: 2,
+        watches: [initially(["ns/a", "ns/b", "ns/c"]), initially(["ns/c", "ns/a"], Deferred.await(late))],
+        reconcile: (key) => Effect.sync(() => seen.push(key)).pipe(Effect.as(ReconcileResult.done)),
+      })
+      yield* Effect.forkChild(controller.run)
+      yield* settle
+      assert.deepStrictEqual(seen, [])
+      yield* Deferred.succeed(late, undefined)
+      yield* settle
+      assert.sameMembers(seen, ["ns/a", "ns/b", "ns/c"])
+      assert.lengthOf(seen, 3)
     }),
   )
 

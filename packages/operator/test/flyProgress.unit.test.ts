@@ -48,7 +48,8 @@ describe("FlyProgress (in-process Fly emulator)", () => {
       Effect.scoped(
         Effect.gen(function* () {
           const progress = yield* FlyProgress.make
-          const next = yield* Stream.runHead(progress.source.changes).pipe(Effect.forkChild)
+          const { changes } = yield* progress.source.subscribe
+          const next = yield* Stream.runHead(changes).pipe(Effect.forkChild)
           yield* progress.awaitChecks("default/progress", "progress", [
             { id: first.id, ports: [8080] },
             { id: second.id, ports: [8080] },

@@ -215,13 +215,13 @@ describe("KubeClient against a real API server", () => {
           // The server ends each watch after a second: every step below crosses reconnects.
           watchTimeoutSeconds: 1,
         })
+        const { changes } = yield* watch.subscribe
         const seen: Array<string> = []
         yield* Effect.forkScoped(
-          Stream.runForEach(watch.changes, (change) =>
+          Stream.runForEach(changes, (change) =>
             Effect.sync(() => seen.push(`${change.type}:${change.object.metadata?.name}`)),
           ),
         )
-        yield* watch.synced
         yield* client.create(ResourceType.Service, service("watched"))
         yield* eventually(
           Effect.sync(() => seen),

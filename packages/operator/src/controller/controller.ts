@@ -88,10 +88,18 @@ export const make = <E, R>(options: ControllerOptions<E, R>): Controller<R> => {
 
   const run: Effect.Effect<never, never, R> = Effect.gen(function* () {
     const queue = yield* WorkQueue.make({ name, backoff: options.backoff })
-    for (const source of options.watches) {
-      yield* Effect.forkScoped(Stream.runForEach(source.changes, queue.add))
-    }
-    yield* Effect.forEach(options.watches, (source) => source.synced, { concurrency: "unbounded", discard: true })
+    // Workers start once every source synced and its initial keys are queued (client-go's WaitForCacheSync over the
+    // handlers' HasSynced): what several sources report of one object at start-up is one pending key, one reconcile.
+    yield* Effect.forEach(
+      options.watches,
+      (source) =>
+        Effect.gen(function* () {
+          const { initial, changes } = yield* source.subscribe
+          yield* Effect.forEach(initial, queue.add, { discard: true })
+          yield* Effect.forkScoped(Stream.runForEach(changes, queue.add))
+        }),
+      { concurrency: "unbounded", discard: true },
+    )
     if (options.resync !== undefined) {
       yield* Effect.forkScoped(
         Effect.sleep(options.resync).pipe(Effect.andThen(enqueueAll(queue)), Effect.repeat(Schedule.forever)),

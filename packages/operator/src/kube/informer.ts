@@ -14,6 +14,11 @@ export type InformerChange<A> =
   | { readonly type: "Updated"; readonly object: A; readonly old: A }
   | { readonly type: "Deleted"; readonly object: A }
 
+interface Numbered<A> {
+  readonly sequence: number
+  readonly change: InformerChange<A>
+}
+
 export interface Informer<A extends KubeObject> {
   readonly type: ResourceType<A>
   /** From the store; `None` when absent (or not synced yet). */
@@ -23,9 +28,16 @@ export interface Informer<A extends KubeObject> {
   /** Completes after the first list reached the store. */
   readonly synced: Effect.Effect<void>
   /**
-   * Once synced: every stored object as Added, then each change as it happens (like registering
-   * an event handler on a client-go informer). Each run of the stream is its own subscription.
+   * Waits until synced, then registers a handler, as client-go's AddEventHandler: `initial` is every stored object,
+   * `changes` each change after them. Each object is in exactly one of the two (a change the store already held when
+   * `initial` was taken is not repeated), so a subscriber that came before the first list sees each object once.
    */
+  readonly subscribe: Effect.Effect<InformerSubscription<A>, never, Scope.Scope>
+}
+
+export interface InformerSubscription<A> {
+  /** The store when the subscription was taken; the objects a client-go handler receives as Added before it syncs. */
+  readonly initial: ReadonlyArray<A>
   readonly changes: Stream.Stream<InformerChange<A>>
 }
 
@@ -57,11 +69,14 @@ export const make = Effect.fnUntraced(function* <A extends KubeObject>(
   const client = yield* KubeClient
   const transform = options.transform ?? withoutManagedFields
   const store = new Map<string, A>()
-  const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<InformerChange<A>>(), PubSub.shutdown)
+  // Each change is numbered as it reaches the store, so a subscription can tell which ones its snapshot already holds.
+  const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<Numbered<A>>(), PubSub.shutdown)
   const synced = yield* Deferred.make<void>()
   let resourceVersion: string | undefined
+  let sequence = 0
 
-  const publish = (change: InformerChange<A>) => PubSub.publish(pubsub, change)
+  // Numbered when called, in the same synchronous step as the store write before it (no fiber runs in between).
+  const publish = (change: InformerChange<A>) => PubSub.publish(pubsub, { sequence: ++sequence, change })
 
   const relist = Effect.gen(function* () {
     const listed = yield* client.list(type, options)
@@ -128,14 +143,17 @@ export const make = Effect.fnUntraced(function* <A extends KubeObject>(
     Effect.forever(cycle).pipe(Effect.annotateLogs({ watch: type.plural, namespace: options.namespace ?? "*" })),
   )
 
-  const changes: Stream.Stream<InformerChange<A>> = Stream.unwrap(
-    Effect.gen(function* () {
-      const subscription = yield* PubSub.subscribe(pubsub)
-      yield* Deferred.await(synced)
-      const snapshot = [...store.values()].map((object): InformerChange<A> => ({ type: "Added", object }))
-      return Stream.concat(Stream.fromIterable(snapshot), Stream.fromSubscription(subscription))
-    }),
-  )
+  const subscribe = Effect.gen(function* () {
+    const subscription = yield* PubSub.subscribe(pubsub)
+    yield* Deferred.await(synced)
+    // Taken at once: the store holds every change numbered up to `taken`, so those are dropped from the subscription.
+    const { initial, taken } = yield* Effect.sync(() => ({ initial: [...store.values()], taken: sequence }))
+    const changes = Stream.fromSubscription(subscription).pipe(
+      Stream.filter((numbered) => numbered.sequence > taken),
+      Stream.map((numbered) => numbered.change),
+    )
+    return { initial, changes }
+  })
 
   return {
     type,
@@ -146,6 +164,6 @@ export const make = Effect.fnUntraced(function* <A extends KubeObject>(
         [...store.values()].filter((object) => namespace === undefined || object.metadata?.namespace === namespace),
       ),
     synced: Deferred.await(synced),
-    changes,
+    subscribe,
   }
 })

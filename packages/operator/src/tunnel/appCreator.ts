@@ -4,8 +4,8 @@
 // its token from the client's budget right before it goes (as Fly counts it: by when it arrives), and the tunnel is
 // woken with the answer. A tunnel first in line waits for its answer in place, which costs no extra pass.
 import { type CreateAppRequest, type CreateAppResponse, FlyClient, type FlyError } from "@fly-tunnel-operator/fly"
-import { Context, Deferred, Effect, type Exit, Option, Queue, type Scope, Stream } from "effect"
-import type { Source } from "../controller/source.ts"
+import { Context, Deferred, Effect, type Exit, Option, Queue, type Scope } from "effect"
+import * as Source from "../controller/source.ts"
 
 /** Creates in flight at once: the budget spaces them anyway; more than one keeps a slow answer from stalling the line. */
 const CREATORS = 3
@@ -29,7 +29,7 @@ export class AppCreator extends Context.Service<
   AppCreator,
   {
     /** Keys of tunnels whose answer came, for the controller's queue. */
-    readonly source: Source
+    readonly source: Source.Source
     /** The answer to this tunnel's create (asked for now if it has not been), or that it is still in line. */
     readonly create: (key: string, body: CreateAppRequest) => Effect.Effect<AppCreation>
     /** Whether the tunnel's create is in line or answered and not yet read. */
@@ -64,7 +64,7 @@ export class AppCreator extends Context.Service<
     for (let i = 0; i < CREATORS; i++) yield* Effect.forkScoped(serve)
 
     return AppCreator.of({
-      source: { changes: Stream.fromQueue(woken), synced: Effect.void, keys: Effect.succeed([]) },
+      source: Source.fromQueue(woken),
       create: (key, body) =>
         Effect.gen(function* () {
           let request = requests.get(key)

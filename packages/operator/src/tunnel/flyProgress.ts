@@ -3,8 +3,8 @@
 // turning passing have no wait on Fly, so they are polled — quickly at first, slower the longer it takes, and only
 // while the tunnel waits for them. (frpc's rollout needs nothing here: the Deployment informer reports it.)
 import { FlyClient } from "@fly-tunnel-operator/fly"
-import { Context, Effect, FiberMap, Queue, Schedule, type Scope, Stream } from "effect"
-import type { Source } from "../controller/source.ts"
+import { Context, Effect, FiberMap, Queue, Schedule, type Scope } from "effect"
+import * as Source from "../controller/source.ts"
 import { portsNotPassing } from "./tunnelStatus.ts"
 
 /** Fly's longest wait. A wait that ends without the state (408) just wakes the tunnel, which asks again. */
@@ -30,7 +30,7 @@ export class FlyProgress extends Context.Service<
   FlyProgress,
   {
     /** Keys of tunnels whose awaited state arrived, for the controller's queue. */
-    readonly source: Source
+    readonly source: Source.Source
     /** Wakes the tunnel once every one of these Machines is `started` (or a wait gave up). */
     readonly awaitStarted: (key: string, app: string, machines: ReadonlyArray<AwaitedMachine>) => Effect.Effect<void>
     /**
@@ -63,7 +63,7 @@ export class FlyProgress extends Context.Service<
         ).pipe(Effect.asVoid)
 
       return FlyProgress.of({
-        source: { changes: Stream.fromQueue(woken), synced: Effect.void, keys: Effect.succeed([]) },
+        source: Source.fromQueue(woken),
         awaitStarted: (key, app, machines) =>
           watch(
             "started",

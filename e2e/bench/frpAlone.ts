@@ -84,17 +84,18 @@ export const startFrpOnLoopback = async (
     child.stdout?.on("data", (chunk: Buffer) => (output += chunk))
     child.stderr?.on("data", (chunk: Buffer) => (output += chunk))
     await printed(child, ready, () => output)
+    return child.pid ?? -1
   }
   const stop = async () => {
     for (const child of children) child.kill("SIGKILL")
     await rm(dir, { recursive: true, force: true })
   }
   try {
-    await run(tools.frps, frpsPath, "frps started successfully")
-    await run(tools.frpc, frpcPath, "start proxy success")
+    const frps = await run(tools.frps, frpsPath, "frps started successfully")
+    const frpc = await run(tools.frpc, frpcPath, "start proxy success")
+    return { host: "127.0.0.1", port: publicPort, pids: { frps, frpc }, stop }
   } catch (error) {
     await stop()
     throw error
   }
-  return { host: "127.0.0.1", port: publicPort, stop }
 }

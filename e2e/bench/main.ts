@@ -143,7 +143,8 @@ try {
   const dataPath = await measureDataPath({
     tools,
     tunnel: first.publicAddress,
-    clusterIp: { host: first.clusterIp, port: 9000 },
+    // The emulator (its Fly proxy) runs in this process: measureDataPath counts process.pid as the proxy.
+    clusterIp: { host: first.clusterIp, port: 9000, pid: first.backend.pid },
     progress,
   })
 

@@ -1,4 +1,5 @@
 import { connect, type Socket } from "node:net"
+import { createInterface } from "node:readline"
 
 /**
  * Load against an echo server, run as its own process so the measuring client shares no event loop with the stack:
@@ -6,13 +7,16 @@ import { connect, type Socket } from "node:net"
  * Prints one JSON line: request/response round trips (p50, p99 in ms) on one connection, bulk throughput (bytes
  * echoed back per second) on another, then new connections one after the other (connect and one round trip, p50 and
  * p99). Never half-closes (frp drops both directions on FIN).
+ * Around the bulk transfer it prints "bulk" and then "bulk done", each time waiting for a line on stdin before it goes
+ * on, so the parent can read every process's CPU time at exactly the transfer's start and end.
  */
 const [
   host = "127.0.0.1",
   port = "0",
   rounds = "2000",
   messageBytes = "64",
-  bulkBytes = String(64 * 1024 * 1024),
+  // Long enough (a second or more through frp) for CPU times counted in 10 ms ticks to be within a few per cent.
+  bulkBytes = String(256 * 1024 * 1024),
   connections = "200",
 ] = process.argv.slice(2)
 
@@ -36,6 +40,13 @@ const received = (socket: Socket, bytes: number) =>
     socket.on("data", onData)
     socket.once("close", () => reject(new Error(`connection closed after ${got} of ${bytes} bytes`)))
   })
+
+const parent = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
+/** Tells the parent where the load is, and waits until it says go on. */
+const mark = async (line: string) => {
+  process.stdout.write(`${line}\n`)
+  if ((await parent.next()).done === true) throw new Error(`stdin closed after "${line}"`)
+}
 
 const percentile = (sorted: ReadonlyArray<number>, p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
@@ -65,6 +76,7 @@ const throughput = async () => {
   const socket = await open()
   const total = Number(bulkBytes)
   const chunk = Buffer.alloc(64 * 1024, 0x62)
+  await mark("bulk")
   const started = performance.now()
   const back = received(socket, total)
   for (let sent = 0; sent < total; sent += chunk.length) {
@@ -74,6 +86,7 @@ const throughput = async () => {
   }
   await back
   const seconds = (performance.now() - started) / 1000
+  await mark("bulk done")
   socket.destroy()
   return { bytes: total, seconds, mbPerSecond: total / 1024 / 1024 / seconds }
 }

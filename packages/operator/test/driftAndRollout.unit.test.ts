@@ -1,9 +1,10 @@
-import type { FlyTunnelSpecInput } from "@fly-tunnel-operator/api"
+import { type FlyTunnelSpecInput, Labels } from "@fly-tunnel-operator/api"
 import { Effect } from "effect"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { FieldManager, KubeClient } from "../src/kube/kubeClient.ts"
-import { FlyTunnel, type FlyTunnelObject } from "../src/kube/resourceType.ts"
-import { type FastOperator, startFastOperator, until } from "./support/fastHarness.ts"
+import { Deployment, FlyTunnel, type FlyTunnelObject } from "../src/kube/resourceType.ts"
+import { SPEC_HASH_ANNOTATION } from "../src/tunnel/frpcDeployment.ts"
+import { type FastOperator, OPERATOR_NAMESPACE, startFastOperator, until } from "./support/fastHarness.ts"
 
 const spec = (regions: ReadonlyArray<string>, ports = [{ name: "http", port: 8080 }]): FlyTunnelSpecInput => ({
   target: { address: { host: "192.168.2.10" } },
@@ -171,5 +172,64 @@ describe("regions, capacity, drift and rollouts (fast tier)", () => {
         expect(between.some((call) => call.action === "listMachines" && call.app === app)).toBe(true)
       }
     }
+  })
+  it("changes each frpc only once its Machine runs the new config and is started, never ahead of it", async () => {
+    const regions = ["ord", "ams"]
+    await applyTunnel("follow", spec(regions))
+    const converged = await ready("follow")
+    const uid = converged?.metadata?.uid ?? ""
+    const app = converged?.status?.app?.name ?? ""
+    const frpc = () =>
+      operator.kube
+        .objects(Deployment, OPERATOR_NAMESPACE)
+        .filter((deployment) => deployment.metadata?.labels?.[Labels.tunnelUid] === uid)
+    const hashOf = (deployment: ReturnType<typeof frpc>[number]) =>
+      deployment.metadata?.annotations?.[SPEC_HASH_ANNOTATION]
+    const before = new Map(frpc().map((deployment) => [deployment.metadata?.name ?? "", hashOf(deployment)]))
+    expect(before.size).toBe(regions.length)
+    // Updates answered late, as on Fly: an frpc changed beside the rollout would be out while its Machine is not.
+    await operator.emulator.setLatency({ updateMachine: { ms: 300 } })
+    // A new port: every Machine's config and every frpc's config change (frpc registers the new port with its frps).
+    await applyTunnel(
+      "follow",
+      spec(regions, [
+        { name: "http", port: 8080 },
+        { name: "extra", port: 9090 },
+      ]),
+    )
+    // When each frpc is first seen changed: its Machine at that moment.
+    const seen = new Map<string, { state: string; servesNewPort: boolean }>()
+    await until(
+      "every frpc changed",
+      async () => {
+        const changed = frpc().filter(
+          (deployment) => hashOf(deployment) !== before.get(deployment.metadata?.name ?? ""),
+        )
+        const fresh = changed.filter((deployment) => !seen.has(deployment.metadata?.name ?? ""))
+        if (fresh.length > 0) {
+          const { machines } = await fly(app)
+          for (const deployment of fresh) {
+            const name = deployment.metadata?.name ?? ""
+            const machine = machines.find(
+              (candidate) => `frpc-${uid}-${candidate.name?.replace(/^frps-/, "")}` === name,
+            )
+            seen.set(name, {
+              state: machine?.state ?? "absent",
+              servesNewPort: JSON.stringify(machine?.config?.services ?? []).includes('"port":9090'),
+            })
+          }
+        }
+        return seen.size === regions.length ? true : undefined
+      },
+      15_000,
+    )
+    await operator.emulator.setLatency({ updateMachine: null })
+    expect([...seen.values()]).toEqual(regions.map(() => ({ state: "started", servesNewPort: true })))
+    await until("rolled out", () =>
+      condition("follow", "Ready")?.status === "True" &&
+      tunnel("follow")?.status?.machines?.every((machine) => machine.upToDate)
+        ? true
+        : undefined,
+    )
   })
 })

@@ -17,10 +17,12 @@ import { TunnelSettings } from "./tunnelSettings.ts"
  * frpc for the tunnel: one config per Machine in the tunnel's Secret (next to the token), and one
  * Deployment per Machine, each dialling that Machine's own control port through the shared
  * address and registering the ports that Machine serves (its TCP or its UDP ones). A plan `deferred`
- * says is not yet due — its Machine is not started — is neither applied nor removed: frpc's first
- * logins back off (1, 2, 4, 8 s), so one started before its frps waited out up to a whole step after
- * frps came up (measured: 0.1 to 2.1 s), longer than a Pod takes to start; and a UDP frpc ends at its
- * first failed login (that is how its readiness is known).
+ * says is not yet due — its Machine is not started, or not yet on the desired config — is neither
+ * applied nor removed: frpc's first logins back off (1, 2, 4, 8 s), so one started before its frps
+ * waited out up to a whole step after frps came up (measured: 0.1 to 2.1 s), longer than a Pod takes
+ * to start; a UDP frpc ends at its first failed login (that is how its readiness is known); and
+ * during a rollout, an frpc changed ahead of its Machine (a new token, certificate or control port)
+ * could not log in to it, while the one it replaces still serves it.
  * A Deployment whose desired content did not change is not applied again. Returns whether every
  * one has rolled out, as the shared cache last saw them.
  */

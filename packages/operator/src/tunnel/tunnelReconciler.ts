@@ -213,12 +213,6 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
       observations = { ...observations, app: flyApp }
       const known = <A>(listed: Option.Option<ReadonlyArray<A>>): ReadonlyArray<A> | undefined =>
         created ? [] : Option.getOrUndefined(listed)
-      // Each frpc goes out once its Machine is started (see ensureClient).
-      const startedSlots = new Set(
-        (known(listedMachines) ?? [])
-          .filter((machine) => machine.state === "started" && isTunnelMachine(identity, adopted)(machine))
-          .map(slotKeyOf),
-      )
       const pushToken = attempt(blocked, ensureFlySecret(identity, token, tls, flyApp, tunnel.status?.app, adopted))
       // Nothing changes on an adopted App before it carries the marks that let teardown remove what was changed: its
       // token and marks go first, and neither branch starts without them.
@@ -242,10 +236,7 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
             if (!marked)
               return {
                 address: Option.none<TunnelAddresses>(),
-                target: Option.none<string>(),
                 certificates: Option.none<ReadonlyArray<CertificateDetail>>(),
-                rolledOut: undefined,
-                serverAddress: undefined,
               }
             const address = yield* attempt(
               blocked,
@@ -260,17 +251,9 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
                 known(listedIps),
               ),
             )
-            if (Option.isNone(address))
-              return {
-                address,
-                target: Option.none<string>(),
-                certificates: Option.none(),
-                rolledOut: undefined,
-                serverAddress: undefined,
-              }
+            if (Option.isNone(address)) return { address, certificates: Option.none() }
             // Certificates come right after the addresses (so Fly's DNS instructions name them) and never wait for
-            // the tunnel to carry bytes: DNS can only be pointed at an address once it is published. frpc goes out
-            // beside them.
+            // the tunnel to carry bytes: DNS can only be pointed at an address once it is published.
             const certificates = wantsCertificates
               ? attempt(
                   blocked,
@@ -281,32 +264,50 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
                   ),
                 )
               : Effect.succeedNone
-            // frpc dials the dedicated IPv4; a shared one carries no raw TCP, so there it dials the IPv6 (which a
-            // shared IPv4 requires of the spec).
-            const serverAddress = spec.ipv4 === "shared" ? address.value.v6 : address.value.v4
-            const client = Effect.gen(function* () {
-              if (serverAddress === undefined) return { target: Option.none<string>(), rolledOut: undefined }
-              // An address target is dialled at the address the policy checked (pinned), never re-resolved by frpc.
-              const target = yield* attempt(blocked, resolveTarget(namespace, spec, verdict.targetAddress))
-              if (Option.isNone(target)) return { target, rolledOut: undefined }
-              const rolledOut = yield* ensureClient(
-                identity,
-                spec,
-                credentials,
-                serverAddress,
-                machinePlans(spec),
-                target.value,
-                (plan) => !startedSlots.has(slotKey(plan)),
-              )
-              return { target, rolledOut }
-            })
-            const [issued, { target, rolledOut }] = yield* Effect.all([certificates, client], { concurrency: 2 })
-            return { address, target, certificates: issued, rolledOut, serverAddress }
+            return { address, certificates: yield* certificates }
           }),
         ],
         { concurrency: 2 },
       )
       const address = addressBranch.address
+      // frpc follows its Machine: a slot's frpc goes out, or changes, once its Machine is started and runs the desired
+      // config (see ensureClient); until then it is left as it is, serving the Machine as it is. Without this pass's
+      // Machines (the token not pushed, Fly out of capacity), a started one is taken as it was listed.
+      const readySlots = new Set(
+        Option.match(machineBranch.machines, {
+          onSome: (entries) =>
+            entries
+              .filter((entry) => entry.current && entry.machine.state === "started")
+              .map((entry) => slotKey(entry.slot)),
+          onNone: () =>
+            (known(listedMachines) ?? [])
+              .filter((machine) => machine.state === "started" && isTunnelMachine(identity, adopted)(machine))
+              .map(slotKeyOf),
+        }),
+      )
+      // frpc dials the dedicated IPv4; a shared one carries no raw TCP, so there it dials the IPv6 (which a shared IPv4
+      // requires of the spec).
+      const serverAddress = Option.isSome(address)
+        ? spec.ipv4 === "shared"
+          ? address.value.v6
+          : address.value.v4
+        : undefined
+      const client = yield* Effect.gen(function* () {
+        if (serverAddress === undefined) return { target: Option.none<string>(), rolledOut: undefined }
+        // An address target is dialled at the address the policy checked (pinned), never re-resolved by frpc.
+        const target = yield* attempt(blocked, resolveTarget(namespace, spec, verdict.targetAddress))
+        if (Option.isNone(target)) return { target, rolledOut: undefined }
+        const rolledOut = yield* ensureClient(
+          identity,
+          spec,
+          credentials,
+          serverAddress,
+          machinePlans(spec),
+          target.value,
+          (plan) => !readySlots.has(slotKey(plan)),
+        )
+        return { target, rolledOut }
+      })
       const pushed = machineBranch.pushed
       if (adopt !== undefined && Option.isSome(pushed) && tunnel.status?.app?.id !== flyApp.id)
         yield* events.record(tunnel, {
@@ -326,8 +327,7 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
           })
       }
       // frpc runs but Fly does not see it: if the certificate frpc is shown is why, say so (on ClientReady).
-      const serverAddress = addressBranch.serverAddress
-      if (addressBranch.rolledOut === true && serverAddress !== undefined && Option.isSome(machineBranch.machines))
+      if (client.rolledOut === true && serverAddress !== undefined && Option.isSome(machineBranch.machines))
         yield* attempt(blocked, checkFrpsCertificates(identity, serverAddress, machineBranch.machines.value, tls))
       observations = {
         ...observations,
@@ -335,8 +335,8 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
         ...(Option.isSome(machineBranch.machines) ? { machines: machineBranch.machines.value } : {}),
         ...(Option.isSome(address) ? { address: address.value.v4 } : {}),
         ...(Option.isSome(address) && address.value.v6 !== undefined ? { ipv6: address.value.v6 } : {}),
-        ...(Option.isSome(addressBranch.target) ? { targetAddress: addressBranch.target.value } : {}),
-        ...(addressBranch.rolledOut === undefined ? {} : { clientRolledOut: addressBranch.rolledOut }),
+        ...(Option.isSome(client.target) ? { targetAddress: client.target.value } : {}),
+        ...(client.rolledOut === undefined ? {} : { clientRolledOut: client.rolledOut }),
         ...(Option.isSome(addressBranch.certificates)
           ? { certificates: addressBranch.certificates.value.map(certificateStatus) }
           : {}),

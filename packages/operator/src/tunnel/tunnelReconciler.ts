@@ -98,9 +98,10 @@ const awaitOnFly = (progress: FlyProgress["Service"], key: string, observations:
  * side by side: the App first (created at once for a new tunnel, in line for Fly's per-org limit; or, with spec.adopt,
  * the App taken over once its ownership rule holds, see appAdoption.ts), then the Machine
  * branch (the token, frps's certificate and the mark as secrets, one Machine per slot) beside the address branch (the
- * IPv4 and IPv6 at once, then the hostnames' certificates beside frpc, which dials the pinned target and goes out once
- * its Machine is started). Reads whose answer is known are skipped: a
- * just-created App has no Machines, IPs or certificates, and a recorded App's are listed alongside its look. Every step looks before it creates, so a crash or a lost
+ * IPv4 and IPv6 at once, then the hostnames' certificates); then frpc, which dials the pinned target and follows its
+ * Machine (out, or changed, once that runs the desired config and is started). Reads whose answer is known are skipped:
+ * a just-created App has no Machines, IPs or certificates, and a recorded App's are listed alongside its look. Every
+ * step looks before it creates, so a crash or a lost
  * answer at any point is repaired by the next pass without duplicates. What the tunnel then waits for wakes it (see
  * FlyProgress); no fixed requeue.
  */

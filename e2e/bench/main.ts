@@ -24,7 +24,8 @@ import {
   goOperatorPath,
   pathMs,
 } from "./flyLatency.ts"
-import { cpuSeconds, residentMiB } from "./processMemory.ts"
+import { cpuSeconds } from "./processCpu.ts"
+import { residentMiB } from "./processMemory.ts"
 import { writeBenchReport } from "./report.ts"
 import { measureScale } from "./scale.ts"
 import { type AddressRun, measureTimeToAddress } from "./timeToAddress.ts"

@@ -18,15 +18,29 @@ export interface CpuSnapshot {
   readonly machineBusyTicks: number
 }
 
-const processTicks = async (pid: number): Promise<ProcessTicks | undefined> => {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined)
-  if (stat === undefined) return undefined
+/** One `/proc/…/stat` line (a process's or a thread's); the name is in parentheses and may hold spaces. */
+const parseStat = (stat: string): ProcessTicks => {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
   return {
     comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
     ppid: Number(fields[1]),
     ticks: Number(fields[11]) + Number(fields[12]),
   }
+}
+
+/** A process's or thread's stat, or undefined once it is gone. */
+const readStat = async (path: string) => {
+  const stat = await readFile(path, "utf8").catch(() => undefined)
+  return stat === undefined ? undefined : parseStat(stat)
+}
+
+const processTicks = (pid: number) => readStat(`/proc/${pid}/stat`)
+
+/** CPU time a process has used so far (user + system, every thread), in seconds. */
+export const cpuSeconds = async (pid: number): Promise<number> => {
+  const stat = await processTicks(pid)
+  if (stat === undefined) throw new Error(`no process ${pid}`)
+  return stat.ticks / TICKS
 }
 
 /** user + nice + system + irq + softirq + steal of the `cpu` line: time some core was not idle. */
@@ -42,23 +56,17 @@ const machineBusyTicks = async () => {
 }
 
 /** CPU seconds so far of a process's main thread alone (its JavaScript, for Node), from /proc/<pid>/task/<pid>/stat. */
-export const mainThreadSeconds = async (pid: number) => {
-  const stat = await readFile(`/proc/${pid}/task/${pid}/stat`, "utf8").catch(() => undefined)
-  if (stat === undefined) return 0
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  return (Number(fields[11]) + Number(fields[12])) / TICKS
-}
+export const mainThreadSeconds = async (pid: number) =>
+  ((await readStat(`/proc/${pid}/task/${pid}/stat`))?.ticks ?? 0) / TICKS
 
 /** CPU seconds so far of a process's threads, summed by thread name (MainThread, V8Worker, libuv-worker, …). */
 export const threadSeconds = async (pid: number): Promise<Readonly<Record<string, number>>> => {
   const tasks = await readdir(`/proc/${pid}/task`).catch(() => [])
   const byName: Record<string, number> = {}
   for (const task of tasks) {
-    const stat = await readFile(`/proc/${pid}/task/${task}/stat`, "utf8").catch(() => undefined)
+    const stat = await readStat(`/proc/${pid}/task/${task}/stat`)
     if (stat === undefined) continue
-    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    byName[name] = (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / TICKS
+    byName[stat.comm] = (byName[stat.comm] ?? 0) + stat.ticks / TICKS
   }
   return byName
 }

@@ -232,4 +232,41 @@ describe("regions, capacity, drift and rollouts (fast tier)", () => {
         : undefined,
     )
   })
+  it("adds a region without moving a Machine's control port, so no two Machines ever serve one", async () => {
+    const ports = [
+      { name: "http", port: 8080 },
+      { name: "dns", port: 5353, protocol: "UDP" as const },
+    ]
+    await applyTunnel("grow", spec(["ord"], ports))
+    const app = (await ready("grow"))?.status?.app?.name ?? ""
+    const controlPort = (machine: { config?: { services?: ReadonlyArray<{ internal_port?: number }> } }) =>
+      machine.config?.services?.[0]?.internal_port
+    const portsBefore = new Map((await fly(app)).machines.map((machine) => [machine.id, controlPort(machine)]))
+    expect(portsBefore.size).toBe(2)
+    const before = await callCount()
+    await applyTunnel("grow", spec(["ord", "ams"], ports))
+    // Sampled while the new region comes up: the App's Machines serve distinct control ports at every moment.
+    await until(
+      "ams added",
+      async () => {
+        const { machines } = await fly(app)
+        const served = machines.map(controlPort)
+        expect(new Set(served).size).toBe(served.length)
+        return machines.length === 4 &&
+          condition("grow", "Ready")?.status === "True" &&
+          tunnel("grow")?.status?.observedGeneration === tunnel("grow")?.metadata?.generation &&
+          tunnel("grow")?.status?.machines?.every((machine) => machine.upToDate)
+          ? true
+          : undefined
+      },
+      15_000,
+    )
+    const { machines } = await fly(app)
+    for (const [id, port] of portsBefore)
+      expect(controlPort(machines.find((machine) => machine.id === id) ?? {})).toBe(port)
+    const calls = await since(before)
+    // The Machines that were there are not touched: two creates (ams, ams-udp), no update.
+    expect(calls.filter((call) => call.action === "updateMachine")).toEqual([])
+    expect(calls.filter((call) => call.action === "createMachine" && call.applied)).toHaveLength(2)
+  })
 })

@@ -1,14 +1,16 @@
 import { decodeFlyTunnelSpecResult, Labels, MANAGED_BY } from "@fly-tunnel-operator/api"
+import type { Machine } from "@fly-tunnel-operator/fly"
 import { Env } from "@fly-tunnel-operator/frp"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
+import { machinePlans } from "../src/tunnel/flyMachines.ts"
 import {
   clientRolledOut,
   type FrpcClientPlan,
   frpcDeployment,
   SPEC_HASH_ANNOTATION,
 } from "../src/tunnel/frpcDeployment.ts"
-import { configHashOf, frpsMachineConfig } from "../src/tunnel/frpsMachineConfig.ts"
+import { configHashOf, controlPortOf, frpsMachineConfig } from "../src/tunnel/frpsMachineConfig.ts"
 import {
   flyAppName,
   flyNetworkName,
@@ -138,6 +140,63 @@ describe("frpsMachineConfig", () => {
         frpsMachineConfig(tunnel, spec({ machineSize: "shared-cpu-2x" }), plan, "frps:1", secrets("digest-1")),
       ),
     ).not.toBe(configHashOf(config))
+  })
+})
+
+describe("machinePlans", () => {
+  const secrets = { tokenDigest: "t", tlsDigest: "c", trustPem: "" }
+  /** The Machines a plan leads to, as Fly would list them. */
+  const machinesOf = (of: ReturnType<typeof spec>, plans: ReturnType<typeof machinePlans>) =>
+    plans.map(
+      (plan, index): Machine => ({
+        id: `m${index}`,
+        instance_id: `i${index}`,
+        name: machineName(plan.key),
+        state: "started",
+        region: plan.region,
+        config: frpsMachineConfig(tunnel, of, plan, "frps:1", secrets),
+      }),
+    )
+  const portsOf = (plans: ReturnType<typeof machinePlans>) =>
+    Object.fromEntries(plans.map((plan) => [plan.key, plan.controlPort]))
+
+  it("gives a new tunnel the first free ports, skipping its own ports", () => {
+    expect(portsOf(machinePlans(spec({ ports: [{ name: "a", port: 7000 }], regions: ["ord", "ams"] })))).toEqual({
+      ord: 7001,
+      ams: 7002,
+    })
+  })
+
+  it("keeps each existing slot's port when regions come and go, and gives new slots free ones", () => {
+    const one = spec({ regions: ["ord"] })
+    const existing = machinesOf(one, machinePlans(one))
+    expect(existing.map(controlPortOf)).toEqual([7000, 7001])
+    // By slot order a new region would take 7001 from ord-udp: it keeps it, and ams takes the next free port.
+    const grown = machinePlans(spec({ regions: ["ams", "ord"] }), existing)
+    expect(portsOf(grown)).toEqual({ ams: 7002, ord: 7000, "ams-udp": 7003, "ord-udp": 7001 })
+    // A dropped slot frees its port for a later one.
+    const shrunk = machinePlans(
+      spec({ regions: ["ams"] }),
+      machinesOf(spec({ regions: ["ams", "ord"] }), grown).slice(0, 1),
+    )
+    expect(portsOf(shrunk)).toEqual({ ams: 7002, "ams-udp": 7000 })
+  })
+
+  it("moves only the slot whose port became a tunnel port", () => {
+    const one = spec({ regions: ["ord"] })
+    const existing = machinesOf(one, machinePlans(one))
+    const plans = machinePlans(
+      spec({
+        regions: ["ord"],
+        ports: [
+          { name: "https", port: 443 },
+          { name: "dns", port: 53, protocol: "UDP" },
+          { name: "admin", port: 7000 },
+        ],
+      }),
+      existing,
+    )
+    expect(portsOf(plans)).toEqual({ ord: 7002, "ord-udp": 7001 })
   })
 })
 

@@ -3,7 +3,13 @@ import { type App, FlyClient, type Machine, type MachineConfig } from "@fly-tunn
 import { chooseControlPorts } from "@fly-tunnel-operator/frp"
 import { Effect } from "effect"
 import type { PushedToken } from "./flySecret.ts"
-import { configHashOf, type FrpsMachinePlan, frpsMachineConfig, holdsConfig } from "./frpsMachineConfig.ts"
+import {
+  configHashOf,
+  controlPortOf,
+  type FrpsMachinePlan,
+  frpsMachineConfig,
+  holdsConfig,
+} from "./frpsMachineConfig.ts"
 import { type FrpsSlot, slotKey, slotsOf } from "./frpsSlot.ts"
 import { RolloutGate } from "./machineRollout.ts"
 import { blockedByFly } from "./tunnelBlocked.ts"
@@ -26,14 +32,34 @@ export interface TunnelMachine {
 export const configUnknown = (machine: Machine): boolean =>
   machine.config === undefined || (machine.host_status !== undefined && machine.host_status !== "ok")
 
-/** The slot → control port plan: slots in order (see slotsOf), each with its own control port. */
-export const machinePlans = (spec: FlyTunnelSpec): ReadonlyArray<FrpsMachinePlan & { readonly key: string }> => {
+/**
+ * The slot → control port plan, slots in order (see slotsOf). A slot whose Machine exists keeps the control port that
+ * Machine serves: given to another slot, both Machines would serve it on the App's address until this one is updated,
+ * and Fly's proxy could hand the other slot's frpc to this frps. New slots (and one whose port became a tunnel port)
+ * take the first free ones (see chooseControlPorts).
+ */
+export const machinePlans = (
+  spec: FlyTunnelSpec,
+  machines: ReadonlyArray<Machine> = [],
+): ReadonlyArray<FrpsMachinePlan & { readonly key: string }> => {
   const slots = slotsOf(spec)
-  const ports = chooseControlPorts(
-    spec.ports.map((port) => port.port),
-    slots.length,
-  )
-  return slots.map((slot, index) => ({ ...slot, key: slotKey(slot), controlPort: ports[index] ?? 0 }))
+  const taken = new Set(spec.ports.map((port) => port.port))
+  const kept = new Map<string, number>()
+  for (const key of slots.map(slotKey)) {
+    const port = machines
+      .filter((machine) => slotKeyOf(machine) === key)
+      .map(controlPortOf)
+      .find((candidate) => candidate !== undefined)
+    if (port !== undefined && !taken.has(port)) {
+      kept.set(key, port)
+      taken.add(port)
+    }
+  }
+  const fresh = chooseControlPorts([...taken], slots.length - kept.size)[Symbol.iterator]()
+  return slots.map((slot) => {
+    const key = slotKey(slot)
+    return { ...slot, key, controlPort: kept.get(key) ?? fresh.next().value ?? 0 }
+  })
 }
 
 /** The slot a Machine fills, from our metadata (one without a role is a TCP one). */
@@ -109,17 +135,18 @@ export const ensureMachines = Effect.fn("ensureMachines")(function* (
     { concurrency: "unbounded", discard: true },
   )
   const live = existing.filter((machine) => isOurs(machine) && isLive(machine))
-  const plans = machinePlans(spec).map((plan) => ({
-    ...plan,
-    config: frpsMachineConfig(tunnel, spec, plan, settings.frpsImage, { ...token, trustPem }),
-  }))
   // One Machine per slot: the first of a slot is kept (one with a known config first), any other (or one of a
   // dropped slot) goes — unless its config is unknown.
+  const slotKeys = new Set(slotsOf(spec).map(slotKey))
   const kept = new Map<string, Machine>()
   for (const machine of [...live].sort((a, b) => Number(configUnknown(a)) - Number(configUnknown(b)))) {
     const key = slotKeyOf(machine)
-    if (plans.some((plan) => plan.key === key) && !kept.has(key)) kept.set(key, machine)
+    if (slotKeys.has(key) && !kept.has(key)) kept.set(key, machine)
   }
+  const plans = machinePlans(spec, [...kept.values()]).map((plan) => ({
+    ...plan,
+    config: frpsMachineConfig(tunnel, spec, plan, settings.frpsImage, { ...token, trustPem }),
+  }))
   const surplus = live.filter((machine) => kept.get(slotKeyOf(machine)) !== machine && !configUnknown(machine))
   yield* Effect.forEach(
     surplus,

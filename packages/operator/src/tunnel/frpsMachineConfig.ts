@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto"
 import { type FlyTunnelSpec, machineGuests, type Port } from "@fly-tunnel-operator/api"
-import type { MachineConfig, MachineService } from "@fly-tunnel-operator/fly"
+import type { Machine, MachineConfig, MachineService } from "@fly-tunnel-operator/fly"
 import { frpsConfig, renderFrpsToml } from "@fly-tunnel-operator/frp"
 import { FrpsTlsSecrets } from "./flySecret.ts"
 import { type FrpsSlot, portsOfRole } from "./frpsSlot.ts"
@@ -52,6 +52,7 @@ const tcpPort = (port: Port) =>
  */
 const portCheck = (port: number) => ({ type: "tcp", port, interval: "1s", timeout: "1s", grace_period: "500ms" })
 
+/** The first service is the control port's (see controlPortOf). */
 const services = (spec: FlyTunnelSpec, plan: FrpsMachinePlan): ReadonlyArray<MachineService> => [
   {
     protocol: "tcp",
@@ -131,6 +132,10 @@ export const frpsMachineConfig = (
     },
   }
 }
+
+/** The control port a Machine of ours serves: its first service's (see services); unknown without a config. */
+export const controlPortOf = (machine: Machine): number | undefined =>
+  (machine.config ?? machine.incomplete_config)?.services?.[0]?.internal_port
 
 export const configHashOf = (config: MachineConfig | undefined): string | undefined =>
   config?.metadata?.[MachineMetadata.configHash]

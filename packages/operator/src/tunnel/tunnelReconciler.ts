@@ -274,18 +274,15 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
       // frpc follows its Machine: a slot's frpc goes out, or changes, once its Machine is started and runs the desired
       // config (see ensureClient); until then it is left as it is, serving the Machine as it is. Without this pass's
       // Machines (the token not pushed, Fly out of capacity), a started one is taken as it was listed.
-      const readySlots = new Set(
-        Option.match(machineBranch.machines, {
-          onSome: (entries) =>
-            entries
-              .filter((entry) => entry.current && entry.machine.state === "started")
-              .map((entry) => slotKey(entry.slot)),
-          onNone: () =>
-            (known(listedMachines) ?? [])
-              .filter((machine) => machine.state === "started" && isTunnelMachine(identity, adopted)(machine))
-              .map(slotKeyOf),
-        }),
-      )
+      const readyMachines = Option.match(machineBranch.machines, {
+        onSome: (entries) =>
+          entries.filter((entry) => entry.current && entry.machine.state === "started").map((entry) => entry.machine),
+        onNone: () =>
+          (known(listedMachines) ?? []).filter(
+            (machine) => machine.state === "started" && isTunnelMachine(identity, adopted)(machine),
+          ),
+      })
+      const readySlots = new Set(readyMachines.map(slotKeyOf))
       // frpc dials the dedicated IPv4; a shared one carries no raw TCP, so there it dials the IPv6 (which a shared IPv4
       // requires of the spec).
       const serverAddress = Option.isSome(address)
@@ -303,7 +300,8 @@ export const reconcileTunnel = Effect.fn("reconcileTunnel")(function* (key: stri
           spec,
           credentials,
           serverAddress,
-          machinePlans(spec),
+          // A ready slot's frpc dials the control port its Machine serves.
+          machinePlans(spec, readyMachines),
           target.value,
           (plan) => !readySlots.has(slotKey(plan)),
         )

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import {
@@ -56,6 +56,24 @@ beforeAll(async () => {
   })
   scratch = await mkdtemp(join(tmpdir(), "fto-adopt-"))
 })
+
+/** Runs frpc with a config until it exits, or until its output shows `stopAt`; at most a minute. */
+const runClient = async (config: string, env: Record<string, string>, stopAt?: string) => {
+  const configPath = join(scratch, `frpc-${randomBytes(3).toString("hex")}.toml`)
+  await writeFile(configPath, config)
+  const client = spawn(tools.frpc, ["-c", configPath], { env: { ...process.env, ...env } })
+  const giveUp = setTimeout(() => client.kill(), 60_000)
+  let output = ""
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString()
+    if (stopAt !== undefined && output.includes(stopAt)) client.kill()
+  }
+  client.stdout.on("data", collect)
+  client.stderr.on("data", collect)
+  const exitCode = await new Promise<number | null>((resolve) => client.once("exit", resolve))
+  clearTimeout(giveUp)
+  return { exitCode, output }
+}
 
 afterAll(async () => {
   watcher?.kill()
@@ -262,24 +280,42 @@ describe("moving from the Go operator on the local stack: its tunnel adopted, it
 
     // The Go operator's frpc config (no token, no client certificate) is refused by the adopted App's frps: frps
     // requires a client certificate from the operator's CA, so it ends the TLS handshake before any login.
-    const controlPort = flyTunnel.status?.machines?.[0]?.controlPort ?? 7000
-    const control = stack.emulator.publicAddress(go.ip, controlPort)
-    const configPath = join(scratch, "go-frpc.toml")
+    const controlPort = flyTunnel.status?.machines?.[0]?.controlPort
+    expect(controlPort).toBeGreaterThanOrEqual(7000)
+    const control = stack.emulator.publicAddress(go.ip, controlPort ?? 0)
     // Top-level keys before the proxy tables: exit at the first refused login, and log to the console.
-    await writeFile(
-      configPath,
+    const goClient = await runClient(
       `loginFailExit = true\nlog.to = "console"\n${goFrpcToml(tunnel, control.host).replace("serverPort = 7000", `serverPort = ${control.port}`)}\n`,
+      {},
     )
-    const oldClient = spawn(tools.frpc, ["-c", configPath])
-    const giveUp = setTimeout(() => oldClient.kill(), 60_000)
-    const output: Array<string> = []
-    oldClient.stdout.on("data", (chunk: Buffer) => output.push(chunk.toString()))
-    oldClient.stderr.on("data", (chunk: Buffer) => output.push(chunk.toString()))
-    const exitCode = await new Promise<number | null>((resolve) => oldClient.once("exit", resolve))
-    clearTimeout(giveUp)
-    expect(exitCode, output.join("")).not.toBe(0)
-    expect(output.join("")).toContain("connect to server error")
-    expect(output.join("")).not.toContain("login to server success")
+    expect(goClient.exitCode, goClient.output).not.toBe(0)
+    expect(goClient.output).toContain("connect to server error")
+    expect(goClient.output).not.toContain("login to server success")
+
+    // And the token is required: our own frpc's config, certificate and key pass the handshake, but with a wrong token
+    // the login is refused; with the tunnel's token the same client logs in. Without its proxies: it only logs in.
+    const secret = JSON.parse(
+      await kubectl(["-n", operatorNamespace, "get", "secret", `frpc-${flyTunnel.metadata.uid}`, "-o", "json"]),
+    ) as { data: Record<string, string> }
+    const secretValue = (key: string) => Buffer.from(secret.data[key] ?? "", "base64").toString()
+    const tlsDir = join(scratch, "tls")
+    await mkdir(tlsDir, { recursive: true })
+    for (const key of ["ca.crt", "tls.crt", "tls.key"]) await writeFile(join(tlsDir, key), secretValue(key))
+    const ourConfig = (secretValue("frpc-ord.toml").split("[[proxies]]")[0] ?? "")
+      .replace(/^serverAddr = .*$/m, `serverAddr = "${control.host}"`)
+      .replace(/^serverPort = .*$/m, `serverPort = ${control.port}`)
+      .replace(/^loginFailExit = .*$/m, "loginFailExit = true")
+    expect(ourConfig).toContain("loginFailExit = true")
+    const env = { POD_NAME: "token-probe", FRPC_TLS_DIR: tlsDir }
+    const wrongToken = await runClient(ourConfig, { ...env, FRP_TOKEN: "not-the-tunnel-token" })
+    expect(wrongToken.exitCode, wrongToken.output).not.toBe(0)
+    expect(wrongToken.output).toMatch(/token in login doesn't match/)
+    const rightToken = await runClient(
+      ourConfig,
+      { ...env, FRP_TOKEN: secretValue("token") },
+      "login to server success",
+    )
+    expect(rightToken.output).toContain("login to server success")
 
     // Later: deleting the Service removes the adopted App, its Machine and IPs, and our frpc.
     await kubectl(["-n", namespace, "delete", "svc", "web", "--wait=true", "--timeout=120s"])

@@ -8,15 +8,24 @@ const PRESERVE_UNKNOWN = "x-kubernetes-preserve-unknown-fields"
 
 const isNode = (value: unknown): value is Node => typeof value === "object" && value !== null && !Array.isArray(value)
 
+/** The schema nodes of a list keyword (`allOf`, `anyOf`); none when it is absent. */
+const nodesOf = (value: unknown): Array<Node> => (Array.isArray(value) ? value.filter(isNode) : [])
+
+/** The strings of a list keyword (`required`, `x-kubernetes-list-map-keys`); none when it is absent. */
+const stringsOf = (value: unknown): Array<string> =>
+  Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : []
+
+const listOf = (value: unknown): ReadonlyArray<unknown> => (Array.isArray(value) ? value : [])
+
 /** Folds `allOf` members (Effect emits one per check) into their parent, concatenating CEL rules. */
 const flattenAllOf = (node: Node): Node => {
   const { allOf, ...rest } = node
   if (!Array.isArray(allOf)) return rest
   const merged: Record<string, unknown> = { ...rest }
-  for (const member of allOf as Array<Node>) {
+  for (const member of nodesOf(allOf)) {
     for (const [key, value] of Object.entries(flattenAllOf(member))) {
       if (key === VALIDATIONS_KEY) {
-        merged[key] = [...((merged[key] as Array<unknown> | undefined) ?? []), ...(value as Array<unknown>)]
+        merged[key] = [...listOf(merged[key]), ...listOf(value)]
       } else if (key in merged && JSON.stringify(merged[key]) !== JSON.stringify(value)) {
         throw new Error(`cannot merge allOf: conflicting "${key}"`)
       } else {
@@ -38,7 +47,7 @@ const isSafeIntegerBound = (value: unknown) => value === Number.MAX_SAFE_INTEGER
 export const toStructural = (input: Node): Node => {
   const node = flattenAllOf(input)
   if (node[INT_OR_STRING] === true) {
-    const branches = (node.anyOf as Array<Node> | undefined) ?? []
+    const branches = nodesOf(node.anyOf)
     const pattern = branches.find((branch) => branch.type === "string")?.pattern
     const { anyOf: _anyOf, ...rest } = node
     return {
@@ -52,7 +61,9 @@ export const toStructural = (input: Node): Node => {
     if (key === "additionalProperties" && value === true) continue
     if ((key === "minimum" || key === "maximum") && isSafeIntegerBound(value)) continue
     if (key === "properties" && isNode(value)) {
-      out[key] = Object.fromEntries(Object.entries(value).map(([name, child]) => [name, toStructural(child as Node)]))
+      out[key] = Object.fromEntries(
+        Object.entries(value).map(([name, child]) => [name, isNode(child) ? toStructural(child) : child]),
+      )
     } else if ((key === "items" || key === "additionalProperties") && isNode(value)) {
       out[key] = toStructural(value)
     } else {
@@ -92,10 +103,11 @@ export const structuralProblems = (node: Node, path = "openAPIV3Schema", describ
       at("object has neither properties, additionalProperties nor x-kubernetes-preserve-unknown-fields")
     }
     if (isNode(properties)) {
-      const required = (node.required as Array<string> | undefined) ?? []
+      const required = stringsOf(node.required)
       for (const name of required) if (!(name in properties)) at(`requires unknown property "${name}"`)
       for (const [name, child] of Object.entries(properties)) {
-        problems.push(...structuralProblems(child as Node, `${path}.${name}`))
+        if (isNode(child)) problems.push(...structuralProblems(child, `${path}.${name}`))
+        else problems.push(`${path}.${name}: is not a schema object`)
       }
     }
     if (isNode(additional)) problems.push(...structuralProblems(additional, `${path}[*]`, false))
@@ -107,13 +119,13 @@ export const structuralProblems = (node: Node, path = "openAPIV3Schema", describ
     } else {
       problems.push(...structuralProblems(items, `${path}[]`))
       if (node["x-kubernetes-list-type"] === "map") {
-        const keys = (node["x-kubernetes-list-map-keys"] as Array<string> | undefined) ?? []
+        const keys = stringsOf(node["x-kubernetes-list-map-keys"])
         if (keys.length === 0) at("list-type map needs x-kubernetes-list-map-keys")
-        const required = (items.required as Array<string> | undefined) ?? []
+        const required = stringsOf(items.required)
         const properties = isNode(items.properties) ? items.properties : {}
         for (const key of keys) {
-          const property = properties[key] as Node | undefined
-          if (!required.includes(key) && property?.default === undefined)
+          const property = properties[key]
+          if (!required.includes(key) && (!isNode(property) || property.default === undefined))
             at(`map key "${key}" must be required or defaulted`)
         }
       }

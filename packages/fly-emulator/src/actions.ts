@@ -30,5 +30,3 @@ export const actions = [
 ] as const
 
 export type Action = (typeof actions)[number]
-
-export const isAction = (value: unknown): value is Action => actions.includes(value as Action)

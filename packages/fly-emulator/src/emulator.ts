@@ -85,7 +85,7 @@ export interface EmulatorState {
   readonly pending: ReadonlyArray<PendingCall>
 }
 
-export type PendingCall = Pick<Call, "at" | "action" | "method" | "path" | "app">
+type PendingCall = Pick<Call, "at" | "action" | "method" | "path" | "app">
 
 const appNameOf = (body: unknown): string | undefined => {
   if (typeof body !== "object" || body === null) return undefined

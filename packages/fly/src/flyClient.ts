@@ -536,4 +536,4 @@ export const decodeJson = <S extends Schema.Decoder<unknown>>(
         message: `${endpoint}: unexpected response at ${path === "" ? "(root)" : path}: ${detail}`,
       })
     }),
-  ) as Effect.Effect<S["Type"], FlyDecodeError>
+  )

@@ -22,6 +22,7 @@ export const flyRateLimits: RateLimits = {
 }
 
 interface Bucket {
+  readonly endpoint: Endpoint
   tokens: number
   updatedAt: number
 }
@@ -60,9 +61,9 @@ export class RateBudget extends Context.Service<
 
       const sweep = (now: number) => {
         for (const [id, bucket] of buckets) {
-          const endpoint = id.slice(0, id.indexOf(" ")) as Endpoint
-          refill(bucket, limitOf(endpoint), now)
-          if (bucket.tokens >= limitOf(endpoint).burst) buckets.delete(id)
+          const limit = limitOf(bucket.endpoint)
+          refill(bucket, limit, now)
+          if (bucket.tokens >= limit.burst) buckets.delete(id)
         }
       }
 
@@ -70,7 +71,7 @@ export class RateBudget extends Context.Service<
         const limit = limitOf(endpoint)
         const id = `${endpoint} ${key}`
         if (buckets.size >= sweepThreshold) sweep(now)
-        const bucket = buckets.get(id) ?? { tokens: limit.burst, updatedAt: now }
+        const bucket = buckets.get(id) ?? { endpoint, tokens: limit.burst, updatedAt: now }
         buckets.set(id, bucket)
         refill(bucket, limit, now)
         bucket.tokens -= 1

@@ -35,7 +35,7 @@ export const errorFromResponse = (
   bodyText: string,
   retryAfter: number | undefined,
 ): FlyError => {
-  const body = Option.getOrElse(decodeErrorBody(bodyText), () => ({}) as ErrorResponse)
+  const body = Option.getOrElse(decodeErrorBody(bodyText), (): ErrorResponse => ({}))
   const message = `${endpoint}: ${errorText(body) ?? `HTTP ${status}`}`
   const fields = { endpoint, status, message }
   if (body.status === "insufficient_capacity" || body.status === "volume_placement_capacity") {

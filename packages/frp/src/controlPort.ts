@@ -1,7 +1,4 @@
-/** frp's customary control port, used whenever no tunnel port takes it. */
-export const DEFAULT_CONTROL_PORT = 7000
-
-/** Control ports come from here, in order, skipping tunnel ports (documented for users). */
+/** Control ports come from here, in order from frp's customary 7000, skipping tunnel ports (documented for users). */
 export const CONTROL_PORT_RANGE = { first: 7000, last: 7999 } as const
 
 /**

@@ -1,16 +1,14 @@
 export {
-  acquireControlPlane,
   type ControlPlane,
   type ControlPlaneEndpoint,
   type ControlPlaneOptions,
-  DEFAULT_SERVICE_CIDR,
   LocalControlPlane,
   startControlPlane,
 } from "./controlPlane/controlPlane.ts"
 export { ControlPlaneError } from "./controlPlane/errors.ts"
-export { type KubeconfigCredentials, renderKubeconfig } from "./controlPlane/kubeconfig.ts"
+export { renderKubeconfig } from "./controlPlane/kubeconfig.ts"
 export { serviceAccountKubeconfig } from "./controlPlane/serviceAccountKubeconfig.ts"
-export { acquireLanHost, type LanHost, type RunningLanHost, startLanHost } from "./lanHost/lanHost.ts"
+export { type LanHost, type RunningLanHost, startLanHost } from "./lanHost/lanHost.ts"
 export { installCrds } from "./localStack/crdInstall.ts"
 export { type LocalStack, type LocalStackOptions, startLocalStack } from "./localStack/localStack.ts"
 export { deployOperator, type OperatorDeployment } from "./localStack/operatorDeployment.ts"
@@ -23,7 +21,6 @@ export { installOperatorRbac, type OperatorIdentity } from "./localStack/operato
 export { type NodeAgent, type NodeAgentOptions, startNodeAgent } from "./nodeAgent/nodeAgent.ts"
 export { type EchoBackend, startEchoBackend } from "./serviceNetwork/echoBackend.ts"
 export {
-  acquireServiceNetwork,
   type RunningServiceNetwork,
   type ServiceNetwork,
   type ServiceNetworkOptions,
@@ -31,6 +28,6 @@ export {
 } from "./serviceNetwork/serviceNetwork.ts"
 export { ServiceNetworkError } from "./serviceNetwork/serviceNetworkError.ts"
 export { startScoped } from "./startScoped.ts"
-export { ensureTools, toolsCacheDir } from "./tools/ensureTools.ts"
+export { ensureTools } from "./tools/ensureTools.ts"
 export { TOOL_NAMES, type ToolName, type Tools } from "./tools/toolNames.ts"
 export * from "./tools/versions.ts"

@@ -15,7 +15,14 @@ const tls: TunnelTls = {
   client: { certPem: "client", keyPem: "client-key" },
 }
 const machine = (id: string, status: string, controlPort: number): TunnelMachine => ({
-  machine: { id, state: "started", checks: [{ name: "tcp-7901", status }] } as unknown as Machine,
+  machine: {
+    id,
+    name: id,
+    state: "started",
+    region: "ord",
+    instance_id: `${id}-instance`,
+    checks: [{ name: "tcp-7901", status }],
+  } satisfies Machine,
   slot: { region: "ord", role: "tcp" },
   controlPort,
   current: true,

@@ -1,2 +1,2 @@
 export { eventually } from "./eventually.ts"
-export { annotationsCase, type GeneratedCase, specCase, validSpec } from "./flyTunnelArbitraries.ts"
+export { annotationsCase, type GeneratedCase, specCase } from "./flyTunnelArbitraries.ts"

@@ -162,5 +162,3 @@ export const makeHealthChecks = () => {
     },
   }
 }
-
-export type HealthChecks = ReturnType<typeof makeHealthChecks>

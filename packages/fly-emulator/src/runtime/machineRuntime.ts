@@ -142,12 +142,15 @@ const makeRuntime = Effect.fnUntraced(function* (options: RuntimeOptions) {
         try: () => prepareGuestRoot(root, program, launch.place.globalServices),
         catch: (error) => new RuntimeError({ machineId: launch.id, message: `root: ${String(error)}` }),
       })
-    const command = chroot
+    const command: readonly [string, ...Array<string>] = chroot
       ? ["chroot", root, program.guestPath, ...guestArgs]
       : [program.binary, ...rewriteGuestPaths(guestArgs, (path) => files.get(path))]
-    const [executable, ...args] = [...parentDeathPrefix, ...launch.place.run, ...command]
+    const [prefix, ...prefixArgs] = [...parentDeathPrefix, ...launch.place.run]
+    const argv: readonly [string, ...Array<string>] =
+      prefix === undefined ? command : [prefix, ...prefixArgs, ...command]
+    const [executable, ...args] = argv
     const child = yield* Effect.callback<ChildProcess, RuntimeError>((resume) => {
-      const child = spawn(executable as string, args, {
+      const child = spawn(executable, args, {
         cwd: root,
         env: machineEnv(launch, launch.env),
         stdio: ["ignore", "pipe", "pipe"],

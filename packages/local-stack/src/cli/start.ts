@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { operatorEntrypoint } from "@fly-tunnel-operator/operator"
-import { parentDeathPrefix } from "../controlPlane/childReaper.ts"
+import { withParentDeath } from "../controlPlane/childReaper.ts"
 import { runMode } from "./runMode.ts"
 
 const LOCAL_DEMO = fileURLToPath(new URL("./demo.ts", import.meta.url))
@@ -28,8 +28,8 @@ switch (mode._tag) {
   case "Local": {
     // The demo runs in its own process group: Ctrl-C must reach it alone, so that it stops the operator, the
     // node agent, the emulator and the control plane in order, instead of every process dying at once.
-    const [command, ...args] = [...parentDeathPrefix, process.execPath, LOCAL_DEMO]
-    const demo = spawn(command as string, args, { stdio: "inherit", detached: true })
+    const { command, args } = withParentDeath(process.execPath, [LOCAL_DEMO])
+    const demo = spawn(command, args, { stdio: "inherit", detached: true })
     for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => demo.kill("SIGINT"))
     demo.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)))
     break

@@ -24,7 +24,16 @@ export const reapOnExit = (child: ChildProcess): void => {
  * cases an 'exit' hook cannot see (SIGKILL, OOM). `setpriv` is part of util-linux; without it the
  * 'exit' hook alone remains.
  */
-export const parentDeathPrefix: ReadonlyArray<string> =
+const parentDeathPrefix: ReadonlyArray<string> =
   process.platform === "linux" && existsSync("/usr/bin/setpriv")
     ? ["/usr/bin/setpriv", "--pdeathsig", "KILL", "--"]
     : []
+
+/** What to spawn to run `command` with `args` under the parent-death prefix (the command itself without one). */
+export const withParentDeath = (
+  command: string,
+  args: ReadonlyArray<string>,
+): { readonly command: string; readonly args: ReadonlyArray<string> } => {
+  const [prefix, ...prefixArgs] = parentDeathPrefix
+  return prefix === undefined ? { command, args } : { command: prefix, args: [...prefixArgs, command, ...args] }
+}

@@ -39,7 +39,7 @@ export interface ControlPlaneEndpoint {
   readonly dir: string
 }
 
-export const DEFAULT_SERVICE_CIDR = "10.96.0.0/16"
+const DEFAULT_SERVICE_CIDR = "10.96.0.0/16"
 
 // No cloud: Service load balancers belong to the operator under test alone.
 const DISABLED_CONTROLLERS = ["service-lb-controller", "cloud-node-lifecycle-controller"]
@@ -49,7 +49,7 @@ const NODE_HEARTBEAT_GRACE = "8760h"
 
 const readinessPoll = Schedule.spaced("100 millis")
 
-/** Fails as soon as any of `processes` exits. */
+/** Fails as soon as one of `processes` exits. */
 const failFastOn = (processes: ReadonlyArray<ManagedProcess>) =>
   Effect.raceAllFirst(processes.map((process) => process.exited))
 
@@ -245,7 +245,7 @@ const START_ATTEMPTS = 3
  * lifetime of the current scope, and waits until the `default` ServiceAccount exists (which
  * proves the controller-manager works). Closing the scope stops every process and removes `dir`.
  */
-export const acquireControlPlane = Effect.fn("acquireControlPlane")(function* (options: ControlPlaneOptions) {
+const acquireControlPlane = Effect.fn("acquireControlPlane")(function* (options: ControlPlaneOptions) {
   const startedAt = performance.now()
   const deadline = Date.now() + (options.startTimeoutMs ?? 120_000)
   const scope = yield* Scope.Scope

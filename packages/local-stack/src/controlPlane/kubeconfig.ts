@@ -1,7 +1,7 @@
 import { stringify } from "yaml"
 
 /** How a kubeconfig user proves who it is: a client certificate, or a bearer token. */
-export type KubeconfigCredentials =
+type KubeconfigCredentials =
   | { readonly clientCertificatePem: string; readonly clientKeyPem: string }
   | { readonly token: string }
 

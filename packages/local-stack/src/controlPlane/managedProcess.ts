@@ -2,7 +2,7 @@ import { spawn } from "node:child_process"
 import { createWriteStream } from "node:fs"
 import { createInterface } from "node:readline"
 import { Deferred, Effect } from "effect"
-import { parentDeathPrefix, reapOnExit } from "./childReaper.ts"
+import { reapOnExit, withParentDeath } from "./childReaper.ts"
 import { ControlPlaneError } from "./errors.ts"
 
 export interface ProcessSpec {
@@ -39,8 +39,8 @@ export const managedProcess = Effect.fnUntraced(function* (spec: ProcessSpec) {
 
   const child = yield* Effect.acquireRelease(
     Effect.callback<ReturnType<typeof spawn>, ControlPlaneError>((resume) => {
-      const [command, ...prefixArgs] = [...parentDeathPrefix, spec.command]
-      const child = spawn(command as string, [...prefixArgs, ...spec.args], {
+      const { command, args } = withParentDeath(spec.command, spec.args)
+      const child = spawn(command, args, {
         detached: false,
         stdio: ["ignore", "pipe", "pipe"],
       })

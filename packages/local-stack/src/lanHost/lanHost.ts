@@ -43,7 +43,7 @@ const sweepStaleLanHosts: Effect.Effect<void> = Effect.gen(function* () {
 })
 
 /** Creates the LAN host for the lifetime of the current scope; closing the scope deletes it and its link. */
-export const acquireLanHost = Effect.fn("acquireLanHost")(function* () {
+const acquireLanHost = Effect.fn("acquireLanHost")(function* () {
   yield* sweepStaleLanHosts
   const namespace = `${PREFIX}${process.pid}-${randomBytes(3).toString("hex")}`
   yield* Effect.acquireRelease(ip(["netns", "add", namespace]), () => ipBestEffort(["netns", "del", namespace]))

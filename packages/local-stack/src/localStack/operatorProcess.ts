@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process"
 import { operatorEntrypoint } from "@fly-tunnel-operator/operator"
 import { Effect } from "effect"
-import { parentDeathPrefix, reapOnExit } from "../controlPlane/childReaper.ts"
+import { reapOnExit, withParentDeath } from "../controlPlane/childReaper.ts"
 import { freeLoopbackPorts } from "../controlPlane/freePort.ts"
 
 export interface OperatorProcessOptions {
@@ -63,14 +63,12 @@ export const startOperatorProcess = async (options: OperatorProcessOptions): Pro
     LOG_LEVEL: options.logLevel ?? "info",
     ...options.env,
   }
-  const [command, ...args] = [
-    ...parentDeathPrefix,
-    process.execPath,
+  const { command, args } = withParentDeath(process.execPath, [
     ...(options.nodeOptions ?? []),
     options.entry ?? operatorEntrypoint,
     ...(options.args ?? []),
-  ]
-  const child = spawn(command as string, args, { env, stdio: ["ignore", "pipe", "pipe"] })
+  ])
+  const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] })
   reapOnExit(child)
   const lines: Array<string> = []
   let partial = ""

@@ -11,7 +11,7 @@ import {
   type V1PodCondition,
   Watch,
 } from "@kubernetes/client-node"
-import { type ContainerState, PodProcess, type RestartPolicy } from "./podProcess.ts"
+import { type ContainerState, PodProcess, restartPolicyOf } from "./podProcess.ts"
 import { materializeVolumes, resolveContainer } from "./podSpecResolution.ts"
 import { serviceAccountKubeconfigFor } from "./serviceAccountCredentials.ts"
 
@@ -262,7 +262,7 @@ export const startNodeAgent = async (options: NodeAgentOptions): Promise<NodeAge
           : {}),
       })
       if (stopped || processes.has(key(pod))) return
-      const restartPolicy = (pod.spec?.restartPolicy ?? "Always") as RestartPolicy
+      const restartPolicy = restartPolicyOf(pod.spec?.restartPolicy)
       processes.set(key(pod), {
         pod,
         process: new PodProcess(

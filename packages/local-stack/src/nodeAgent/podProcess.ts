@@ -11,8 +11,14 @@ export interface ContainerState {
   readonly finishedAt?: Date
 }
 
+const RESTART_POLICIES = ["Always", "OnFailure", "Never"] as const
+
 /** The Pod's `restartPolicy`: Always (Deployments), OnFailure or Never (Jobs). */
-export type RestartPolicy = "Always" | "OnFailure" | "Never"
+export type RestartPolicy = (typeof RESTART_POLICIES)[number]
+
+/** A Pod spec's `restartPolicy` (the API server admits only these three), Always when unset as the API defaults it. */
+export const restartPolicyOf = (value: string | undefined): RestartPolicy =>
+  RESTART_POLICIES.find((policy) => policy === value) ?? "Always"
 
 /**
  * One container as a supervised host process: restarted as its Pod's restartPolicy says, with kubelet-like backoff

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
-import { parentDeathPrefix, reapOnExit } from "../controlPlane/childReaper.ts"
+import { reapOnExit, withParentDeath } from "../controlPlane/childReaper.ts"
 
 const ECHO_SERVER = fileURLToPath(new URL("./echoServer.ts", import.meta.url))
 const HTTP_ECHO_SERVER = fileURLToPath(new URL("./httpEchoServer.ts", import.meta.url))
@@ -28,16 +28,18 @@ export const startEchoBackend = (options: {
   readonly http?: { readonly label: string }
 }): Promise<EchoBackend> =>
   new Promise((resolve, reject) => {
-    const [command, ...args] = [
-      ...parentDeathPrefix,
-      ...(options.exec ?? []),
-      process.execPath,
+    const server = [
       ...(options.http === undefined ? [ECHO_SERVER] : [HTTP_ECHO_SERVER]),
       options.host,
       String(options.port),
       ...(options.http === undefined ? [] : [options.http.label]),
     ]
-    const child = spawn(command as string, args, { stdio: ["ignore", "pipe", "pipe"] })
+    const [execCommand, ...execArgs] = options.exec ?? []
+    const { command, args } =
+      execCommand === undefined
+        ? withParentDeath(process.execPath, server)
+        : withParentDeath(execCommand, [...execArgs, process.execPath, ...server])
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] })
     reapOnExit(child)
     let stderr = ""
     child.stderr?.on("data", (chunk: Buffer) => {

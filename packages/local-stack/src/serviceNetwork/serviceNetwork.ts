@@ -39,9 +39,7 @@ const CANDIDATE_RANGES = Array.from({ length: 16 }, (_, n) => `10.${97 + n}.0.0/
 const slotAddress = (slot: number, host: 1 | 2) => `198.51.100.${slot * 4 + host}`
 
 /** Creates the namespace for the lifetime of the current scope; closing the scope deletes it and every route. */
-export const acquireServiceNetwork = Effect.fn("acquireServiceNetwork")(function* (
-  options: ServiceNetworkOptions = {},
-) {
+const acquireServiceNetwork = Effect.fn("acquireServiceNetwork")(function* (options: ServiceNetworkOptions = {}) {
   yield* sweepStaleServiceNetworks
   const namespace = `${serviceNamespacePrefix}${process.pid}-${randomBytes(3).toString("hex")}`
   yield* Effect.acquireRelease(ip(["netns", "add", namespace]), () => ipBestEffort(["netns", "del", namespace]))

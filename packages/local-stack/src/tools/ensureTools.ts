@@ -2,10 +2,11 @@ import { access, constants, mkdir, mkdtemp, readFile, rename, rm, stat, writeFil
 import { homedir } from "node:os"
 import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
+import { Schema } from "effect"
 import { RECIPES, type Recipe } from "./recipes.ts"
-import { overrideVariable, TOOL_NAMES, type ToolName, type Tools } from "./toolNames.ts"
+import { overrideVariable, type ToolName, ToolPaths, type Tools } from "./toolNames.ts"
 
-export const toolsCacheDir = (): string =>
+const toolsCacheDir = (): string =>
   process.env.FTO_TOOLS_CACHE ?? join(homedir(), ".cache", "fly-tunnel-operator", "tools")
 
 export interface EnsureToolsOptions {
@@ -106,5 +107,5 @@ export const ensureTools = async (options: EnsureToolsOptions = {}): Promise<Too
       paths[tool] = path
     }
   }
-  return Object.fromEntries(TOOL_NAMES.map((tool) => [tool, paths[tool]])) as Tools
+  return Schema.decodeUnknownSync(ToolPaths)(paths)
 }

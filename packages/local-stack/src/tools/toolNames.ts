@@ -1,3 +1,5 @@
+import { Schema } from "effect"
+
 export const TOOL_NAMES = [
   "etcd",
   "kube-apiserver",
@@ -13,7 +15,9 @@ export const TOOL_NAMES = [
 
 export type ToolName = (typeof TOOL_NAMES)[number]
 
-export type Tools = Readonly<Record<ToolName, string>>
+/** Each tool's binary: every name present, so a tool no recipe builds fails here rather than as a missing path. */
+export const ToolPaths = Schema.Record(Schema.Literals(TOOL_NAMES), Schema.String)
+export type Tools = typeof ToolPaths.Type
 
 /** `FTO_TOOL_KUBE_APISERVER=/path` points a tool at an existing binary instead of building it. */
 export const overrideVariable = (name: ToolName): string => `FTO_TOOL_${name.toUpperCase().replaceAll("-", "_")}`

@@ -17,6 +17,7 @@ import type {
   V1Service,
   V1ServiceCIDR,
 } from "@kubernetes/client-node"
+import type { MicroTime } from "@kubernetes-models/apimachinery/apis/meta/v1/MicroTime"
 
 /** Any Kubernetes object as it comes over the wire (raw JSON; decode what you rely on with Schema). */
 export interface KubeObject {
@@ -25,11 +26,14 @@ export interface KubeObject {
   readonly metadata?: V1ObjectMeta
 }
 
-/** A Lease with its times as the wire has them: MicroTime strings (kubeTime.ts), not client-node's Date class. */
+/**
+ * A Lease with its times as the wire has them: apimachinery's MicroTime strings (kubeTime.ts), not the Date class
+ * client-node's model declares (its models are typed for its own deserializer, which the operator does not run).
+ */
 export interface LeaseObject extends Omit<V1Lease, "spec"> {
   readonly spec?: Omit<V1LeaseSpec, "acquireTime" | "renewTime"> & {
-    readonly acquireTime?: string
-    readonly renewTime?: string
+    readonly acquireTime?: MicroTime
+    readonly renewTime?: MicroTime
   }
 }
 

@@ -2,7 +2,7 @@
 // behind it) so that `kubectl describe` says what to change; admission (the chart's ValidatingAdmissionPolicy) uses
 // the same words for the rules it can check.
 import { isIP } from "node:net"
-import { firstRangeHolding, type IpRange, parseIpRanges } from "./ipRange.ts"
+import { firstRangeHolding, type IpRange, parseIpRange, parseIpRanges } from "./ipRange.ts"
 import type { AddressTargetPolicy } from "./tunnelPolicy.ts"
 
 /** What the cluster itself uses, discovered from the API server (never assumed). */
@@ -29,7 +29,13 @@ const ALWAYS_REFUSED: ReadonlyArray<readonly [string, string]> = [
   ["ff00::/8", "multicast"],
   ["255.255.255.255/32", "broadcast"],
 ]
-const alwaysRefused = ALWAYS_REFUSED.map(([text, what]) => ({ range: parseIpRanges([text])[0] as IpRange, what }))
+/** A range of the table above; a typo there fails the module at load rather than dropping a refusal. */
+const fixedRange = (text: string): IpRange => {
+  const range = parseIpRange(text)
+  if (range === undefined) throw new Error(`ALWAYS_REFUSED holds ${text}, which is not an IP range`)
+  return range
+}
+const alwaysRefused = ALWAYS_REFUSED.map(([text, what]) => ({ range: fixedRange(text), what }))
 
 const listed = (items: ReadonlyArray<{ readonly text: string } | string>) =>
   items.length === 0 ? "none" : items.map((item) => (typeof item === "string" ? item : item.text)).join(", ")

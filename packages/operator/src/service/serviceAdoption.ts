@@ -48,6 +48,7 @@ export const adoptInputFor = (service: V1Service, existing: FlyTunnelObject | un
  */
 export const notAdopted = (service: V1Service, tunnel: FlyTunnelObject | undefined): NamedApp | undefined => {
   const named = namedAppOf(service)
-  const adopted = adoptInputFor(service, tunnel, false) as { readonly app?: unknown } | undefined
-  return named !== undefined && adopted?.app !== named.app ? named : undefined
+  const adopted = adoptInputFor(service, tunnel, false)
+  const adoptedApp = typeof adopted === "object" && adopted !== null && "app" in adopted ? adopted.app : undefined
+  return named !== undefined && adoptedApp !== named.app ? named : undefined
 }

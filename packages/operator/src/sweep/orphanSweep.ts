@@ -116,7 +116,7 @@ export const makeOrphanSweep = Effect.fnUntraced(function* () {
       else
         notOurs.push({
           app: app.name,
-          why: marked(secrets) ? "marked as another cluster's" : "not marked as any cluster's",
+          why: marked(secrets) ? "marked as another cluster's" : "marked by no cluster",
         })
     }
 

@@ -14,7 +14,7 @@ export const clusterMarkName = (clusterId: string): string =>
 export const markedAs = (secrets: ReadonlyArray<AppSecret>, clusterId: string): boolean =>
   secrets.some((secret) => secret.name === clusterMarkName(clusterId))
 
-/** Whether an App's secrets mark it as any cluster's. */
+/** Whether an App's secrets carry some cluster's mark. */
 export const marked = (secrets: ReadonlyArray<AppSecret>): boolean =>
   secrets.some((secret) => secret.name.startsWith(PREFIX))
 

@@ -6,12 +6,6 @@ import { blockedByFly, TunnelBlocked } from "./tunnelBlocked.ts"
 import { flyAppName, flyNetworkName, type TunnelIdentity } from "./tunnelNames.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
 
-/** The App, and whether this very call created it: a just-created App has no Machines and no IPs yet. */
-export interface TunnelApp {
-  readonly app: App
-  readonly created: boolean
-}
-
 /** The tunnel's App create waits in line (Fly's per-org rate limit); AppCreator wakes the tunnel with the answer. */
 export class AppCreationQueued extends Schema.TaggedError<AppCreationQueued>()("AppCreationQueued", {}) {}
 
@@ -36,6 +30,7 @@ const requireOurs = (tunnel: TunnelIdentity, app: App): Effect.Effect<App, Tunne
 /**
  * The tunnel's Fly App: found, or created on its own isolated network (through AppCreator, in line for Fly's
  * per-org limit). For a new tunnel (no status yet), the create goes first (no look before it: the name is the tunnel's own and unique on Fly, so a create cannot make a second App).
+ * Answers the App and whether this very call created it (a just-created App has no Machines and no IPs yet).
  * Only a 201 to this create counts as `created`; a name already taken, a lost answer or a timeout is resolved by
  * looking, never by creating twice — which is also why no idempotency key is sent: with one, a repeated create
  * answers 201 for the App an earlier pass made, which may already have Machines.

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto"
-import { type FlyTunnelSpec, machineGuests, type Port } from "@fly-tunnel-operator/api"
+import { type Edge, type FlyTunnelSpec, machineGuests, type Port } from "@fly-tunnel-operator/api"
 import type { Machine, MachineConfig, MachineService } from "@fly-tunnel-operator/fly"
 import { frpsConfig, renderFrpsToml } from "@fly-tunnel-operator/frp"
 import { FrpsTlsSecrets } from "./flySecret.ts"
@@ -30,7 +30,12 @@ export interface FrpsMachinePlan extends FrpsSlot {
 }
 
 /** Fly's port handlers for what the edge does before the tunnel (none: raw TCP, the port's config is unchanged). */
-const edgeHandlers = { none: [], tls: ["tls"], http: ["http"], "tls+http": ["tls", "http"] } as const
+const edgeHandlers: Readonly<Record<Edge, ReadonlyArray<string>>> = {
+  none: [],
+  tls: ["tls"],
+  http: ["http"],
+  "tls+http": ["tls", "http"],
+}
 
 const tcpPort = (port: Port) =>
   port.edge !== "none"

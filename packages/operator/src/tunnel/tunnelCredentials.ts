@@ -39,5 +39,3 @@ export const ensureTunnelCredentials = Effect.fn("ensureTunnelCredentials")(func
   const written = yield* writeTunnelSecret(tunnel, secret, { token, tls, configs })
   return { token, tls, secret: Option.some(written), tlsStatus: certificateSummary(tls, ca) }
 })
-
-export type TunnelCredentials = Effect.Success<ReturnType<typeof ensureTunnelCredentials>>

@@ -3,7 +3,7 @@
 //   api, fly, frp          the bottom: the FlyTunnel schema, the Fly client, frp configs; they import no package of ours
 //   operator               above them: controllers, kube access, main; never the emulator, the local stack or tests
 //   fly-emulator           beside the operator: an independent judge of the Fly API, so it shares no code with the client
-//   local-stack            beside: what `pnpm start` boots (control plane, emulator, node agent, the operator process)
+//   local-stack            beside: what `./dev start` boots (control plane, emulator, node agent, the operator process)
 //   testkit, */test, e2e   on top: may use everything; nothing below may use them
 const workspace = "^packages/([^/]+)/"
 
@@ -40,7 +40,7 @@ module.exports = {
     {
       name: "local-stack-no-tests",
       severity: "error",
-      comment: "The local stack is part of the product (`pnpm start`); it must not depend on test code.",
+      comment: "The local stack is part of the product (`./dev start`); it must not depend on test code.",
       from: { path: "^packages/local-stack/src/" },
       to: { path: "^packages/testkit/" },
     },

@@ -9,7 +9,7 @@ const homeWithKubeconfig = mkdtempSync(join(tmpdir(), "fto-home-"))
 mkdirSync(join(homeWithKubeconfig, ".kube"))
 writeFileSync(join(homeWithKubeconfig, ".kube", "config"), "")
 
-describe("pnpm start run mode", () => {
+describe("./dev start run mode", () => {
   it("runs against the cluster with a kubeconfig and a Fly token", () => {
     expect(runMode({ KUBECONFIG: "/k", FLY_API_TOKEN_FILE: "/t" }, [], emptyHome)._tag).toBe("Cluster")
     expect(runMode({ FLY_API_TOKEN: "fo1_x" }, [], homeWithKubeconfig)._tag).toBe("Cluster")
@@ -23,7 +23,9 @@ describe("pnpm start run mode", () => {
   it("names what is missing when only one of them is there, without echoing the token", () => {
     const noToken = runMode({}, [], homeWithKubeconfig)
     expect(noToken).toMatchObject({ _tag: "Incomplete" })
-    expect(noToken._tag === "Incomplete" && noToken.message).toMatch(/no Fly token: set FLY_API_TOKEN_FILE/)
+    expect(noToken._tag === "Incomplete" && noToken.message).toMatch(
+      /no Fly token: set FLY_API_TOKEN_FILE.*run `\.\/dev start --local`/,
+    )
     const noKubeconfig = runMode({ FLY_API_TOKEN: "fo1_secret" }, [], emptyHome)
     expect(noKubeconfig._tag === "Incomplete" && noKubeconfig.message).toMatch(/no kubeconfig: set KUBECONFIG/)
     expect(noKubeconfig._tag === "Incomplete" && noKubeconfig.message).not.toContain("fo1_secret")

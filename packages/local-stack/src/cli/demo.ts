@@ -70,13 +70,15 @@ const pollFor = async <A>(what: string, check: () => Promise<A | undefined>, tim
 }
 
 /**
- * The local demo behind `pnpm start` with no kubeconfig and no token: the local stack, the CRD and the chart's
+ * The local demo behind `./dev start` with no kubeconfig and no token: the local stack, the CRD and the chart's
  * RBAC, the operator as its own process (as its ServiceAccount), and a sample LoadBalancer Service whose echo
  * backend listens on its ClusterIP; prints how to look at it and stays up until Ctrl-C, then removes everything.
  */
 export const runLocalDemo = async (): Promise<void> => {
   if (process.getuid?.() !== 0) {
-    throw new Error("the local stack needs root: it creates network namespaces (run `sudo -E pnpm start`)")
+    throw new Error(
+      "the local stack needs root: it creates network namespaces (run `./dev start` as root, e.g. `sudo -E ./dev start`)",
+    )
   }
   const tools = await ensureTools({ onProgress: progress })
   const stack = await startLocalStack({ tools, log: progress })
@@ -218,7 +220,7 @@ if (import.meta.main) {
   const exitCode = await runLocalDemo().then(
     () => 0,
     (error: unknown) => {
-      process.stderr.write(`pnpm start: ${error instanceof Error ? error.message : String(error)}\n`)
+      process.stderr.write(`./dev start: ${error instanceof Error ? error.message : String(error)}\n`)
       return 1
     },
   )

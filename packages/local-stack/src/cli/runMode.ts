@@ -2,7 +2,7 @@ import { existsSync } from "node:fs"
 import { homedir } from "node:os"
 import { join } from "node:path"
 
-/** What `pnpm start` does: run against a real cluster and Fly, or boot the local stack. */
+/** What `./dev start` does: run against a real cluster and Fly, or boot the local stack. */
 export type RunMode =
   | { readonly _tag: "Cluster" }
   | { readonly _tag: "Local" }
@@ -27,7 +27,7 @@ export const runMode = (env: NodeJS.ProcessEnv, argv: ReadonlyArray<string>, hom
     _tag: "Incomplete",
     message:
       kubeconfig !== undefined
-        ? `found a kubeconfig (${kubeconfig}) but no Fly token: set FLY_API_TOKEN_FILE (a file holding an org token) or FLY_API_TOKEN to run the operator against that cluster, or run \`pnpm start --local\` for the local stack`
+        ? `found a kubeconfig (${kubeconfig}) but no Fly token: set FLY_API_TOKEN_FILE (a file holding an org token) or FLY_API_TOKEN to run the operator against that cluster, or run \`./dev start --local\` for the local stack`
         : `found a Fly token (${token}) but no kubeconfig: set KUBECONFIG (or create ~/.kube/config) to run the operator against that cluster, or unset ${token} for the local stack`,
   }
 }

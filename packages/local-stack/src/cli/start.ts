@@ -7,11 +7,11 @@ import { runMode } from "./runMode.ts"
 const LOCAL_DEMO = fileURLToPath(new URL("./demo.ts", import.meta.url))
 const argv = process.argv.slice(2)
 
-/** `pnpm start`: the operator against your cluster (kubeconfig + Fly token), or the local stack (neither). */
+/** `./dev start`: the operator against your cluster (kubeconfig + Fly token), or the local stack (neither). */
 const mode = runMode(process.env, argv)
 switch (mode._tag) {
   case "Incomplete":
-    process.stderr.write(`pnpm start: ${mode.message}\n`)
+    process.stderr.write(`./dev start: ${mode.message}\n`)
     process.exit(2)
     break
   case "Cluster": {

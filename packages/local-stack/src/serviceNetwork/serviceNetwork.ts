@@ -23,7 +23,7 @@ export interface ServiceNetwork {
   readonly serviceCidr: string
   /** Command prefix that runs a program inside the namespace: `[...exec, program, ...args]`. */
   readonly exec: ReadonlyArray<string>
-  /** `exec` as one shell string (`ip netns exec <namespace>`), what `pnpm start` prints as BACKEND_EXEC. */
+  /** `exec` as one shell string (`ip netns exec <namespace>`), what `./dev start` prints as BACKEND_EXEC. */
   readonly backendExec: string
 }
 

@@ -6,7 +6,7 @@ export class GoMissingError extends Error {
     super(
       "Go is needed to build the test binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, " +
         "kubectl, frps, frpc, helm, actionlint, registry) and was not found on PATH. Install Go 1.26 or newer (https://go.dev/dl/), " +
-        "or point FTO_TOOL_<NAME> variables at existing binaries, then run `pnpm tools`.",
+        "or point FTO_TOOL_<NAME> variables at existing binaries, then run `./dev tools`.",
     )
   }
 }

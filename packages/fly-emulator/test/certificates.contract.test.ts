@@ -16,7 +16,8 @@ const appWithAddresses = async () => {
   return { app, v4, v6 }
 }
 
-describe("certificates (REST, fly-api.md §6.1)", () => {
+// The REST certificates API as Fly documents it: https://fly.io/docs/machines/api/certificates-resource/
+describe("certificates (REST)", () => {
   it("an ACME create answers 201 pending_validation with Fly's dns_requirements; a second one for the hostname is 422", async () => {
     const { app, v4, v6 } = await appWithAddresses()
     const created = await harness.call("POST", `/v1/apps/${app}/certificates/acme`, { hostname: "Shop.Example.com" })

@@ -4,7 +4,7 @@ import type { ProxyBackend, ProxyRoute } from "./proxyRoute.ts"
 
 const sessionIdleMs = 60_000
 
-/** The UDP counters of the whole proxy (see ProxyStats in MachineHost.ts). */
+/** The UDP counters of the whole proxy (see ProxyStats in machineHost.ts). */
 export interface UdpCounters {
   udpDatagramsForwarded: number
   udpRepliesForwarded: number

@@ -3,11 +3,6 @@ import { join } from "node:path"
 import type { CoreV1Api, KubeConfig, V1Pod } from "@kubernetes/client-node"
 import { renderKubeconfig } from "../controlPlane/kubeconfig.ts"
 
-/**
- * What the kubelet's projected service-account volume gives a Pod, as a kubeconfig file (a process has no mount
- * namespace to see /var/run/secrets/kubernetes.io/serviceaccount): a token of the Pod's ServiceAccount, bound to the
- * Pod (the API server refuses it once the Pod is gone), and the cluster's address and CA. Returns its path.
- */
 /** A token of the Pod's ServiceAccount, bound to the Pod (TokenRequest), as the kubelet asks for one. */
 export const podServiceAccountToken = async (
   core: CoreV1Api,
@@ -32,6 +27,11 @@ export const podServiceAccountToken = async (
   return token
 }
 
+/**
+ * What the kubelet's projected service-account volume gives a Pod, as a kubeconfig file (a process has no mount
+ * namespace to see /var/run/secrets/kubernetes.io/serviceaccount): a token of the Pod's ServiceAccount, bound to the
+ * Pod (the API server refuses it once the Pod is gone), and the cluster's address and CA. Returns its path.
+ */
 export const serviceAccountKubeconfigFor = async (
   core: CoreV1Api,
   cluster: KubeConfig,

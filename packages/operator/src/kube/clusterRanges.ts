@@ -19,6 +19,7 @@ const API_SERVER_SLICE = { name: "kubernetes", namespace: "default" } as const
 export const discoverClusterRanges: Effect.Effect<ClusterRangesSnapshot, KubeError, KubeClient> = Effect.gen(
   function* () {
     const kube = yield* KubeClient
+    // Listed, not watched: the ranges change rarely, and a list a minute costs less than a store of every Node.
     const [serviceCidrs, nodes, apiServer] = yield* Effect.all(
       [
         // A cluster older than the ServiceCIDR API (GA in 1.33) has no such kind: nothing to find there.

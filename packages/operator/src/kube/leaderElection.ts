@@ -78,6 +78,7 @@ export const runTerm = <A, E, R>(
     /** client-go's tryAcquireOrRenew: true when we hold the Lease after this call. */
     const tryAcquireOrRenew: Effect.Effect<boolean, KubeError> = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
+      // From the API server, never a cache: the Lease is the lock, and the PUT below is conditional on its version.
       const current = yield* client.get(Lease, options.name, options.namespace).pipe(
         Effect.map(Option.some),
         Effect.catchTag("KubeNotFound", () => Effect.succeedNone),

@@ -13,6 +13,8 @@ export const namespacePolicyProblem = Effect.fn("namespacePolicyProblem")(functi
   const limits = (yield* TunnelPolicy).tenants
   if (isEmptySelector(limits.namespaceSelector)) return undefined
   const kube = yield* KubeClient
+  // Read from the API server, not a cache: only installs with a selector need Namespaces, and one get when a tunnel or
+  // Service is judged costs less than a watch and a store of every Namespace in the cluster.
   const labels = yield* kube.get(Namespace, namespace).pipe(
     Effect.map((found) => found.metadata?.labels ?? {}),
     Effect.catchTag("KubeNotFound", () => Effect.succeed({})),

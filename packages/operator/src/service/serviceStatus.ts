@@ -141,10 +141,6 @@ const conditionFor = (
 }
 
 /**
- * The Service status for its tunnel: the addresses as `ingress` (`ipMode: Proxy`, KEP-1860, so kube-proxy never
- * short-cuts them) once the tunnel is Ready, kept while they stand; a condition saying what it waits for.
- */
-/**
  * Added to the condition while the Go operator's App a Service names was not taken over: it is still billed, and
  * adoption is available (the tunnel is re-created to adopt it, since adoption is decided when a tunnel is made).
  */
@@ -153,6 +149,10 @@ export const notAdoptedNotice = (service: V1Service, named: NamedApp): string =>
   return `the Go operator's Fly App ${named.app} (IPv4 ${named.ipv4}) is not adopted and is still billed; adoption is available: set ${Annotations.adopt}="true" and delete the FlyTunnel ${tunnel} (it is re-created taking the App over, keeping ${named.ipv4}), or destroy the App (fly apps destroy ${named.app}) once DNS points at the new address`
 }
 
+/**
+ * The Service status for its tunnel: the addresses as `ingress` (`ipMode: Proxy`, KEP-1860, so kube-proxy never
+ * short-cuts them) once the tunnel is Ready, kept while they stand; a condition saying what it waits for.
+ */
 export const serviceStatusFor = (
   service: V1Service,
   tunnel: FlyTunnelStatus | undefined,

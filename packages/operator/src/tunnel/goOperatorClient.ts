@@ -22,6 +22,7 @@ export const removeGoOperatorClient = Effect.fn("removeGoOperatorClient")(
   function* (ipv4: string) {
     const kube = yield* KubeClient
     const { goOperatorNamespace: namespace } = yield* TunnelSettings
+    // From the API server, not a cache: another operator's objects, looked for only until an adopting tunnel is Ready.
     const configMaps = (yield* kube.list(ConfigMap, { namespace, labelSelector: GO_FRPC_SELECTOR })).items.filter(
       (configMap) => {
         const server = frpcServerOf(configMap.data?.["frpc.toml"] ?? "")

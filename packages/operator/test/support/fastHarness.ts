@@ -50,9 +50,9 @@ export interface FastOperator {
   readonly kube: InMemoryKube["Service"]
   /** Runs an effect with the operator's services. */
   readonly run: <A, E>(effect: Effect.Effect<A, E, Services>) => Promise<A>
-  /** Starts (or restarts) the controllers; the in-memory cluster and the emulator persist across restarts. */
   /** Reconciles a controller has run so far, whatever their result. */
   readonly reconciles: (controller: "service" | "tunnel") => Promise<number>
+  /** Starts (or restarts) the controllers; the in-memory cluster and the emulator persist across restarts. */
   readonly startControllers: () => void
   readonly stopControllers: () => Promise<void>
   readonly close: () => Promise<void>

@@ -1,4 +1,5 @@
 import { createPrivateKey, generateKeyPairSync, X509Certificate } from "node:crypto"
+import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { CaSecretKeys, type OperatorCa, readOperatorCa } from "../src/pki/operatorCa.ts"
 import { isP256Key, issueCertificateAuthority, issueLeaf, type KeyPairPem } from "../src/pki/x509.ts"
@@ -24,8 +25,8 @@ const makeCa = async (): Promise<OperatorCa> => {
     new Date(now.getTime() + 3650 * DAY),
   )
   const ca = readOperatorCa(caSecret(pair), now)
-  if (!("pair" in ca)) throw new Error(ca.message)
-  return ca
+  if (Result.isFailure(ca)) throw new Error(ca.failure.message)
+  return ca.success
 }
 
 /** The tunnel's two leaves, issued `ageDays` ago for 90 days. */
@@ -84,13 +85,15 @@ describe("tunnel certificates", () => {
     const ca = await makeCa()
     const next = await makeCa()
     const rotating = readOperatorCa(caSecret(ca.pair, next.pair.certPem), now)
-    expect("trusted" in rotating && rotating.trusted).toEqual([ca.fingerprint, next.fingerprint])
-    expect("trustPem" in rotating && rotating.trustPem).toBe(ca.pair.certPem + next.pair.certPem)
+    expect(Result.isSuccess(rotating) && rotating.success.trusted).toEqual([ca.fingerprint, next.fingerprint])
+    expect(Result.isSuccess(rotating) && rotating.success.trustPem).toBe(ca.pair.certPem + next.pair.certPem)
     const mismatched = readOperatorCa(caSecret({ certPem: ca.pair.certPem, keyPem: next.pair.keyPem }), now)
-    expect("message" in mismatched && mismatched.message).toContain("key ca.key is not the private key of ca.crt")
+    expect(Result.isFailure(mismatched) && mismatched.failure.message).toContain(
+      "key ca.key is not the private key of ca.crt",
+    )
     const leaf = await leaves(ca, 0)
     const notCa = readOperatorCa(caSecret(leaf.server), now)
-    expect("message" in notCa && notCa.message).toContain("key ca.crt is not a CA certificate")
+    expect(Result.isFailure(notCa) && notCa.failure.message).toContain("key ca.crt is not a CA certificate")
     const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 })
     const rsaKey = rsa.privateKey.export({ type: "pkcs8", format: "pem" }).toString()
     expect(isP256Key(rsaKey)).toBe(false)
@@ -110,7 +113,7 @@ describe("tunnel certificates", () => {
     )
     expect(new X509Certificate(signed.certPem).verify(ca.cert.publicKey)).toBe(true)
     const garbage = readOperatorCa(caSecret({ certPem: "nope", keyPem: "nope" }), now)
-    expect("message" in garbage && garbage.message).toContain(
+    expect(Result.isFailure(garbage) && garbage.failure.message).toContain(
       "the operator's CA (Secret fto/fly-tunnel-operator-ca) key ca.crt is not one PEM certificate",
     )
   })

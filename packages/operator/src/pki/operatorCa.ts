@@ -4,7 +4,7 @@
 // operator's CA"): `trusted.crt` holds CA certificates trusted beside the signing one while tunnels move over.
 import type { X509Certificate } from "node:crypto"
 import type { V1Secret } from "@kubernetes/client-node"
-import { Effect, Schema } from "effect"
+import { Effect, Result, Schema } from "effect"
 import { KubeClient } from "../kube/kubeClient.ts"
 import { Secret } from "../kube/resourceType.ts"
 import {
@@ -53,12 +53,14 @@ const text = (secret: V1Secret, key: string) => {
 }
 
 /** The CA in `secret`, or why it cannot be used. */
-export const readOperatorCa = (secret: V1Secret, now: Date): OperatorCa | CertificateAuthorityInvalid => {
+export const readOperatorCa = (secret: V1Secret, now: Date): Result.Result<OperatorCa, CertificateAuthorityInvalid> => {
   const where = `Secret ${secret.metadata?.namespace}/${secret.metadata?.name}`
   const invalid = (why: string) =>
-    new CertificateAuthorityInvalid({
-      message: `the operator's CA (${where}) ${why}; fix it or delete the Secret to have a new CA made (see README "Rotating the operator's CA")`,
-    })
+    Result.fail(
+      new CertificateAuthorityInvalid({
+        message: `the operator's CA (${where}) ${why}; fix it or delete the Secret to have a new CA made (see README "Rotating the operator's CA")`,
+      }),
+    )
   const certPem = text(secret, CaSecretKeys.cert)
   const keyPem = text(secret, CaSecretKeys.key)
   const [cert, ...rest] = parseCertificates(certPem) ?? []
@@ -72,13 +74,13 @@ export const readOperatorCa = (secret: V1Secret, now: Date): OperatorCa | Certif
   const extra = parseCertificates(text(secret, CaSecretKeys.trusted))
   if (extra === undefined) return invalid(`key ${CaSecretKeys.trusted} is not a PEM bundle of certificates`)
   const bundle = [cert, ...extra.filter((other) => other.fingerprint256 !== cert.fingerprint256)]
-  return {
+  return Result.succeed({
     pair: { certPem: cert.toString(), keyPem },
     cert,
     fingerprint: fingerprintOf(cert),
     trustPem: bundle.map((member) => member.toString()).join(""),
     trusted: bundle.map(fingerprintOf),
-  }
+  })
 }
 
 const newCaSecret = Effect.fn("newCaSecret")(function* (namespace: string, now: Date) {
@@ -114,5 +116,5 @@ export const loadOperatorCa = Effect.fn("loadOperatorCa")(function* (namespace: 
     ),
   )
   const ca = readOperatorCa(existing, now)
-  return ca instanceof CertificateAuthorityInvalid ? yield* ca : ca
+  return Result.isFailure(ca) ? yield* ca.failure : ca.success
 })

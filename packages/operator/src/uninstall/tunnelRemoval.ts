@@ -1,5 +1,6 @@
 import { Clock, Effect, Schedule } from "effect"
 import { KubeClient } from "../kube/kubeClient.ts"
+import type { KubeError } from "../kube/kubeErrors.ts"
 import { FlyTunnel, type FlyTunnelObject, keyOf } from "../kube/resourceType.ts"
 
 /** How often the hook looks again while the operator tears tunnels down. */
@@ -9,7 +10,7 @@ const POLL = "2 seconds"
 const transient = {
   schedule: Schedule.spaced("1 second"),
   times: 5,
-  while: (e: { _tag: string }) => e._tag === "KubeUnavailable",
+  while: (error: KubeError) => error._tag === "KubeUnavailable",
 }
 
 /** One line per tunnel for the hook's log: where it is, and what its Ready condition says it waits for. */

@@ -154,7 +154,11 @@ describe("tunnelStatus", () => {
       { name: "servicecheck-01-tcp-443", status: "passing" },
     ])
     expect(isReady(all)).toBe(true)
-    // A UDP-only tunnel has no check to wait for (Fly checks TCP only).
+  })
+
+  it("a UDP-only tunnel is Ready only once its UDP Machine's control-port check passes and its UDP frpc has rolled out", () => {
+    // UDP has no Fly check: the UDP Machine's TCP check on its control port says frps runs and is reachable, and the
+    // UDP frpc's Deployment is available only once its Pod stayed up past a login (loginFailExit, minReadySeconds).
     const udpOnly: FlyTunnelSpec = Result.getOrThrow(
       decodeFlyTunnelSpecResult({
         target: { service: { name: "dns" } },
@@ -162,9 +166,35 @@ describe("tunnelStatus", () => {
         regions: ["ord"],
       }),
     )
-    expect(
-      isReady(tunnelStatus({ ...converged, spec: udpOnly, machines: [machine("ord", "started")] }, undefined, NOW)),
-    ).toBe(true)
+    const udpMachine = (checks: Machine["checks"]): TunnelMachine => ({
+      ...machine("ord", "started", checks),
+      slot: { region: "ord", role: "udp" },
+      controlPort: 7000,
+    })
+    const statusWith = (checks: Machine["checks"], clientRolledOut: boolean) =>
+      tunnelStatus({ ...converged, spec: udpOnly, machines: [udpMachine(checks)], clientRolledOut }, undefined, NOW)
+    const controlPortPassing = [{ name: "servicecheck-00-tcp-7000", status: "passing" }]
+
+    // Started and its frpc rolled out, but the control port's check has not passed: not Ready, and it says why.
+    const unchecked = statusWith([], true)
+    expect(isReady(unchecked)).toBe(false)
+    expect(condition(unchecked, "ClientReady")).toMatchObject({
+      status: "False",
+      reason: Reasons.ClientDeploying,
+      message: "frpc is running; waiting for Fly's checks to pass on m-ord (ord-udp): port 7000",
+    })
+    // A check that is there but critical, or a passing check of another port, does not count either.
+    expect(isReady(statusWith([{ name: "servicecheck-00-tcp-7000", status: "critical" }], true))).toBe(false)
+    expect(isReady(statusWith([{ name: "servicecheck-00-tcp-53", status: "passing" }], true))).toBe(false)
+    // The check passes but the UDP frpc has not rolled out (its Pod has not stayed up past minReadySeconds): not Ready.
+    const notRolledOut = statusWith(controlPortPassing, false)
+    expect(isReady(notRolledOut)).toBe(false)
+    expect(condition(notRolledOut, "ClientReady")).toMatchObject({
+      status: "False",
+      message: "waiting for the frpc Deployment to roll out",
+    })
+    // Both: Ready.
+    expect(isReady(statusWith(controlPortPassing, true))).toBe(true)
   })
 
   it("says which step is blocked, and a permanent block makes the phase Failed", () => {

@@ -37,7 +37,11 @@ describe("certificates (REST, fly-api.md §6.1)", () => {
           name: "_acme-challenge.shop.example.com",
           target: expect.stringMatching(/^shop\.example\.com\.\w+\.flydns\.net$/),
         },
-        ownership: { name: "_fly-ownership.shop.example.com", app_value: expect.stringMatching(/^app-/) },
+        ownership: {
+          name: "_fly-ownership.shop.example.com",
+          app_value: expect.stringMatching(/^app-/),
+          org_value: expect.stringMatching(/^org-/),
+        },
       },
       validation_errors: [],
     })

@@ -108,6 +108,32 @@ describe("frpsMachineConfig", () => {
     expect(config.metadata?.[MachineMetadata.role]).toBeUndefined()
   })
 
+  it("puts Fly's edge handlers on a port: tls+http is tls then http, force_https only where the port asks for it", () => {
+    const edged = frpsMachineConfig(
+      tunnel,
+      spec({
+        ports: [
+          { name: "https", port: 443, edge: "tls+http" },
+          { name: "http", port: 80, edge: "http", forceHttps: true },
+          { name: "plain", port: 8080, edge: "http" },
+          { name: "tls", port: 8443, edge: "tls" },
+        ],
+      }),
+      plan,
+      "frps:1",
+      secrets("digest-1"),
+    )
+    const ports = (edged.services ?? []).slice(1).map((service) => service.ports?.[0])
+    // Strict: a port without forceHttps has no force_https key at all (not even an undefined one).
+    expect(ports).toStrictEqual([
+      { port: 443, handlers: ["tls", "http"] },
+      { port: 80, handlers: ["http"], force_https: true },
+      { port: 8080, handlers: ["http"] },
+      { port: 8443, handlers: ["tls"] },
+    ])
+    expect(ports.map((port) => port !== undefined && "force_https" in port)).toEqual([false, true, false, false])
+  })
+
   it("the UDP Machine binds its ports on fly-global-services, each on its own port, with a check on the control port", () => {
     expect(udpConfig.services).toEqual([
       {

@@ -57,14 +57,26 @@ const createService = (operator: FastOperator, object: V1Service) =>
   operator.run(KubeClient.use((kube) => kube.create(Service, object)).pipe(Effect.provideService(FieldManager, "test")))
 
 /** The Service's first published address, once the tunnel behind it is Ready (every Machine created). */
-const publishedAndReady = async (operator: FastOperator, name: string) => {
-  const published = await until(
+/** The first address the Service publishes. */
+const publishedAddress = (operator: FastOperator, name: string) =>
+  until(
     `${name} published`,
     () =>
       operator.kube.objects(Service, "default").find((item) => item.metadata?.name === name)?.status?.loadBalancer
         ?.ingress?.[0]?.ip,
     9_000,
   )
+
+/** Every ingress address the operator ever wrote on the Service since the `since`-th API call. */
+const ingressesWritten = (operator: FastOperator, name: string, since: number) =>
+  operator.kube
+    .calls()
+    .slice(since)
+    .filter((call) => call.verb === "applyStatus" && call.kind === "Service" && call.name === name)
+    .flatMap((call) => ingressIps(call.body))
+
+const publishedAndReady = async (operator: FastOperator, name: string) => {
+  const published = await publishedAddress(operator, name)
   const tunnel = await until(`${name} Ready`, () => {
     const found = operator.kube.objects(FlyTunnel, "default").find((item) => item.metadata?.name === name)
     return found?.status?.phase === "Ready" ? found : undefined
@@ -101,13 +113,7 @@ describe("exactly-once Fly resources under every fault at every create (fast tie
           ...(action === "createIpAssignment" && !("hang" in fault) ? { count: 2 } : {}),
         } as Fault)
         await createService(operator, service(name, regions.join(",")))
-        const published = await until(
-          `${name} published`,
-          () =>
-            operator.kube.objects(Service, "default").find((item) => item.metadata?.name === name)?.status?.loadBalancer
-              ?.ingress?.[0]?.ip,
-          9_000,
-        )
+        const published = await publishedAddress(operator, name)
         const tunnel = operator.kube.objects(FlyTunnel, "default").find((item) => item.metadata?.name === name)
         const app = tunnel?.status?.app?.name ?? ""
         const state = await operator.emulator.state()
@@ -128,12 +134,7 @@ describe("exactly-once Fly resources under every fault at every create (fast tie
         const ipv6 = state.ips.filter((ip) => ip.app === app && ip.type === "v6").map((ip) => ip.ip)
         expect(ipv6).toHaveLength(1)
         // Every ingress the operator ever wrote on the Service is one of those two addresses.
-        const ingresses = operator.kube
-          .calls()
-          .slice(kubeBefore)
-          .filter((call) => call.verb === "applyStatus" && call.kind === "Service" && call.name === name)
-          .flatMap((call) => ingressIps(call.body))
-        expect(new Set(ingresses)).toEqual(new Set([published, ...ipv6]))
+        expect(new Set(ingressesWritten(operator, name, kubeBefore))).toEqual(new Set([published, ...ipv6]))
       })
     }
   }
@@ -225,12 +226,7 @@ describe("exactly-once IPv6 under every fault at its create, and teardown (fast 
       expect(creates.filter((call) => call.applied && call.ipType === "v4")).toHaveLength(1)
       const ipv6 = state.ips.filter((ip) => ip.app === app && ip.type === "v6").map((ip) => ip.ip)
       expect(ipv6).toHaveLength(1)
-      const ingresses = operator.kube
-        .calls()
-        .slice(kubeBefore)
-        .filter((call) => call.verb === "applyStatus" && call.kind === "Service" && call.name === name)
-        .flatMap((call) => ingressIps(call.body))
-      expect(new Set(ingresses)).toEqual(new Set([published, ...ipv6]))
+      expect(new Set(ingressesWritten(operator, name, kubeBefore))).toEqual(new Set([published, ...ipv6]))
 
       // Teardown: the Service goes, and with it everything the tunnel had on Fly.
       await operator.run(

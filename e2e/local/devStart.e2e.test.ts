@@ -32,6 +32,11 @@ describe("./dev start", () => {
     child.stderr.on("data", onData)
     const code = await exited
     expect(output).toContain("bytes flow through the public address")
+    // A datagram came back through the public IPv4 (the sample has a UDP port beside its TCP one)…
+    expect(output).toMatch(/EXTERNAL-IP \d+\.\d+\.\d+\.\d+: datagrams come back too/)
+    // …and bytes through its IPv6, from the emulator's documentation prefix; its absence would be said, not skipped.
+    expect(output).toMatch(/IPv6 2001:db8:[0-9a-f:]+: bytes flow through it too/)
+    expect(output).not.toContain("no IPv6 in")
     // An address target under the default policy: the LAN host, a command to run a program there, a sample.
     expect(output).toMatch(/export LAN_EXEC="ip netns exec fto-lan-\d+-[0-9a-f]+"/)
     expect(output).toMatch(/kind: FlyTunnel[\s\S]*host: 172\.31\.0\.\d+/)

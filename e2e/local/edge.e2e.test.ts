@@ -148,6 +148,8 @@ describe("TLS and domains at Fly's edge, on the local stack", () => {
     })
     expect(pending.message).toContain(`shop.example.com waits for DNS: A ${externalIp}`)
     expect(pending.message).toContain(`CNAME ${app}.fly.dev`)
+    expect(pending.message).toContain("or CNAME _acme-challenge.shop.example.com → ")
+    expect(pending.message).toMatch(/; ownership: TXT _fly-ownership\.shop\.example\.com "app-[^"]+"$/)
     expect((await condition("shop", "Ready"))?.status).toBe("True")
     const certificates = JSON.parse(await jsonpath("flytunnel", "shop", ".status.certificates"))
     expect(certificates).toMatchObject([
@@ -158,11 +160,13 @@ describe("TLS and domains at Fly's edge, on the local stack", () => {
           a: [externalIp],
           cname: `${app}.fly.dev`,
           acmeChallenge: { name: "_acme-challenge.shop.example.com" },
+          ownership: { name: "_fly-ownership.shop.example.com" },
         },
       },
     ])
     const described = await kubectl(["-n", namespace, "describe", "flytunnel", "shop"])
     expect(described).toContain("_acme-challenge.shop.example.com")
+    expect(described).toContain("_fly-ownership.shop.example.com")
     expect(described).toContain("CertificatePending")
     // <app>.fly.dev: in status and the Service's annotation, never in the ingress beside the IP.
     expect((await jsonpath("flytunnel", "shop", ".status.hostname")).trim()).toBe(`${app}.fly.dev`)

@@ -70,8 +70,9 @@ export const GoOperatorAnnotations = {
 
 /**
  * The per-port annotation of what Fly's edge does before the tunnel (`none`, `tls`, `http`, `tls+http`), named by the
- * Service port's name or number as Fly Kubernetes names its `service.fly.io/<port>-handlers`:
- * `fly-tunnel-operator.dev/https-edge: tls`. And `<port>-force-https: "true"` for an http port that redirects.
+ * Service port's name or number as Fly Kubernetes names its `service.fly.io/<exposed port name/number>-handlers`
+ * (Fly's docs, "Configure FKS Services", fly.io/docs/kubernetes/services): `fly-tunnel-operator.dev/https-edge: tls`.
+ * And `<port>-force-https: "true"` for an http port that redirects.
  */
 export const portAnnotation = (port: string | number, setting: "edge" | "force-https"): string =>
   `${GROUP}/${port}-${setting}`

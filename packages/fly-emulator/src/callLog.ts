@@ -16,6 +16,8 @@ export interface Call {
   readonly machineId?: string
   /** For createIpAssignment: the type asked for (v4, v6, shared_v4, private_v6). */
   readonly ipType?: string
+  /** For createMachine: the name asked for, when the request gives one. */
+  readonly machineName?: string
   readonly fault?: "status" | "timeout" | "lostResponse" | "rateLimit"
 }
 

@@ -354,6 +354,10 @@ export class Emulator {
       route.action === "createIpAssignment" && typeof body === "object" && body !== null && "type" in body
         ? String(body.type)
         : undefined
+    const machineName =
+      route.action === "createMachine" && typeof body === "object" && body !== null && "name" in body
+        ? String(body.name)
+        : undefined
     const pending: PendingCall = call
     this.pending.add(pending)
     response.once("close", () => this.pending.delete(pending))
@@ -365,6 +369,7 @@ export class Emulator {
         applied,
         ...(params.id !== undefined ? { machineId: params.id } : {}),
         ...(ipType !== undefined ? { ipType } : {}),
+        ...(machineName !== undefined ? { machineName } : {}),
         ...(fault ? { fault } : {}),
       })
     }
@@ -397,7 +402,7 @@ export class Emulator {
         signal: aborted.signal,
       })
 
-    const fault = this.faults.take(route.action)
+    const fault = this.faults.take(route.action, { ipType, machineName })
     if (fault?.kind === "status") {
       const applied = fault.applied === true ? isSuccess(await run()) : false
       const reply = { status: fault.status, body: fault.body ?? { error: `injected fault: status ${fault.status}` } }

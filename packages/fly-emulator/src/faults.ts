@@ -3,10 +3,23 @@ import { actions } from "./actions.ts"
 
 const ActionSchema = Schema.Literals(actions)
 
-/** How many calls a fault hits: the next `count` calls, or each call with probability `rate`. */
+/**
+ * Which calls of the action a fault hits, and how many: the next `count` calls, or each call with probability `rate`;
+ * with `ipType`, only address creates asking for that type (`v4`, `v6`, …); with `machineName`, only Machine creates
+ * naming that Machine. Others pass untouched and leave the fault armed (a test can hit one create among several made
+ * at once).
+ */
 const Frequency = {
   count: Schema.optionalKey(Schema.Number),
   rate: Schema.optionalKey(Schema.Number),
+  ipType: Schema.optionalKey(Schema.String),
+  machineName: Schema.optionalKey(Schema.String),
+}
+
+/** What a call asks for, as far as a fault can be aimed at it. */
+export interface FaultTarget {
+  readonly ipType?: string | undefined
+  readonly machineName?: string | undefined
 }
 
 /**
@@ -66,9 +79,11 @@ export class Faults {
   }
 
   /** The fault hitting this call, if any, consuming one of its count. */
-  take(action: string): Fault | undefined {
+  take(action: string, target: FaultTarget = {}): Fault | undefined {
     for (const entry of this.armed) {
       if (entry.fault.action !== action) continue
+      if (entry.fault.ipType !== undefined && entry.fault.ipType !== target.ipType) continue
+      if (entry.fault.machineName !== undefined && entry.fault.machineName !== target.machineName) continue
       if (entry.fault.rate !== undefined && Math.random() >= entry.fault.rate) continue
       if (entry.remaining !== undefined) {
         entry.remaining -= 1

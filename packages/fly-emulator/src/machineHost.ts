@@ -106,8 +106,9 @@ export interface MachineHost {
 }
 
 /**
- * A host that runs nothing: machines move through their states without a process, public
- * addresses come from documentation-style pools and nothing listens on them.
+ * A host that runs nothing: machines move through their states without a process and nothing
+ * listens on the public addresses. IPv4s look like Fly's; IPv6s come from the documentation
+ * prefix 2001:db8::/32, as in namespace mode.
  */
 export const inMemoryMachineHost = (): MachineHost => {
   let nextV4 = 1
@@ -126,7 +127,7 @@ export const inMemoryMachineHost = (): MachineHost => {
         const n = nextShared++
         return `66.241.${124 + Math.floor(n / 250)}.${(n % 250) + 1}`
       }
-      return `2a09:8280:1::${(nextV6++).toString(16)}`
+      return `2001:db8:f1e::${(nextV6++).toString(16)}`
     },
     releasePublicIp: async () => {},
     syncProxy: async () => {},

@@ -261,7 +261,10 @@ export const stopMachine = (context: ApiContext, request: ApiRequest): Reply => 
   return outcome ? failure(412, outcome.refused) : ok({ ok: true })
 }
 
-/** `POST …/restart?timeout=&signal=&force_stop=` (the Machines API; fly-go's machine types); a body is ignored. */
+/**
+ * `POST …/restart?timeout=&signal=&force_stop=` (the Machines API; fly-go's machine types); a body is ignored. A Machine
+ * that cannot be restarted now is a 400: the only refusal the Machines API documents for restart (see the README).
+ */
 export const restartMachine = (context: ApiContext, request: ApiRequest): Reply => {
   const found = lookup(context, request, { destroyedVisible: false })
   if (Result.isFailure(found)) return found.failure
@@ -279,7 +282,7 @@ export const restartMachine = (context: ApiContext, request: ApiRequest): Reply 
     ...(timeoutMs ? { timeoutMs } : {}),
     forceStop: forceStop === "true",
   })
-  return outcome ? failure(412, outcome.refused) : ok({ ok: true })
+  return outcome ? failure(400, outcome.refused) : ok({ ok: true })
 }
 
 /** Lease endpoints on a Machine that exists (the Machines API's leases). */

@@ -38,7 +38,11 @@ describe("certificates (REST)", () => {
           name: "_acme-challenge.shop.example.com",
           target: expect.stringMatching(/^shop\.example\.com\.\w+\.flydns\.net$/),
         },
-        ownership: { name: "_fly-ownership.shop.example.com", app_value: expect.stringMatching(/^app-/) },
+        ownership: {
+          name: "_fly-ownership.shop.example.com",
+          app_value: expect.stringMatching(/^app-/),
+          org_value: expect.stringMatching(/^org-/),
+        },
       },
       validation_errors: [],
     })

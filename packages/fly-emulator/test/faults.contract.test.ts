@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { createApp, eventually, type Harness, startedMachine, startHarness } from "./apiHarness.ts"
+import { createApp, eventually, frpsMachine, type Harness, startedMachine, startHarness } from "./apiHarness.ts"
 
 let harness: Harness
 beforeAll(async () => {
@@ -99,6 +99,47 @@ describe("fault injection", () => {
     ).rejects.toThrow()
     const listed = await harness.call("GET", `/v1/apps/${app}/machines`)
     expect(listed.body.map((m: { name: string }) => m.name)).toEqual(["frps-iad"])
+  })
+
+  it("aims a fault at the address creates of one IP type: others pass, the fault waits for its own", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    expect(
+      (await control("POST", "faults", { action: "createIpAssignment", kind: "lostResponse", ipType: "v6" })).status,
+    ).toBe(204)
+    expect((await harness.call("POST", `/v1/apps/${app}/ip_assignments`, { type: "v4" })).status).toBe(200)
+    await expect(harness.call("POST", `/v1/apps/${app}/ip_assignments`, { type: "v6" })).rejects.toThrow()
+    // Consumed: the next IPv6 create is answered.
+    expect((await harness.call("POST", `/v1/apps/${app}/ip_assignments`, { type: "v6" })).status).toBe(200)
+    expect((await callsOf("createIpAssignment")).map((c) => [c.ipType, c.status, c.applied, c.fault ?? null])).toEqual([
+      ["v4", 200, true, null],
+      ["v6", 200, true, "lostResponse"],
+      ["v6", 200, true, null],
+    ])
+    const listed = await harness.call("GET", `/v1/apps/${app}/ip_assignments`)
+    expect(listed.body.ips).toHaveLength(3)
+  })
+
+  it("aims a fault at the create of one Machine by name, and logs the name each create asked for", async () => {
+    const app = harness.appName()
+    await createApp(harness, app)
+    await harness.emulator.injectFault({ action: "createMachine", kind: "status", status: 503, machineName: "frps-b" })
+    const machine = (name: string) => harness.call("POST", `/v1/apps/${app}/machines`, frpsMachine({ name }))
+    expect((await machine("frps-a")).status).toBe(200)
+    expect((await machine("frps-b")).status).toBe(503)
+    expect((await machine("frps-b")).status).toBe(200)
+    expect((await callsOf("createMachine")).map((c) => [c.machineName, c.status, c.applied])).toEqual([
+      ["frps-a", 200, true],
+      ["frps-b", 503, false],
+      ["frps-b", 200, true],
+    ])
+  })
+
+  it("refuses a fault whose selector is not text", async () => {
+    expect(
+      (await control("POST", "faults", { action: "createIpAssignment", kind: "lostResponse", ipType: 6 })).status,
+    ).toBe(400)
+    expect((await harness.emulator.state()).faults).toEqual([])
   })
 
   it("holds a call then answers 408, applied or not as asked", async () => {

@@ -363,13 +363,14 @@ describe("stop and restart", () => {
     })
   })
 
-  it("refuses to restart a machine that is not started (412) and bad query values (400)", async () => {
+  it("refuses to restart a machine that is not started, and bad query values, with 400 (the only refusal Fly documents)", async () => {
     const app = harness.appName()
     await createApp(harness, app)
     const created = await harness.call("POST", `/v1/apps/${app}/machines`, frpsMachine({ skip_launch: true }))
     const refused = await harness.call("POST", `${machinePath(app, created.body.id)}/restart`)
-    expect(refused.status).toBe(412)
+    expect(refused.status).toBe(400)
     expect(refused.body).toEqual({ error: "unable to restart machine, not currently started" })
+    expect((await stateOf(app, created.body.id)).state).toBe("created")
     const machine = await startedMachine(harness, app)
     for (const query of ["timeout=soon", "signal=SIGNOPE", "force_stop=maybe"]) {
       expect((await harness.call("POST", `${machinePath(app, machine.id)}/restart?${query}`)).status, query).toBe(400)

@@ -2,14 +2,19 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Schema } from "effect"
 import {
   App,
+  CertificateDetail,
   CreateAppRequest,
   CreateAppResponse,
   CreateMachineRequest,
   decodeJson,
+  type Endpoint,
   ErrorResponse,
   errorFromResponse,
   IpAssignment,
+  ListAppsResponse,
+  ListCertificatesResponse,
   ListIpAssignmentsResponse,
+  ListSecretsResponse,
   Machine,
   MachineConfig,
   MachineEvent,
@@ -290,6 +295,278 @@ describe("IP assignments, secrets, regions", () => {
     const response = decode(SetSecretsResponse, `{"version": 4, "Version": 4}`)
     assert.strictEqual(response.version, 4)
   })
+})
+
+/**
+ * Decodes an answer the way the client does (JSON text in, `FlyDecodeError` naming the path out), for the checks every
+ * decoded answer gets: the documented example, an unknown extra field, a missing optional one, a missing required one.
+ */
+const decodeAnswer = <S extends Schema.Decoder<unknown>>(endpoint: Endpoint, schema: S, value: unknown) =>
+  decodeJson(endpoint, schema, JSON.stringify(value), 200)
+const withoutKey = (value: Record<string, unknown>, key: string) =>
+  Object.fromEntries(Object.entries(value).filter(([name]) => name !== key))
+
+describe("list apps (GET /v1/apps?org_slug=…)", () => {
+  // The Apps resource docs' example.
+  const listed = {
+    total_apps: 4,
+    apps: [{ id: "682kqp6pdno9d543", name: "my-app-1", machine_count: 3, volume_count: 2, network: "default" }],
+  }
+
+  it.effect("the documented example decodes; volume_count, which the client does not read, is tolerated", () =>
+    Effect.gen(function* () {
+      const decoded = yield* decodeAnswer("listApps", ListAppsResponse, listed)
+      assert.deepStrictEqual(decoded, {
+        total_apps: 4,
+        apps: [{ id: "682kqp6pdno9d543", name: "my-app-1", machine_count: 3, network: "default" }],
+      })
+    }),
+  )
+
+  it.effect("an unknown extra field is tolerated, and so are a missing total_apps, network and machine_count", () =>
+    Effect.gen(function* () {
+      const extra = yield* decodeAnswer("listApps", ListAppsResponse, {
+        ...listed,
+        cursor: "next",
+        apps: [{ ...listed.apps[0], app_role: "" }],
+      })
+      assert.strictEqual(extra.apps[0]?.name, "my-app-1")
+      const bare = yield* decodeAnswer("listApps", ListAppsResponse, {
+        apps: [{ id: "682kqp6pdno9d543", name: "my-app-1" }],
+      })
+      assert.deepStrictEqual(bare, { apps: [{ id: "682kqp6pdno9d543", name: "my-app-1" }] })
+    }),
+  )
+
+  it.effect("an app without its name fails, naming apps.0.name", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        decodeAnswer("listApps", ListAppsResponse, { ...listed, apps: [withoutKey(listed.apps[0] ?? {}, "name")] }),
+      )
+      assert.strictEqual(error._tag, "FlyDecodeError")
+      assert.strictEqual(error.path, "apps.0.name")
+      const noList = yield* Effect.flip(decodeAnswer("listApps", ListAppsResponse, { total_apps: 0 }))
+      assert.strictEqual(noList.path, "apps")
+    }),
+  )
+})
+
+describe("list secrets (GET /v1/apps/{app}/secrets)", () => {
+  // The shape of the Machines API's AppSecrets: names and digests (values only with show_secrets).
+  const listed = {
+    secrets: [
+      {
+        name: "FRPS_TOML",
+        digest: "b0b2b3b4b5b6b7b8",
+        created_at: "2026-08-20T10:00:00Z",
+        updated_at: "2026-08-20T10:00:00Z",
+      },
+    ],
+  }
+
+  it.effect("the documented shape decodes", () =>
+    Effect.gen(function* () {
+      assert.deepStrictEqual(yield* decodeAnswer("listSecrets", ListSecretsResponse, listed), listed)
+    }),
+  )
+
+  it.effect("an unknown extra field is tolerated, and so are a missing digest and timestamps", () =>
+    Effect.gen(function* () {
+      const extra = yield* decodeAnswer("listSecrets", ListSecretsResponse, {
+        secrets: [{ ...listed.secrets[0], type: "env", value: "shown only with show_secrets" }],
+        version: 3,
+      })
+      assert.deepStrictEqual(extra.secrets, listed.secrets)
+      const bare = yield* decodeAnswer("listSecrets", ListSecretsResponse, { secrets: [{ name: "FRPS_TOML" }] })
+      assert.deepStrictEqual(bare, { secrets: [{ name: "FRPS_TOML" }] })
+    }),
+  )
+
+  it.effect("a secret without its name fails, naming secrets.0.name", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        decodeAnswer("listSecrets", ListSecretsResponse, {
+          secrets: [withoutKey(listed.secrets[0] ?? {}, "name")],
+        }),
+      )
+      assert.strictEqual(error._tag, "FlyDecodeError")
+      assert.strictEqual(error.path, "secrets.0.name")
+    }),
+  )
+})
+
+describe("list certificates (GET /v1/apps/{app}/certificates)", () => {
+  // The Certificates resource docs' list item, with every field it shows.
+  const item = {
+    hostname: "example.com",
+    status: "active",
+    dns_provider: "enom",
+    acme_dns_configured: true,
+    acme_alpn_configured: true,
+    acme_http_configured: true,
+    ownership_txt_configured: true,
+    configured: true,
+    acme_requested: true,
+    has_custom_certificate: false,
+    has_fly_certificate: true,
+    created_at: "2024-01-15T12:00:00Z",
+    updated_at: "2024-01-15T12:00:00Z",
+  }
+
+  it.effect("the documented item decodes (the fields the client does not read are tolerated)", () =>
+    Effect.gen(function* () {
+      const decoded = yield* decodeAnswer("listCertificates", ListCertificatesResponse, {
+        certificates: [item],
+        next_cursor: null,
+        total_count: 1,
+      })
+      assert.deepStrictEqual(decoded, {
+        certificates: [{ hostname: "example.com", status: "active", configured: true, acme_requested: true }],
+        next_cursor: null,
+        total_count: 1,
+      })
+    }),
+  )
+
+  it.effect("an unknown extra field is tolerated, and so are a missing cursor, count, status and flags", () =>
+    Effect.gen(function* () {
+      const extra = yield* decodeAnswer("listCertificates", ListCertificatesResponse, {
+        certificates: [{ ...item, is_wildcard: false }],
+        next_cursor: "opaque",
+        filter_applied: "",
+      })
+      assert.strictEqual(extra.next_cursor, "opaque")
+      const bare = yield* decodeAnswer("listCertificates", ListCertificatesResponse, {
+        certificates: [{ hostname: "example.com" }],
+      })
+      assert.deepStrictEqual(bare, { certificates: [{ hostname: "example.com" }] })
+    }),
+  )
+
+  it.effect("an item without its hostname fails, naming certificates.0.hostname", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        decodeAnswer("listCertificates", ListCertificatesResponse, { certificates: [withoutKey(item, "hostname")] }),
+      )
+      assert.strictEqual(error._tag, "FlyDecodeError")
+      assert.strictEqual(error.path, "certificates.0.hostname")
+    }),
+  )
+})
+
+describe("certificate detail (ACME create 201, GET, check)", () => {
+  // The Certificates resource docs' ACME create answer.
+  const pending = {
+    hostname: "example.com",
+    configured: false,
+    acme_requested: true,
+    status: "pending_validation",
+    dns_provider: "enom",
+    rate_limited_until: null,
+    certificates: [],
+    validation: {
+      dns_configured: false,
+      alpn_configured: false,
+      http_configured: false,
+      ownership_txt_configured: false,
+    },
+    dns_requirements: {
+      a: ["137.66.XXX.XXX"],
+      aaaa: ["2a09:8280:1::XXXX"],
+      cname: "my-app-name.fly.dev",
+      acme_challenge: { name: "_acme-challenge.example.com", target: "example.com.XXXXX.flydns.net" },
+      ownership: { name: "_fly-ownership.example.com", app_value: "app-XXXXXXXXXX", org_value: "org-XXXXXXXXXX" },
+    },
+    validation_errors: [],
+  }
+  // The same hostname once issued, as GET or check answers it; check adds dns_records.
+  const issued = {
+    ...pending,
+    status: "active",
+    configured: true,
+    certificates: [
+      {
+        source: "fly",
+        status: "active",
+        created_at: "2024-01-15T12:00:00Z",
+        expires_at: "2024-04-15T12:00:00Z",
+        issuer: null,
+        issued: [{ type: "ecdsa", expires_at: "2024-04-15T12:00:00Z", certificate_authority: "lets_encrypt" }],
+      },
+    ],
+    dns_records: {
+      a: ["137.66.XXX.XXX"],
+      aaaa: ["2a09:8280:1::XXXX"],
+      cname: [],
+      resolved_addresses: ["137.66.XXX.XXX", "2a09:8280:1::XXXX"],
+      soa: "ns1.example.com",
+      acme_challenge_cname: "example.com.XXXXX.flydns.net",
+      ownership_txt: "app-XXXXXXXXXX",
+    },
+  }
+
+  it.effect("the documented ACME create answer decodes, with what the client reads", () =>
+    Effect.gen(function* () {
+      const decoded = yield* decodeAnswer("createAcmeCertificate", CertificateDetail, pending)
+      assert.deepStrictEqual(decoded, {
+        hostname: "example.com",
+        configured: false,
+        acme_requested: true,
+        status: "pending_validation",
+        rate_limited_until: null,
+        dns_requirements: pending.dns_requirements,
+        validation_errors: [],
+      })
+    }),
+  )
+
+  it.effect("the issued answer of check decodes: certificates, validation and dns_records are tolerated", () =>
+    Effect.gen(function* () {
+      const decoded = yield* decodeAnswer("checkCertificate", CertificateDetail, issued)
+      assert.strictEqual(decoded.status, "active")
+      assert.strictEqual(decoded.configured, true)
+      assert.deepStrictEqual(decoded.dns_requirements?.cname, "my-app-name.fly.dev")
+    }),
+  )
+
+  it.effect("a validation error as Fly reports it decodes, and missing optional fields are tolerated", () =>
+    Effect.gen(function* () {
+      const failing = yield* decodeAnswer("getCertificate", CertificateDetail, {
+        ...pending,
+        validation_errors: [
+          { code: "CAA_RECORD_MISSING_FLY", message: "CAA records do not allow Let's Encrypt", remediation: null },
+        ],
+      })
+      assert.strictEqual(failing.validation_errors?.[0]?.code, "CAA_RECORD_MISSING_FLY")
+      const bare = yield* decodeAnswer("getCertificate", CertificateDetail, {
+        hostname: "example.com",
+        status: "pending_validation",
+        dns_requirements: { cname: null },
+      })
+      assert.deepStrictEqual(bare, {
+        hostname: "example.com",
+        status: "pending_validation",
+        dns_requirements: { cname: null },
+      })
+    }),
+  )
+
+  it.effect("a detail without its status, or an ACME challenge without its target, fails naming the path", () =>
+    Effect.gen(function* () {
+      const noStatus = yield* Effect.flip(
+        decodeAnswer("getCertificate", CertificateDetail, withoutKey(pending, "status")),
+      )
+      assert.strictEqual(noStatus._tag, "FlyDecodeError")
+      assert.strictEqual(noStatus.path, "status")
+      const badChallenge = yield* Effect.flip(
+        decodeAnswer("getCertificate", CertificateDetail, {
+          ...pending,
+          dns_requirements: { ...pending.dns_requirements, acme_challenge: { name: "_acme-challenge.example.com" } },
+        }),
+      )
+      assert.strictEqual(badChallenge.path, "dns_requirements.acme_challenge.target")
+    }),
+  )
 })
 
 describe("leases", () => {

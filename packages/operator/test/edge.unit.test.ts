@@ -100,8 +100,21 @@ describe("edge: certificates, hostnames and the shared IPv4 (fast tier)", () => 
     // Published while the certificate waits: DNS can only point at an address that is published.
     expect(condition("shop", "Ready")?.status).toBe("True")
     expect(pending).toMatchObject({ status: "False", reason: "CertificatePending" })
-    expect(pending.message).toContain(`shop.example.com waits for DNS: A ${ip}`)
-    expect(pending.message).toContain(`CNAME ${app}.fly.dev`)
+    // Every record Fly's dns_requirements name, as Fly gave them (read back from the emulator).
+    const fly = (await (await flyCall("GET", `/apps/${app}/certificates/shop.example.com`)).json()) as {
+      readonly dns_requirements: {
+        readonly aaaa: ReadonlyArray<string>
+        readonly acme_challenge: { readonly name: string; readonly target: string }
+        readonly ownership: { readonly name: string; readonly app_value: string }
+      }
+    }
+    const { aaaa, acme_challenge: challenge, ownership } = fly.dns_requirements
+    expect(aaaa).toHaveLength(1)
+    expect(ownership.name).toBe("_fly-ownership.shop.example.com")
+    expect(pending.message).toBe(
+      `shop.example.com waits for DNS: A ${ip}, AAAA ${aaaa[0]}, or CNAME ${app}.fly.dev; ` +
+        `or CNAME ${challenge.name} → ${challenge.target}; ownership: TXT ${ownership.name} "${ownership.app_value}"`,
+    )
     expect(tunnel("shop")?.status).toMatchObject({
       hostname: `${app}.fly.dev`,
       certificates: [
@@ -110,8 +123,10 @@ describe("edge: certificates, hostnames and the shared IPv4 (fast tier)", () => 
           status: "pending_validation",
           dnsRequirements: {
             a: [ip],
+            aaaa: [...aaaa],
             cname: `${app}.fly.dev`,
-            acmeChallenge: { name: "_acme-challenge.shop.example.com" },
+            acmeChallenge: challenge,
+            ownership: { name: ownership.name, value: ownership.app_value },
           },
         },
       ],
@@ -155,7 +170,7 @@ describe("edge: certificates, hostnames and the shared IPv4 (fast tier)", () => 
     expect((await since(settled)).filter((call) => call.action === "checkCertificate")).toEqual([])
   })
 
-  it("keeps the certificates in step with the hostnames, never touching one it did not add; teardown removes them", async () => {
+  it("keeps the certificates in step with the hostnames, never touching one the spec never listed; teardown removes them", async () => {
     await create(
       service("blog", {
         [portAnnotation(443, "edge")]: "tls+http",

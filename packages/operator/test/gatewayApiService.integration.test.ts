@@ -1,13 +1,22 @@
+import { OperatorAnnotations } from "@fly-tunnel-operator/api"
 import type { EmulatorState } from "@fly-tunnel-operator/fly-emulator"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { eventually, OperatorHarness, ResourceTypes } from "./support/operatorHarness.ts"
 
 const CLASS = "fly-tunnel-operator.dev/lb"
 
+interface ManagedFieldsEntry {
+  readonly manager: string
+  readonly operation: string
+  readonly subresource?: string
+  readonly fieldsV1?: Record<string, unknown>
+}
+
 interface Service {
   readonly metadata: {
     readonly labels?: Record<string, string>
     readonly annotations?: Record<string, string>
+    readonly managedFields?: ReadonlyArray<ManagedFieldsEntry>
   }
   readonly spec: Record<string, unknown> & { readonly healthCheckNodePort?: number }
   readonly status?: {
@@ -21,7 +30,10 @@ interface Tunnel {
     readonly ports: ReadonlyArray<{ readonly name: string; readonly port: number; readonly protocol: string }>
     readonly regions: ReadonlyArray<string>
   }
-  readonly status?: { readonly addresses?: ReadonlyArray<{ readonly type: string; readonly ip: string }> }
+  readonly status?: {
+    readonly hostname?: string
+    readonly addresses?: ReadonlyArray<{ readonly type: string; readonly ip: string }>
+  }
 }
 
 type Machine = EmulatorState["machines"][number]
@@ -94,13 +106,17 @@ describe("a Gateway API implementation's LoadBalancer Service (Envoy Gateway's s
     // externalTrafficPolicy Local on a LoadBalancer: the API server allocates a health-check node port.
     expect(applied.spec.healthCheckNodePort).toBeGreaterThan(0)
 
-    const { published, owned, address } = await eventually(
-      "the Service to show its tunnel's address",
+    const { published, owned, address, hostname } = await eventually(
+      "the Service to show its tunnel's address and <app>.fly.dev",
       async () => {
         const [current, found] = await Promise.all([service(), tunnel()])
         const ip = found?.status?.addresses?.find((entry) => entry.type === "v4")?.ip
-        return ip !== undefined && current?.status?.loadBalancer?.ingress?.[0]?.ip === ip
-          ? { published: current, owned: found as Tunnel, address: ip }
+        const name = found?.status?.hostname
+        return ip !== undefined &&
+          name !== undefined &&
+          current?.status?.loadBalancer?.ingress?.[0]?.ip === ip &&
+          current.metadata.annotations?.[OperatorAnnotations.flyHostname] === name
+          ? { published: current, owned: found as Tunnel, address: ip, hostname: name }
           : undefined
       },
       120_000,
@@ -137,9 +153,31 @@ describe("a Gateway API implementation's LoadBalancer Service (Envoy Gateway's s
     }
     expect(state.ips.filter((ip) => ip.app === app && ip.type === "v4").map((ip) => ip.ip)).toEqual([address])
 
-    // The operator never writes a Service's spec, labels or annotations: what Envoy Gateway owns stays as it set it.
+    // The operator never writes a Service's spec or labels, nor another manager's annotation: what Envoy Gateway owns
+    // stays as it set it. It adds one annotation of its own, `<app>.fly.dev`, and nowhere in the ingress.
+    expect(hostname).toMatch(/\.fly\.dev$/)
     expect(published.spec).toEqual(applied.spec)
     expect(published.metadata.labels).toEqual(applied.metadata.labels)
-    expect(published.metadata.annotations).toEqual(applied.metadata.annotations)
+    expect(published.metadata.annotations).toEqual({
+      ...applied.metadata.annotations,
+      [OperatorAnnotations.flyHostname]: hostname,
+    })
+    expect(JSON.stringify(published.status)).not.toContain(hostname)
+    // By server-side apply under the Service controller's field manager, which owns that annotation alone on the
+    // object; the fields Envoy Gateway (here the user "test") applied are still its own.
+    const applies = (published.metadata.managedFields ?? []).filter(
+      (entry) => entry.manager === "fly-tunnel-operator-service" && entry.operation === "Apply",
+    )
+    expect(applies.find((entry) => entry.subresource === undefined)?.fieldsV1).toEqual({
+      "f:metadata": { "f:annotations": { [`f:${OperatorAnnotations.flyHostname}`]: {} } },
+    })
+    const fieldsOf = (keys: Record<string, string> | undefined) =>
+      Object.fromEntries(Object.keys(keys ?? {}).map((key) => [`f:${key}`, {}]))
+    expect(published.metadata.managedFields?.find((entry) => entry.manager === "test")?.fieldsV1).toMatchObject({
+      "f:metadata": {
+        "f:annotations": fieldsOf(applied.metadata.annotations),
+        "f:labels": fieldsOf(applied.metadata.labels),
+      },
+    })
   })
 })

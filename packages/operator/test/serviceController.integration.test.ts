@@ -7,6 +7,7 @@ import { eventually, OperatorHarness, ResourceTypes } from "./support/operatorHa
 const CLASS = "fly-tunnel-operator.dev/lb"
 const FINALIZER = "fly-tunnel-operator.dev/finalizer"
 const CONDITION = "fly-tunnel-operator.dev/TunnelReady"
+const FLY_HOSTNAME = "fly-tunnel-operator.dev/fly-hostname"
 
 interface ServicePort {
   readonly name: string
@@ -20,6 +21,7 @@ interface Service {
     readonly resourceVersion: string
     readonly finalizers?: ReadonlyArray<string>
     readonly deletionTimestamp?: string
+    readonly annotations?: Record<string, string>
   }
   readonly spec: { readonly type: string; readonly loadBalancerClass?: string }
   readonly status?: {
@@ -327,11 +329,14 @@ describe("Service controller against the local control plane and the Fly emulato
     expect(stdout.trim().split(/\s+/)[3]).toBe("<pending>")
   })
 
-  it("removes the tunnel when the type changes away from LoadBalancer", async () => {
+  it("removes the tunnel and its fly-hostname annotation when the type changes away from LoadBalancer", async () => {
     await applyService("retyped")
     const first = await publishedService("retyped")
     const app = appOf(await flyState(), first.tunnel.metadata.uid)?.name ?? ""
     expect(app).not.toBe("")
+    await eventually("<app>.fly.dev on the Service", async () =>
+      (await service("retyped"))?.metadata.annotations?.[FLY_HOSTNAME] === `${app}.fly.dev` ? true : undefined,
+    )
 
     await applyService("retyped", { type: "ClusterIP", loadBalancerClass: undefined })
     const released = await eventually(
@@ -346,6 +351,8 @@ describe("Service controller against the local control plane and the Fly emulato
     expect(released.spec.type).toBe("ClusterIP")
     expect(released.status?.loadBalancer?.ingress ?? []).toEqual([])
     expect(condition(released)).toBeUndefined()
+    // Our annotation went with our other fields (the apply that no longer names it); the user's applied none.
+    expect(released.metadata.annotations ?? {}).toEqual({})
     const state = await flyState()
     expect(state.apps.filter((entry) => entry.name === app)).toEqual([])
     expect(state.ips.filter((ip) => ip.app === app)).toEqual([])

@@ -1,10 +1,14 @@
-import type { FlyTunnelStatus } from "@fly-tunnel-operator/api"
+import { FINALIZER, type FlyTunnelStatus, OperatorAnnotations } from "@fly-tunnel-operator/api"
 import type { V1Service } from "@kubernetes/client-node"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { InMemoryKube, layerInMemoryKube } from "../src/kube/inMemoryKube.ts"
 import { FieldManager, KubeClient } from "../src/kube/kubeClient.ts"
+import { FieldManagers } from "../src/kube/patches.ts"
 import { FlyTunnel, Service } from "../src/kube/resourceType.ts"
+import { writeFlyHostnameAnnotation } from "../src/service/serviceHostnameAnnotation.ts"
 import { SERVICE_CONDITION } from "../src/service/serviceStatus.ts"
+import { releaseServices } from "../src/uninstall/serviceRelease.ts"
 import { type FastOperator, LOAD_BALANCER_CLASS, startFastOperator, until } from "./support/fastHarness.ts"
 
 const WRITES = new Set(["create", "replace", "delete", "apply", "applyStatus", "mergePatch"])
@@ -111,5 +115,133 @@ describe("Service controller decisions (in-memory API server, in-process Fly emu
       ...theirs,
       lastTransitionTime: theirs.lastTransitionTime.toISOString(),
     })
+  })
+
+  it("publishes <app>.fly.dev on a raw-TCP-only Service as its own annotation, never in the ingress; removes it when the Service leaves our class", async () => {
+    const before = operatorCalls().length
+    await asUser(
+      KubeClient.use((kube) =>
+        kube.create(Service, {
+          metadata: {
+            name: "raw",
+            namespace: "default",
+            labels: { "example.com/team": "db" },
+            annotations: { "example.com/owner": "platform-team" },
+          },
+          spec: {
+            type: "LoadBalancer",
+            loadBalancerClass: LOAD_BALANCER_CLASS,
+            clusterIP: "10.96.0.40",
+            ports: [{ name: "postgres", port: 5432, protocol: "TCP" }],
+          },
+        }),
+      ),
+    )
+    const raw = () => operator.kube.objects(Service, "default").find((item) => item.metadata?.name === "raw")
+    const hostname = await until("the tunnel's hostname on the Service", () => {
+      const tunnel = operator.kube.objects(FlyTunnel, "default").find((item) => item.metadata?.name === "raw")
+      const wanted = tunnel?.status?.hostname
+      return wanted !== undefined && raw()?.metadata?.annotations?.[OperatorAnnotations.flyHostname] === wanted
+        ? wanted
+        : undefined
+    })
+    expect(hostname).toMatch(/\.fly\.dev$/)
+    const tunnel = operator.kube.objects(FlyTunnel, "default").find((item) => item.metadata?.name === "raw")
+    // Nothing of Fly's edge: one raw TCP port, no hostnames.
+    expect(tunnel?.spec).toMatchObject({ ports: [{ port: 5432, edge: "none" }], hostnames: [] })
+    // Not beside the IPs: external-dns would make an A record and a CNAME for one name.
+    const ingress = await until("the ingress", () => raw()?.status?.loadBalancer?.ingress)
+    expect(ingress.map((entry) => entry.hostname)).toEqual(ingress.map(() => undefined))
+    expect(JSON.stringify(raw()?.status)).not.toContain(hostname)
+    // One server-side apply under the Service controller's field manager, naming our annotation and nothing else.
+    const applies = () =>
+      operatorCalls()
+        .slice(before)
+        .filter((call) => call.verb === "apply" && call.kind === "Service" && call.name === "raw")
+    expect(applies().map((call) => [call.fieldManager, call.body])).toEqual([
+      [
+        FieldManagers.service,
+        {
+          metadata: {
+            name: "raw",
+            namespace: "default",
+            uid: raw()?.metadata?.uid,
+            annotations: { [OperatorAnnotations.flyHostname]: hostname },
+          },
+        },
+      ],
+    ])
+    expect(raw()?.metadata?.annotations).toEqual({
+      "example.com/owner": "platform-team",
+      [OperatorAnnotations.flyHostname]: hostname,
+    })
+
+    // The user makes it a ClusterIP Service (the API server clears the class with the type).
+    await asUser(
+      KubeClient.use((kube) =>
+        kube.mergePatch(Service, "raw", "default", { spec: { type: "ClusterIP", loadBalancerClass: null } }),
+      ),
+    )
+    await until("the Service released", () =>
+      (raw()?.metadata?.finalizers ?? []).includes(FINALIZER) ? undefined : true,
+    )
+    expect(raw()?.metadata?.annotations).toEqual({ "example.com/owner": "platform-team" })
+    expect(raw()?.metadata?.labels).toEqual({ "example.com/team": "db" })
+    expect(raw()?.status?.loadBalancer?.ingress ?? []).toEqual([])
+    // Removed by applying without it: the apply names no annotation at all.
+    expect(
+      applies()
+        .slice(1)
+        .map((call) => [call.fieldManager, call.body]),
+    ).toEqual([
+      [
+        FieldManagers.service,
+        {
+          metadata: { name: "raw", namespace: "default", uid: raw()?.metadata?.uid },
+        },
+      ],
+    ])
+  })
+})
+
+describe("the uninstall's release of our Services (in-memory API server)", () => {
+  it("removes the fly-hostname annotation with the ingress and the finalizer, and nothing of anyone else's", async () => {
+    const program = Effect.gen(function* () {
+      const kube = yield* KubeClient
+      const memory = yield* InMemoryKube
+      const created = yield* kube
+        .create(Service, {
+          metadata: {
+            name: "shop",
+            namespace: "default",
+            finalizers: [FINALIZER],
+            annotations: { "example.com/owner": "platform-team" },
+          },
+          spec: {
+            type: "LoadBalancer",
+            loadBalancerClass: LOAD_BALANCER_CLASS,
+            clusterIP: "10.96.0.50",
+            ports: [{ name: "https", port: 443, protocol: "TCP" }],
+          },
+        })
+        .pipe(Effect.provideService(FieldManager, "test"))
+      // What the Service controller left on it: its ingress and its annotation, under its field manager.
+      const published = yield* kube
+        .applyStatus(Service, {
+          metadata: { name: "shop", namespace: "default", uid: created.metadata?.uid ?? "" },
+          status: { loadBalancer: { ingress: [{ ip: "203.0.113.9", ipMode: "Proxy" }] } },
+        })
+        .pipe(Effect.provideService(FieldManager, FieldManagers.service))
+      yield* writeFlyHostnameAnnotation(published, "fto-shop.fly.dev").pipe(
+        Effect.provideService(FieldManager, FieldManagers.service),
+      )
+      expect(yield* releaseServices(LOAD_BALANCER_CLASS)).toEqual(["default/shop"])
+      const [released] = memory.objects(Service, "default")
+      expect(released?.metadata?.annotations).toEqual({ "example.com/owner": "platform-team" })
+      expect(released?.metadata?.finalizers ?? []).toEqual([])
+      expect(released?.status?.loadBalancer?.ingress ?? []).toEqual([])
+      expect(released?.spec?.loadBalancerClass).toBe(LOAD_BALANCER_CLASS)
+    })
+    await Effect.runPromise(program.pipe(Effect.provide(layerInMemoryKube())))
   })
 })

@@ -103,6 +103,18 @@ describe("tunnelSpecFromService", () => {
     expect(describeProblem(problems[0] ?? { field: "", value: "", message: "" })).toContain('"SCTP"')
   })
 
+  it('opts out of the IPv6 with the ipv6 annotation "false", and refuses any other text naming the annotation', () => {
+    const optedOut = tunnelSpecFromService(service({ [Annotations.ipv6]: "false" }), defaults)
+    expect(Result.isSuccess(optedOut) && optedOut.success.ipv6).toBe(false)
+    const optedIn = tunnelSpecFromService(service({ [Annotations.ipv6]: "true" }), defaults)
+    expect(Result.isSuccess(optedIn) && optedIn.success.ipv6).toBe(true)
+    const problems = problemsOf(tunnelSpecFromService(service({ [Annotations.ipv6]: "nope" }), defaults))
+    expect(problems).toMatchObject([{ field: "fly-tunnel-operator.dev/ipv6", value: "nope" }])
+    expect(problems.map(describeProblem)).toEqual([
+      expect.stringMatching(/^fly-tunnel-operator\.dev\/ipv6: "nope" is not allowed: expected boolean/),
+    ])
+  })
+
   it("refuses a replica count that is not a whole number with the text given", () => {
     const [problem] = problemsOf(tunnelSpecFromService(service({ [Annotations.frpcReplicas]: "two" }), defaults))
     expect(problem).toMatchObject({ field: Annotations.frpcReplicas, value: "two" })

@@ -1,9 +1,10 @@
 import { decodeFlyTunnelSpecResult, Labels, MANAGED_BY } from "@fly-tunnel-operator/api"
 import type { Machine } from "@fly-tunnel-operator/fly"
-import { Env } from "@fly-tunnel-operator/frp"
+import { Env, renderFrpcToml } from "@fly-tunnel-operator/frp"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { machinePlans } from "../src/tunnel/flyMachines.ts"
+import { frpcConfigFor } from "../src/tunnel/frpcClient.ts"
 import {
   clientRolledOut,
   type FrpcClientPlan,
@@ -107,6 +108,32 @@ describe("frpsMachineConfig", () => {
     expect(config.metadata?.[MachineMetadata.role]).toBeUndefined()
   })
 
+  it("puts Fly's edge handlers on a port: tls+http is tls then http, force_https only where the port asks for it", () => {
+    const edged = frpsMachineConfig(
+      tunnel,
+      spec({
+        ports: [
+          { name: "https", port: 443, edge: "tls+http" },
+          { name: "http", port: 80, edge: "http", forceHttps: true },
+          { name: "plain", port: 8080, edge: "http" },
+          { name: "tls", port: 8443, edge: "tls" },
+        ],
+      }),
+      plan,
+      "frps:1",
+      secrets("digest-1"),
+    )
+    const ports = (edged.services ?? []).slice(1).map((service) => service.ports?.[0])
+    // Strict: a port without forceHttps has no force_https key at all (not even an undefined one).
+    expect(ports).toStrictEqual([
+      { port: 443, handlers: ["tls", "http"] },
+      { port: 80, handlers: ["http"], force_https: true },
+      { port: 8080, handlers: ["http"] },
+      { port: 8443, handlers: ["tls"] },
+    ])
+    expect(ports.map((port) => port !== undefined && "force_https" in port)).toEqual([false, true, false, false])
+  })
+
   it("the UDP Machine binds its ports on fly-global-services, each on its own port, with a check on the control port", () => {
     expect(udpConfig.services).toEqual([
       {
@@ -197,6 +224,34 @@ describe("machinePlans", () => {
       existing,
     )
     expect(portsOf(plans)).toEqual({ ord: 7002, "ord-udp": 7001 })
+  })
+})
+
+describe("frpcConfigFor", () => {
+  const both = spec({ regions: ["ord"] })
+  const configOf = (role: "tcp" | "udp", controlPort: number) =>
+    frpcConfigFor(tunnel, both, "203.0.113.7", { region: "ord", role, controlPort }, "10.96.0.10")
+
+  it("the UDP frpc exits when its first login fails (how its readiness is known); the TCP one keeps retrying", () => {
+    const udp = configOf("udp", 7001)
+    const tcp = configOf("tcp", 7000)
+    expect(udp.loginFailExit).toBe(true)
+    expect(tcp.loginFailExit).toBe(false)
+    expect(renderFrpcToml(udp)).toMatch(/^loginFailExit = true$/m)
+    expect(renderFrpcToml(tcp)).toMatch(/^loginFailExit = false$/m)
+  })
+
+  it("each dials its own Machine's control port and registers only the ports that Machine serves", () => {
+    const udp = configOf("udp", 7001)
+    const tcp = configOf("tcp", 7000)
+    expect([udp.serverAddr, udp.serverPort, tcp.serverAddr, tcp.serverPort]).toEqual([
+      "203.0.113.7",
+      7001,
+      "203.0.113.7",
+      7000,
+    ])
+    expect(udp.proxies.map((proxy) => [proxy.type, proxy.remotePort])).toEqual([["udp", 53]])
+    expect(tcp.proxies.map((proxy) => [proxy.type, proxy.remotePort])).toEqual([["tcp", 443]])
   })
 })
 

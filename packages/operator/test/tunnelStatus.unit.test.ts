@@ -1,12 +1,21 @@
-import { decodeFlyTunnelSpecResult, type FlyTunnelSpec, Reasons } from "@fly-tunnel-operator/api"
+import {
+  type CertificateStatus,
+  decodeFlyTunnelSpecResult,
+  type FlyTunnelSpec,
+  Reasons,
+} from "@fly-tunnel-operator/api"
 import type { App, Machine } from "@fly-tunnel-operator/fly"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
+import { certificateStatus } from "../src/tunnel/flyCertificates.ts"
 import type { TunnelMachine } from "../src/tunnel/flyMachines.ts"
 import { TunnelBlocked } from "../src/tunnel/tunnelBlocked.ts"
 import { isReady, type Observations, teardownStatus, tunnelStatus } from "../src/tunnel/tunnelStatus.ts"
 
 const EARLIER = "2026-01-01T00:00:00Z"
+/** A hostname's ACME challenge CNAME and ownership TXT, as Fly gives them. */
+const acmeChallenge = { name: "_acme-challenge.shop.example.com", target: "shop.example.com.x1y2z3.flydns.net" }
+const ownership = { name: "_fly-ownership.shop.example.com", value: "app-4k2m9x" }
 const NOW = "2026-01-02T00:00:00Z"
 
 const spec: FlyTunnelSpec = Result.getOrThrow(
@@ -154,7 +163,11 @@ describe("tunnelStatus", () => {
       { name: "servicecheck-01-tcp-443", status: "passing" },
     ])
     expect(isReady(all)).toBe(true)
-    // A UDP-only tunnel has no check to wait for (Fly checks TCP only).
+  })
+
+  it("a UDP-only tunnel is Ready only once its UDP Machine's control-port check passes and its UDP frpc has rolled out", () => {
+    // UDP has no Fly check: the UDP Machine's TCP check on its control port says frps runs and is reachable, and the
+    // UDP frpc's Deployment is available only once its Pod stayed up past a login (loginFailExit, minReadySeconds).
     const udpOnly: FlyTunnelSpec = Result.getOrThrow(
       decodeFlyTunnelSpecResult({
         target: { service: { name: "dns" } },
@@ -162,9 +175,35 @@ describe("tunnelStatus", () => {
         regions: ["ord"],
       }),
     )
-    expect(
-      isReady(tunnelStatus({ ...converged, spec: udpOnly, machines: [machine("ord", "started")] }, undefined, NOW)),
-    ).toBe(true)
+    const udpMachine = (checks: Machine["checks"]): TunnelMachine => ({
+      ...machine("ord", "started", checks),
+      slot: { region: "ord", role: "udp" },
+      controlPort: 7000,
+    })
+    const statusWith = (checks: Machine["checks"], clientRolledOut: boolean) =>
+      tunnelStatus({ ...converged, spec: udpOnly, machines: [udpMachine(checks)], clientRolledOut }, undefined, NOW)
+    const controlPortPassing = [{ name: "servicecheck-00-tcp-7000", status: "passing" }]
+
+    // Started and its frpc rolled out, but the control port's check has not passed: not Ready, and it says why.
+    const unchecked = statusWith([], true)
+    expect(isReady(unchecked)).toBe(false)
+    expect(condition(unchecked, "ClientReady")).toMatchObject({
+      status: "False",
+      reason: Reasons.ClientDeploying,
+      message: "frpc is running; waiting for Fly's checks to pass on m-ord (ord-udp): port 7000",
+    })
+    // A check that is there but critical, or a passing check of another port, does not count either.
+    expect(isReady(statusWith([{ name: "servicecheck-00-tcp-7000", status: "critical" }], true))).toBe(false)
+    expect(isReady(statusWith([{ name: "servicecheck-00-tcp-53", status: "passing" }], true))).toBe(false)
+    // The check passes but the UDP frpc has not rolled out (its Pod has not stayed up past minReadySeconds): not Ready.
+    const notRolledOut = statusWith(controlPortPassing, false)
+    expect(isReady(notRolledOut)).toBe(false)
+    expect(condition(notRolledOut, "ClientReady")).toMatchObject({
+      status: "False",
+      message: "waiting for the frpc Deployment to roll out",
+    })
+    // Both: Ready.
+    expect(isReady(statusWith(controlPortPassing, true))).toBe(true)
   })
 
   it("says which step is blocked, and a permanent block makes the phase Failed", () => {
@@ -203,6 +242,103 @@ describe("tunnelStatus", () => {
     const ready = tunnelStatus(converged, second, NOW)
     expect(condition(ready, "ClientReady")).toMatchObject({ status: "True", lastTransitionTime: NOW })
     expect(condition(ready, "AppReady")?.lastTransitionTime).toBe(EARLIER)
+  })
+})
+
+describe("CertificatesReady", () => {
+  const edgeSpec: FlyTunnelSpec = Result.getOrThrow(
+    decodeFlyTunnelSpecResult({
+      target: { service: { name: "shop" } },
+      ports: [{ name: "https", port: 443, edge: "tls" }],
+      regions: ["ord"],
+      hostnames: ["shop.example.com"],
+    }),
+  )
+  const pendingWith = (dnsRequirements: CertificateStatus["dnsRequirements"]) =>
+    condition(
+      tunnelStatus(
+        {
+          ...converged,
+          spec: edgeSpec,
+          certificates: [
+            {
+              hostname: "shop.example.com",
+              status: "pending_validation",
+              ...(dnsRequirements === undefined ? {} : { dnsRequirements }),
+            },
+          ],
+        },
+        undefined,
+        NOW,
+      ),
+      "CertificatesReady",
+    )
+
+  it("names every DNS record Fly asks for: A and AAAA or the CNAME, the ACME challenge CNAME, the ownership TXT", () => {
+    const pending = pendingWith({
+      a: ["203.0.113.7"],
+      aaaa: ["2001:db8:f1e::7"],
+      cname: "fto-web-uid.fly.dev",
+      acmeChallenge,
+      ownership,
+    })
+    expect(pending).toMatchObject({ status: "False", reason: Reasons.CertificatePending })
+    expect(pending?.message).toBe(
+      "shop.example.com waits for DNS: A 203.0.113.7, AAAA 2001:db8:f1e::7, or CNAME fto-web-uid.fly.dev; " +
+        "or CNAME _acme-challenge.shop.example.com → shop.example.com.x1y2z3.flydns.net; " +
+        'ownership: TXT _fly-ownership.shop.example.com "app-4k2m9x"',
+    )
+  })
+
+  it("names only the records Fly gave: no ownership TXT when Fly asks for none, no dangling separator", () => {
+    expect(pendingWith({ a: ["203.0.113.7"], cname: "fto-web-uid.fly.dev", acmeChallenge })?.message).toBe(
+      "shop.example.com waits for DNS: A 203.0.113.7, or CNAME fto-web-uid.fly.dev; " +
+        "or CNAME _acme-challenge.shop.example.com → shop.example.com.x1y2z3.flydns.net",
+    )
+    expect(pendingWith({ acmeChallenge, ownership })?.message).toBe(
+      "shop.example.com waits for DNS: CNAME _acme-challenge.shop.example.com → shop.example.com.x1y2z3.flydns.net; " +
+        'ownership: TXT _fly-ownership.shop.example.com "app-4k2m9x"',
+    )
+    expect(pendingWith(undefined)?.message).toBe("shop.example.com is pending_validation")
+  })
+})
+
+describe("certificateStatus", () => {
+  it("keeps every record of Fly's dns_requirements until issued: A, AAAA, CNAME, ACME challenge, ownership TXT", () => {
+    const detail = {
+      hostname: "shop.example.com",
+      status: "pending_validation",
+      rate_limited_until: null,
+      dns_requirements: {
+        a: ["203.0.113.7"],
+        aaaa: ["2001:db8:f1e::7"],
+        cname: "fto-web-uid.fly.dev",
+        acme_challenge: acmeChallenge,
+        ownership: { name: ownership.name, app_value: ownership.value, org_value: "org-personal" },
+      },
+      validation_errors: [],
+    }
+    expect(certificateStatus(detail)).toStrictEqual({
+      hostname: "shop.example.com",
+      status: "pending_validation",
+      dnsRequirements: {
+        a: ["203.0.113.7"],
+        aaaa: ["2001:db8:f1e::7"],
+        cname: "fto-web-uid.fly.dev",
+        acmeChallenge: acmeChallenge,
+        // The App's value: the record proves the name is this App's, not merely the organization's.
+        ownership,
+      },
+    })
+    // Without an ownership record from Fly there is none to show; once issued, nothing is asked for.
+    const { ownership: _, ...withoutOwnership } = detail.dns_requirements
+    expect(
+      certificateStatus({ ...detail, dns_requirements: withoutOwnership }).dnsRequirements?.ownership,
+    ).toBeUndefined()
+    expect(certificateStatus({ ...detail, status: "active" })).toStrictEqual({
+      hostname: "shop.example.com",
+      status: "active",
+    })
   })
 })
 

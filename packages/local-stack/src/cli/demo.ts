@@ -154,10 +154,15 @@ export const runLocalDemo = async (): Promise<void> => {
       60_000,
     )
     progress(`EXTERNAL-IP ${externalIp}: datagrams come back too (UDP, on the IPv4 only: Fly has no UDP over IPv6)`)
-    // The tunnel's IPv6 follows the IPv4 in the ingress (Fly gives one to every App for free).
+    // The tunnel's IPv6 follows the IPv4 in the ingress (Fly gives one to every App for free, and the sample does not
+    // opt out): its absence is worth saying, not skipping.
     const ipv6 = await jsonpath(".status.loadBalancer.ingress[1].ip")
     const targetV6 = ipv6 === "" ? undefined : stack.emulator.publicAddress(ipv6, SAMPLE.port)
-    if (targetV6 !== undefined) {
+    if (targetV6 === undefined) {
+      progress(
+        `no IPv6 in ${SAMPLE.namespace}/${SAMPLE.name}'s ingress, though the sample does not opt out: see the AddressReady condition of its FlyTunnel (kubectl describe flytunnel ${SAMPLE.name})`,
+      )
+    } else {
       await pollFor(
         "bytes through the IPv6",
         async () => ((await echoes(targetV6.host, targetV6.port, "hello\n")) ? true : undefined),

@@ -37,7 +37,11 @@ type Json = Record<string, unknown>
 
 interface Stored {
   object: Json
-  /** Leaf paths (JSON-encoded) each field manager applied last, for server-side apply's removals. */
+  /**
+   * Leaf paths (JSON-encoded) each field manager applied last, for server-side apply's removals; keyed by manager and
+   * scope, as the API server keeps one managedFields entry per manager and subresource (an apply to the object never
+   * drops what the same manager applied to /status, nor the other way round).
+   */
   readonly owned: Map<string, Set<string>>
 }
 
@@ -400,16 +404,16 @@ export const makeInMemoryKube = (options: InMemoryKubeOptions = {}) =>
       const applying = Object.keys(applied).length === 0 ? [] : leaves(applied, [])
       const paths = new Set(applying.map((path) => JSON.stringify(path)))
       const next = clone(stored.object)
-      const before = stored.owned.get(manager) ?? new Set<string>()
+      const entry = `${scope}:${manager}`
+      const before = stored.owned.get(entry) ?? new Set<string>()
       for (const encoded of before) {
         if (paths.has(encoded)) continue
-        const othersOwn = [...stored.owned].some(([other, owned]) => other !== manager && owned.has(encoded))
+        const othersOwn = [...stored.owned].some(([other, owned]) => other !== entry && owned.has(encoded))
         if (!othersOwn) removePath(next, JSON.parse(encoded))
       }
       for (const path of applying) writePath(next, path, readPath(applied, path))
-      stored.owned.set(manager, paths)
-      for (const [other, owned] of stored.owned)
-        if (other !== manager) for (const encoded of paths) owned.delete(encoded)
+      stored.owned.set(entry, paths)
+      for (const [other, owned] of stored.owned) if (other !== entry) for (const encoded of paths) owned.delete(encoded)
       return next
     }
 

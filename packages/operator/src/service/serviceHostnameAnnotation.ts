@@ -1,13 +1,15 @@
 import { OperatorAnnotations } from "@fly-tunnel-operator/api"
 import type { V1Service } from "@kubernetes/client-node"
-import { Effect } from "effect"
+import { Effect, Struct } from "effect"
 import { KubeClient } from "../kube/kubeClient.ts"
 import { Service } from "../kube/resourceType.ts"
 
 /**
  * The Service's `fly-hostname` annotation (the operator's own): the tunnel's `<app>.fly.dev`, or none. It is not put in
- * `status.loadBalancer.ingress` beside the IPs: external-dns would make an A record and a CNAME for one name. A merge
- * patch of that one key, only when it differs, so the Service's other annotations and its spec are never written.
+ * `status.loadBalancer.ingress` beside the IPs: external-dns would make an A record and a CNAME for one name. A
+ * server-side apply of that one key under the Service controller's field manager: the apply names nothing else, so no
+ * other manager's annotation, label or spec field is touched, and an apply without the key removes it (server-side
+ * apply drops what a manager stops applying). Skipped when the Service already shows what is wanted.
  */
 export const writeFlyHostnameAnnotation = Effect.fn("writeFlyHostnameAnnotation")(function* (
   service: V1Service,
@@ -15,11 +17,11 @@ export const writeFlyHostnameAnnotation = Effect.fn("writeFlyHostnameAnnotation"
 ) {
   if (service.metadata?.annotations?.[OperatorAnnotations.flyHostname] === hostname) return service
   const kube = yield* KubeClient
-  return yield* kube.mergePatch(Service, service.metadata?.name ?? "", service.metadata?.namespace, {
+  return yield* kube.apply(Service, {
     metadata: {
-      // The uid makes the patch fail rather than touch a Service recreated under the same name.
-      uid: service.metadata?.uid,
-      annotations: { [OperatorAnnotations.flyHostname]: hostname ?? null },
+      // The uid makes the apply fail rather than touch (or create) a Service recreated under the same name.
+      ...Struct.pick(service.metadata ?? {}, ["name", "namespace", "uid"]),
+      ...(hostname === undefined ? {} : { annotations: { [OperatorAnnotations.flyHostname]: hostname } }),
     },
   })
 })

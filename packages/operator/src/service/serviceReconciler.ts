@@ -44,7 +44,8 @@ const ownedBy = (tunnel: FlyTunnelObject, service: V1Service): boolean =>
 
 /**
  * A Service that is no longer ours (deleted, type or class changed): its tunnel is deleted and waited for (the
- * tunnel's own finalizer tears Fly down), then our ingress, condition and finalizer are removed.
+ * tunnel's own finalizer tears Fly down), then our ingress, condition, `fly-hostname` annotation and finalizer are
+ * removed (a Service being deleted keeps all but the finalizer: it is going anyway).
  */
 const release = Effect.fn("releaseService")(function* (service: V1Service) {
   const kube = yield* KubeClient
@@ -93,7 +94,8 @@ const inStep = (current: FlyTunnelObject, desired: FlyTunnelObject): boolean =>
 
 /**
  * The Service controller's reconcile: a Service of our class gets a FlyTunnel of the same name (owned by it, kept in
- * step with its ports and annotations) and the tunnel's address as its ingress. Never writes a Service's spec.
+ * step with its ports and annotations), the tunnel's address as its ingress and its `<app>.fly.dev` as our annotation.
+ * Never writes a Service's spec.
  */
 export const reconcileService = Effect.fn("reconcileService")(function* (key: string) {
   const kube = yield* KubeClient
@@ -174,10 +176,8 @@ export const reconcileService = Effect.fn("reconcileService")(function* (key: st
     yield* events.record(service, { type: "Warning", reason: Reasons.SourceRangesNotEnforced, message })
   }
   service = yield* writeServiceStatus(service, status)
-  // Only where Fly's edge serves the name: a Service that uses none of it is never written (a Gateway implementation
-  // owns its Service's metadata).
-  const atTheEdge = desired.success.ports.some((port) => port.edge !== "none") || desired.success.hostnames.length > 0
-  yield* writeFlyHostnameAnnotation(service, atTheEdge ? tunnel.status?.hostname : undefined)
+  // Every tunnel has `<app>.fly.dev` (a raw TCP port answers on it too), so every Service of ours shows it.
+  yield* writeFlyHostnameAnnotation(service, tunnel.status?.hostname)
   const after = status.ingress?.[0]?.ip
   if (after !== undefined && after !== before) {
     yield* events.record(service, { type: "Normal", reason: "AddressAssigned", message: `public address ${after}` })

@@ -47,7 +47,8 @@ export const tunnelSpecFromService = (
     target: { service: { name: service.metadata?.name ?? "" } },
     ports: servicePorts.map((port) => {
       const protocol = port.protocol ?? "TCP"
-      // Per port, by the Service port's name or number, as Fly Kubernetes's `service.fly.io/<port>-handlers`.
+      // Per port, by the Service port's name or number, as Fly Kubernetes's
+      // `service.fly.io/<exposed port name/number>-handlers` (Fly's docs: fly.io/docs/kubernetes/services).
       const edge = portInputFromAnnotations(annotations, { name: port.name, port: port.port })
       return {
         name: port.name ?? `${protocol.toLowerCase()}-${port.port}`,

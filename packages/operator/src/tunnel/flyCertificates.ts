@@ -12,7 +12,7 @@ import { blockedByFly } from "./tunnelBlocked.ts"
 /** `<app>.fly.dev`: the name Fly gives every App, served by its edge with Fly's own certificate. */
 export const flyHostname = (app: Pick<App, "name">): string => `${app.name}.fly.dev`
 
-/** The hostnames the tunnel added to its App: the ones its status records. */
+/** The hostnames the tunnel manages on its App: the ones its spec listed, as its status records them. */
 export const recordedHostnames = (status: FlyTunnelStatus | undefined): ReadonlyArray<string> =>
   (status?.certificates ?? []).map((certificate) => certificate.hostname)
 
@@ -23,9 +23,10 @@ const alreadyExists = (error: FlyError): boolean =>
 /**
  * The App's certificates in step with the spec's hostnames: one ACME certificate per hostname, found by listing
  * before any create. A hostname is its own key — Fly refuses a second certificate for it — so a create whose answer
- * was lost is found by the next list and never doubled. Hostnames the spec dropped are removed only when the tunnel
- * added them (its status records them): a certificate someone else put on the App is never touched. A certificate
- * not yet issued is checked (Fly validates its DNS again and issues once it passes); an issued one costs no call.
+ * was lost is found by the next list and never doubled. A hostname listed in the spec is the tunnel's to manage (its
+ * status records it): taking it off the list removes its certificate, even one that was on the App before it was
+ * listed. A certificate for a hostname the spec never listed is never touched. A certificate not yet issued is
+ * checked (Fly validates its DNS again and issues once it passes); an issued one costs no call.
  * `known` is what the caller already knows the App holds (nothing, for an App it just created), saving the list.
  */
 export const ensureCertificates = Effect.fn("ensureCertificates")(function* (

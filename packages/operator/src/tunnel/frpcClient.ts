@@ -1,5 +1,5 @@
 import { type FlyTunnelSpec, Labels } from "@fly-tunnel-operator/api"
-import { frpcConfig, renderFrpcToml } from "@fly-tunnel-operator/frp"
+import { type FrpcConfig, frpcConfig, renderFrpcToml } from "@fly-tunnel-operator/frp"
 import type { V1Secret } from "@kubernetes/client-node"
 import { Effect, type Option } from "effect"
 import { KubeCache } from "../kube/kubeCache.ts"
@@ -12,6 +12,32 @@ import { frpsServerName, type TunnelTls } from "./tunnelCertificates.ts"
 import { frpcDeploymentName, type TunnelIdentity } from "./tunnelNames.ts"
 import { clientTlsDigest, tokenDigest, writeTunnelSecret } from "./tunnelSecret.ts"
 import { TunnelSettings } from "./tunnelSettings.ts"
+
+/**
+ * The frpc config of one frps Machine: it dials that Machine's control port at the tunnel's address and registers the
+ * ports that Machine serves (its TCP or its UDP ones), delivering them to the target.
+ */
+export const frpcConfigFor = (
+  tunnel: TunnelIdentity,
+  spec: FlyTunnelSpec,
+  address: string,
+  plan: FrpsMachinePlan,
+  target: string,
+): FrpcConfig =>
+  frpcConfig({
+    serverAddr: address,
+    serverPort: plan.controlPort,
+    localIP: target,
+    tls: { ...FRPC_TLS_FILES, serverName: frpsServerName(tunnel) },
+    // UDP has no Fly check: a UDP frpc that keeps running has logged in (see UDP_MIN_READY_SECONDS).
+    loginFailExit: plan.role === "udp",
+    ports: portsOfRole(spec, plan.role).map((port) => ({
+      name: port.name,
+      protocol: port.protocol,
+      port: port.port,
+      targetPort: port.targetPort ?? port.port,
+    })),
+  })
 
 /**
  * frpc for the tunnel: one config per Machine in the tunnel's Secret (next to the token), and one
@@ -42,22 +68,7 @@ export const ensureClient = Effect.fn("ensureClient")(function* (
   const clients = plans.map((plan) => ({
     slot: { region: plan.region, role: plan.role },
     deferred: deferred(plan),
-    toml: renderFrpcToml(
-      frpcConfig({
-        serverAddr: address,
-        serverPort: plan.controlPort,
-        localIP: target,
-        tls: { ...FRPC_TLS_FILES, serverName: frpsServerName(tunnel) },
-        // UDP has no Fly check: a UDP frpc that keeps running has logged in (see UDP_MIN_READY_SECONDS).
-        loginFailExit: plan.role === "udp",
-        ports: portsOfRole(spec, plan.role).map((port) => ({
-          name: port.name,
-          protocol: port.protocol,
-          port: port.port,
-          targetPort: port.targetPort ?? port.port,
-        })),
-      }),
-    ),
+    toml: renderFrpcToml(frpcConfigFor(tunnel, spec, address, plan, target)),
   }))
   yield* writeTunnelSecret(tunnel, credentials.secret, {
     token: credentials.token,

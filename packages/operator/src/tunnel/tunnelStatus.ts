@@ -117,19 +117,28 @@ const addressVerdict = ({ address, ipv6, spec }: Observations): Verdict => {
   }
 }
 
-/** What a pending certificate waits for, in words: the DNS records Fly asks for. */
+/**
+ * What a pending certificate waits for, in words: every DNS record Fly asks for. The A/AAAA records or the CNAME point
+ * the name at the tunnel; the `_acme-challenge` CNAME validates before traffic moves; the `_fly-ownership` TXT, when
+ * Fly gives one, proves the name is this App's.
+ */
 const dnsSteps = (certificate: CertificateStatus): string => {
   const needs = certificate.dnsRequirements
   if (needs === undefined) return `${certificate.hostname} is ${certificate.status}`
-  const records = [...(needs.a ?? []).map((ip) => `A ${ip}`), ...(needs.aaaa ?? []).map((ip) => `AAAA ${ip}`)].join(
-    ", ",
-  )
-  const pointing = [records, needs.cname === undefined ? "" : `CNAME ${needs.cname}`]
-    .filter((text) => text !== "")
+  const written = (text: string) => text !== ""
+  const addresses = [...(needs.a ?? []).map((ip) => `A ${ip}`), ...(needs.aaaa ?? []).map((ip) => `AAAA ${ip}`)]
+  const pointing = [addresses.join(", "), needs.cname === undefined ? "" : `CNAME ${needs.cname}`]
+    .filter(written)
     .join(", or ")
-  const challenge =
-    needs.acmeChallenge === undefined ? "" : `; or CNAME ${needs.acmeChallenge.name} → ${needs.acmeChallenge.target}`
-  return `${certificate.hostname} waits for DNS: ${pointing}${challenge}`
+  const paths = [
+    pointing,
+    needs.acmeChallenge === undefined ? "" : `CNAME ${needs.acmeChallenge.name} → ${needs.acmeChallenge.target}`,
+  ]
+    .filter(written)
+    .join("; or ")
+  const ownership =
+    needs.ownership === undefined ? "" : `; ownership: TXT ${needs.ownership.name} "${needs.ownership.value}"`
+  return `${certificate.hostname} waits for DNS: ${paths}${ownership}`
 }
 
 /** CertificatesReady: every hostname's certificate issued; otherwise the first thing that needs a person. */
